@@ -1,0 +1,134 @@
+//! The Binary Authorization `Attestor` resource (`projects/{p}/attestors/{a}`).
+//!
+//! v1 calls the note field `userOwnedGrafeasNote`; v1beta1 and v1alpha2 call it
+//! `userOwnedDrydockNote`. Both decode into the same field; the API layer picks the name on
+//! output by version.
+
+use serde::{Deserialize, Serialize};
+
+wire_enum!(
+    /// `PkixPublicKey.SignatureAlgorithm`, every value of the v1 proto, plus `EC_SIGN_ED25519`
+    /// (an admit extension, named as KMS names it, because the proto has no Ed25519 value).
+    /// Pairs such as `RSA_PSS_2048_SHA256` / `RSA_SIGN_PSS_2048_SHA256` are aliases.
+    SignatureAlgorithm, "signatureAlgorithm" {
+        Unspecified = "SIGNATURE_ALGORITHM_UNSPECIFIED",
+        RsaPss2048Sha256 = "RSA_PSS_2048_SHA256",
+        RsaSignPss2048Sha256 = "RSA_SIGN_PSS_2048_SHA256",
+        RsaPss3072Sha256 = "RSA_PSS_3072_SHA256",
+        RsaSignPss3072Sha256 = "RSA_SIGN_PSS_3072_SHA256",
+        RsaPss4096Sha256 = "RSA_PSS_4096_SHA256",
+        RsaSignPss4096Sha256 = "RSA_SIGN_PSS_4096_SHA256",
+        RsaPss4096Sha512 = "RSA_PSS_4096_SHA512",
+        RsaSignPss4096Sha512 = "RSA_SIGN_PSS_4096_SHA512",
+        RsaSignPkcs12048Sha256 = "RSA_SIGN_PKCS1_2048_SHA256",
+        RsaSignPkcs13072Sha256 = "RSA_SIGN_PKCS1_3072_SHA256",
+        RsaSignPkcs14096Sha256 = "RSA_SIGN_PKCS1_4096_SHA256",
+        RsaSignPkcs14096Sha512 = "RSA_SIGN_PKCS1_4096_SHA512",
+        EcdsaP256Sha256 = "ECDSA_P256_SHA256",
+        EcSignP256Sha256 = "EC_SIGN_P256_SHA256",
+        EcdsaP384Sha384 = "ECDSA_P384_SHA384",
+        EcSignP384Sha384 = "EC_SIGN_P384_SHA384",
+        EcdsaP521Sha512 = "ECDSA_P521_SHA512",
+        EcSignP521Sha512 = "EC_SIGN_P521_SHA512",
+        EcSignEd25519 = "EC_SIGN_ED25519",
+    }
+);
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// A PEM SubjectPublicKeyInfo and the algorithm it is declared to verify with.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PkixPublicKey {
+    #[serde(default, alias = "public_key_pem")]
+    pub public_key_pem: String,
+    #[serde(default, alias = "signature_algorithm", skip_serializing_if = "is_default")]
+    pub signature_algorithm: SignatureAlgorithm,
+    /// v1 only; blank or equal to the wrapping `AttestorPublicKey.id`.
+    #[serde(default, alias = "key_id", skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// One of an attestor's keys: exactly one of PGP or PKIX.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttestorPublicKey {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(
+        default,
+        alias = "ascii_armored_pgp_public_key",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ascii_armored_pgp_public_key: Option<String>,
+    #[serde(default, alias = "pkix_public_key", skip_serializing_if = "Option::is_none")]
+    pub pkix_public_key: Option<PkixPublicKey>,
+}
+
+/// The Grafeas note whose occurrences are this attestor's attestations, and its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserOwnedGrafeasNote {
+    #[serde(default, alias = "note_reference")]
+    pub note_reference: String,
+    #[serde(default, alias = "public_keys", skip_serializing_if = "Vec::is_empty")]
+    pub public_keys: Vec<AttestorPublicKey>,
+    #[serde(
+        default,
+        alias = "delegation_service_account_email",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delegation_service_account_email: Option<String>,
+}
+
+/// An attestor.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Attestor {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(
+        default,
+        alias = "userOwnedDrydockNote",
+        alias = "user_owned_grafeas_note",
+        alias = "user_owned_drydock_note",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_owned_grafeas_note: Option<UserOwnedGrafeasNote>,
+    #[serde(default, alias = "update_time", skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Format, decode};
+
+    #[test]
+    fn every_signature_algorithm_round_trips_through_display_and_from_str() {
+        for alg in SignatureAlgorithm::ALL {
+            assert_eq!(alg.as_str().parse::<SignatureAlgorithm>().ok(), Some(*alg));
+        }
+    }
+
+    #[test]
+    fn beta_note_field_name_is_accepted() {
+        let a: Attestor = decode(
+            r#"{"name":"projects/p/attestors/a","userOwnedDrydockNote":{"noteReference":"projects/p/notes/n"}}"#,
+            Format::Json,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            a.user_owned_grafeas_note.map(|n| n.note_reference).as_deref(),
+            Some("projects/p/notes/n")
+        );
+    }
+}

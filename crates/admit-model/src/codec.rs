@@ -1,0 +1,116 @@
+//! YAML and JSON in and out.
+//!
+//! Both formats are decoded to a JSON value first and then to the typed resource through
+//! `serde_path_to_error`, so every error names the field path the way the user wrote it
+//! (`clusterAdmissionRules.us-east1-b.prod.evaluationMode`), whichever format they used.
+//! Output keys are sorted, as gcloud prints them.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ModelError;
+
+/// Input or output document format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+impl Format {
+    /// JSON when the document starts with `{` or `[`, otherwise YAML (a JSON document is also
+    /// valid YAML, but the JSON parser gives better positions for JSON input).
+    pub fn sniff(text: &str) -> Format {
+        match text.trim_start().chars().next() {
+            Some('{' | '[') => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+
+    /// From a file name: `.json` → JSON, `.yaml`/`.yml` → YAML, anything else sniffed.
+    pub fn from_path_or_sniff(path: &str, text: &str) -> Format {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".json") {
+            Format::Json
+        } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            Format::Yaml
+        } else {
+            Format::sniff(text)
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Json => "JSON",
+            Format::Yaml => "YAML",
+        }
+    }
+}
+
+/// Parses the document into an untyped JSON value.
+pub fn decode_value(text: &str, format: Format) -> Result<serde_json::Value, ModelError> {
+    match format {
+        Format::Json => serde_json::from_str(text).map_err(|e| ModelError::Decode {
+            format: "JSON",
+            path: ".".into(),
+            message: e.to_string(),
+        }),
+        Format::Yaml => {
+            if text.trim().is_empty() {
+                // An empty YAML file is a null document; say so instead of a parser error.
+                return Ok(serde_json::Value::Null);
+            }
+            serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| ModelError::Decode {
+                format: "YAML",
+                path: ".".into(),
+                message: e.to_string(),
+            })
+        }
+    }
+}
+
+/// Decodes a typed resource, naming the field path on failure.
+pub fn decode<T: DeserializeOwned>(text: &str, format: Format) -> Result<T, ModelError> {
+    let value = decode_value(text, format)?;
+    if value.is_null() {
+        return Err(ModelError::Decode {
+            format: format.name(),
+            path: ".".into(),
+            message: "the document is empty".into(),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ModelError::Decode {
+            format: format.name(),
+            path,
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Pretty JSON with sorted keys and a trailing newline.
+pub fn to_json_pretty<T: Serialize>(value: &T) -> Result<String, ModelError> {
+    let sorted = serde_json::to_value(value).map_err(|e| ModelError::Encode {
+        format: "JSON",
+        message: e.to_string(),
+    })?;
+    let mut out = serde_json::to_string_pretty(&sorted).map_err(|e| ModelError::Encode {
+        format: "JSON",
+        message: e.to_string(),
+    })?;
+    out.push('\n');
+    Ok(out)
+}
+
+/// Block-style YAML with sorted keys (serde_json's map is ordered), as gcloud exports it.
+pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, ModelError> {
+    let sorted = serde_json::to_value(value).map_err(|e| ModelError::Encode {
+        format: "YAML",
+        message: e.to_string(),
+    })?;
+    serde_saphyr::to_string(&sorted).map_err(|e| ModelError::Encode {
+        format: "YAML",
+        message: e.to_string(),
+    })
+}

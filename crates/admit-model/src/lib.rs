@@ -1,0 +1,31 @@
+//! Wire and domain types shared by every admit crate: the Binary Authorization policy and
+//! attestor resources, the Grafeas attestation occurrence, resource-name newtypes, and the
+//! proto3-JSON conventions (enum strings, padded base64 bytes) that gcloud depends on.
+//!
+//! Owns: serde shapes with the exact wire field names, YAML/JSON decoding that names the
+//! offending field, and resource-name parsing.
+//! Must not depend on: any other admit crate, async runtimes, I/O, the environment or a clock.
+//! Semantic validation of a policy (rule-map keys, exempt patterns) belongs to `admit-policy`.
+
+#[macro_use]
+mod wire_enum;
+
+mod attestor;
+mod bytes;
+mod codec;
+mod error;
+mod names;
+mod occurrence;
+mod policy;
+pub use attestor::{
+    Attestor, AttestorPublicKey, PkixPublicKey, SignatureAlgorithm, UserOwnedGrafeasNote,
+};
+pub use bytes::Bytes;
+pub use codec::{Format, decode, decode_value, to_json_pretty, to_yaml};
+pub use error::ModelError;
+pub use names::{AttestorName, NoteName, ProjectId};
+pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};
+pub use policy::{
+    AdmissionRule, AdmissionWhitelistPattern, EnforcementMode, EvaluationMode,
+    GlobalPolicyEvaluationMode, Policy,
+};

@@ -1,0 +1,200 @@
+//! The Binary Authorization `Policy` resource (`projects/{p}/policy`, `locations/{l}/policy`).
+//!
+//! Field names and enum strings are exactly those of the v1 API, so a file exported by
+//! `gcloud container binauthz policy export` decodes here and ours is accepted by
+//! `policy import`. Unknown fields are rejected, as gcloud rejects them. proto3 JSON parsers
+//! also accept the original snake_case names, hence the aliases.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+wire_enum!(
+    /// Whether the system policy's exempt images apply (`ENABLE`) or not.
+    GlobalPolicyEvaluationMode, "globalPolicyEvaluationMode" {
+        Unspecified = "GLOBAL_POLICY_EVALUATION_MODE_UNSPECIFIED",
+        Enable = "ENABLE",
+        Disable = "DISABLE",
+    }
+);
+
+wire_enum!(
+    /// What a rule demands of an image.
+    EvaluationMode, "evaluationMode" {
+        Unspecified = "EVALUATION_MODE_UNSPECIFIED",
+        AlwaysAllow = "ALWAYS_ALLOW",
+        RequireAttestation = "REQUIRE_ATTESTATION",
+        AlwaysDeny = "ALWAYS_DENY",
+    }
+);
+
+wire_enum!(
+    /// What happens to a non-conformant image.
+    EnforcementMode, "enforcementMode" {
+        Unspecified = "ENFORCEMENT_MODE_UNSPECIFIED",
+        EnforcedBlockAndAuditLog = "ENFORCED_BLOCK_AND_AUDIT_LOG",
+        DryrunAuditLogOnly = "DRYRUN_AUDIT_LOG_ONLY",
+    }
+);
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// One exempt-image pattern (`registry/path/to/image`, optional trailing `*` or `**`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdmissionWhitelistPattern {
+    #[serde(default, alias = "name_pattern")]
+    pub name_pattern: String,
+}
+
+/// A rule: how images are evaluated and what happens when they fail.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdmissionRule {
+    #[serde(default, alias = "evaluation_mode", skip_serializing_if = "is_default")]
+    pub evaluation_mode: EvaluationMode,
+    #[serde(
+        default,
+        alias = "require_attestations_by",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub require_attestations_by: Vec<String>,
+    #[serde(default, alias = "enforcement_mode", skip_serializing_if = "is_default")]
+    pub enforcement_mode: EnforcementMode,
+}
+
+/// A project's (or the system's) admission policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(
+        default,
+        alias = "global_policy_evaluation_mode",
+        skip_serializing_if = "is_default"
+    )]
+    pub global_policy_evaluation_mode: GlobalPolicyEvaluationMode,
+    #[serde(
+        default,
+        alias = "admission_whitelist_patterns",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub admission_whitelist_patterns: Vec<AdmissionWhitelistPattern>,
+    #[serde(
+        default,
+        alias = "default_admission_rule",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_admission_rule: Option<AdmissionRule>,
+    #[serde(
+        default,
+        alias = "cluster_admission_rules",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub cluster_admission_rules: BTreeMap<String, AdmissionRule>,
+    #[serde(
+        default,
+        alias = "kubernetes_namespace_admission_rules",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub kubernetes_namespace_admission_rules: BTreeMap<String, AdmissionRule>,
+    #[serde(
+        default,
+        alias = "kubernetes_service_account_admission_rules",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub kubernetes_service_account_admission_rules: BTreeMap<String, AdmissionRule>,
+    #[serde(
+        default,
+        alias = "istio_service_identity_admission_rules",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub istio_service_identity_admission_rules: BTreeMap<String, AdmissionRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, alias = "update_time", skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Format, decode, to_yaml};
+
+    const EXPORTED: &str = "\
+admissionWhitelistPatterns:
+- namePattern: gcr.io/google_containers/*
+defaultAdmissionRule:
+  enforcementMode: ENFORCED_BLOCK_AND_AUDIT_LOG
+  evaluationMode: REQUIRE_ATTESTATION
+  requireAttestationsBy:
+  - projects/my-proj/attestors/built-by-ci
+etag: '\"abc\"'
+globalPolicyEvaluationMode: ENABLE
+name: projects/my-proj/policy
+updateTime: '2024-05-01T10:00:00.123456Z'
+";
+
+    #[test]
+    fn gcloud_export_round_trips_losslessly_with_sorted_keys() {
+        let policy: Policy = decode(EXPORTED, Format::Yaml).unwrap_or_default();
+        assert_eq!(policy.global_policy_evaluation_mode, GlobalPolicyEvaluationMode::Enable);
+        assert_eq!(
+            policy.default_admission_rule.as_ref().map(|r| r.evaluation_mode),
+            Some(EvaluationMode::RequireAttestation)
+        );
+        assert_eq!(policy.update_time.as_deref(), Some("2024-05-01T10:00:00.123456Z"));
+        let out = to_yaml(&policy).unwrap_or_default();
+        // Same keys in the same (sorted) order as gcloud; only the quoting style differs.
+        let keys = |s: &str| -> Vec<String> {
+            s.lines().map(|l| l.split(':').next().unwrap_or("").to_owned()).collect()
+        };
+        assert_eq!(keys(&out), keys(EXPORTED));
+        assert_eq!(decode::<Policy>(&out, Format::Yaml).ok(), Some(policy));
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_its_path() {
+        let err = decode::<Policy>(
+            "defaultAdmissionRule:\n  evaluationMode: ALWAYS_ALLOW\n  enforcment: X\n",
+            Format::Yaml,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("defaultAdmissionRule"), "{err}");
+        assert!(err.contains("enforcment"), "{err}");
+    }
+
+    #[test]
+    fn unknown_enum_value_is_named_with_its_path() {
+        let err = decode::<Policy>(
+            r#"{"clusterAdmissionRules":{"us-east1-b.prod":{"evaluationMode":"ALLOW_SOMETIMES"}}}"#,
+            Format::Json,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("clusterAdmissionRules.us-east1-b.prod.evaluationMode"), "{err}");
+        assert!(err.contains("ALLOW_SOMETIMES"), "{err}");
+        assert!(err.contains("REQUIRE_ATTESTATION"), "{err}");
+    }
+
+    #[test]
+    fn snake_case_field_names_are_accepted_as_proto3_json_requires() {
+        let p: Policy = decode(
+            r#"{"default_admission_rule":{"evaluation_mode":"ALWAYS_DENY","enforcement_mode":"DRYRUN_AUDIT_LOG_ONLY"}}"#,
+            Format::Json,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            p.default_admission_rule.map(|r| r.enforcement_mode),
+            Some(EnforcementMode::DryrunAuditLogOnly)
+        );
+    }
+}
