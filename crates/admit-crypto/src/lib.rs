@@ -1,1 +1,23 @@
-//! placeholder
+//! Cryptography for attestations: PKIX public keys (PEM SubjectPublicKeyInfo) checked against
+//! the algorithm an attestor declares, OpenPGP keys and signatures, the simple-signing payload,
+//! the DSSE pre-authentication encoding, and server-assigned key ids.
+//!
+//! Owns: parsing keys once into verifiers, and every signature check.
+//! Must not depend on: async runtimes, I/O, the environment, a clock, or any admit crate but
+//! `admit-model`. aws-lc-rs is the one crypto provider for PKIX; rpgp handles OpenPGP.
+
+mod der;
+mod error;
+mod pae;
+mod payload;
+mod pgp_key;
+mod pkix;
+
+pub use error::CryptoError;
+pub use pae::{DEFAULT_DSSE_TYPE, pae};
+pub use payload::{
+    ATOMIC_SIGNATURE_TYPE, BINAUTHZ_SIGNATURE_TYPE, COSIGN_SIGNATURE_TYPE, SimpleSigning,
+    create_signature_payload,
+};
+pub use pgp_key::{PgpKey, PgpVerified};
+pub use pkix::{KeyKind, PkixKey, pkix_key_id, sha256};

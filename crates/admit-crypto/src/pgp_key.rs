@@ -1,0 +1,224 @@
+//! OpenPGP: ascii-armored public keys (ids are V4 fingerprints, upper-case hex) and the three
+//! signature shapes attestations carry — a signed message with the payload inside
+//! (`gpg --sign`, armored or binary, compressed or not), a clear-signed message
+//! (`gpg --clearsign`) and a detached signature (`gpg --detach-sign`).
+//! Signatures by a signing subkey verify only when the subkey's binding to the primary is valid.
+
+use std::fmt;
+use std::io::BufReader;
+
+use pgp::composed::{
+    CleartextSignedMessage, Deserializable, DetachedSignature, Message, SignedPublicKey,
+};
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::crypto::public_key::PublicKeyAlgorithm;
+use pgp::types::{
+    Fingerprint, KeyDetails, KeyId, KeyVersion, PublicParams, SignatureBytes, Timestamp,
+    VerifyingKey,
+};
+
+use crate::CryptoError;
+
+fn pgp_err(step: &'static str) -> impl Fn(pgp::errors::Error) -> CryptoError {
+    move |e| CryptoError::Pgp {
+        step,
+        reason: e.to_string(),
+    }
+}
+
+/// A sized handle on either the primary key or a subkey, as rpgp's `verify` wants `impl`.
+struct AnyKey<'a>(&'a dyn VerifyingKey);
+
+impl fmt::Debug for AnyKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AnyKey({:X})", self.0.fingerprint())
+    }
+}
+
+impl KeyDetails for AnyKey<'_> {
+    fn version(&self) -> KeyVersion {
+        self.0.version()
+    }
+    fn fingerprint(&self) -> Fingerprint {
+        self.0.fingerprint()
+    }
+    fn legacy_key_id(&self) -> KeyId {
+        self.0.legacy_key_id()
+    }
+    fn algorithm(&self) -> PublicKeyAlgorithm {
+        self.0.algorithm()
+    }
+    fn created_at(&self) -> Timestamp {
+        self.0.created_at()
+    }
+    fn legacy_v3_expiration_days(&self) -> Option<u16> {
+        self.0.legacy_v3_expiration_days()
+    }
+    fn public_params(&self) -> &PublicParams {
+        self.0.public_params()
+    }
+}
+
+impl VerifyingKey for AnyKey<'_> {
+    fn verify(&self, hash: HashAlgorithm, data: &[u8], sig: &SignatureBytes) -> pgp::errors::Result<()> {
+        self.0.verify(hash, data, sig)
+    }
+}
+
+/// A parsed OpenPGP certificate.
+#[derive(Clone)]
+pub struct PgpKey {
+    key: SignedPublicKey,
+    fingerprint: String,
+    /// Subkeys whose binding signatures verified; only these may sign.
+    valid_subkeys: Vec<usize>,
+}
+
+impl fmt::Debug for PgpKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgpKey").field("fingerprint", &self.fingerprint).finish()
+    }
+}
+
+/// What a verified PGP signature vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgpVerified {
+    /// The bytes that were signed (the literal data for a signed message, the normalised text
+    /// for a clear-signed one, the caller's payload for a detached signature).
+    pub signed_content: Vec<u8>,
+}
+
+impl PgpKey {
+    /// Parses an ascii-armored public key block.
+    pub fn from_armored(text: &str) -> Result<Self, CryptoError> {
+        let (key, _headers) =
+            SignedPublicKey::from_string(text).map_err(pgp_err("asciiArmoredPgpPublicKey"))?;
+        key.verify_bindings().map_err(pgp_err("key self-signature"))?;
+        let fingerprint = format!("{:X}", key.primary_key.fingerprint());
+        let valid_subkeys = key
+            .public_subkeys
+            .iter()
+            .enumerate()
+            .filter(|(_, sk)| sk.verify_bindings(&key.primary_key).is_ok())
+            .map(|(i, _)| i)
+            .collect();
+        Ok(PgpKey {
+            key,
+            fingerprint,
+            valid_subkeys,
+        })
+    }
+
+    /// The V4 fingerprint, 40 upper-case hex characters: the id Binary Authorization assigns.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    fn verifiers(&self) -> impl Iterator<Item = AnyKey<'_>> {
+        std::iter::once(AnyKey(&self.key as &dyn VerifyingKey)).chain(
+            self.valid_subkeys
+                .iter()
+                .filter_map(|&i| self.key.public_subkeys.get(i))
+                .map(|sk| AnyKey(sk as &dyn VerifyingKey)),
+        )
+    }
+
+    /// Verifies `signature` (armored or binary) made by this key. `payload` is what the
+    /// occurrence claims was signed; it is required for a detached signature and otherwise
+    /// ignored here (the caller compares it with `signed_content`).
+    pub fn verify(&self, signature: &[u8], payload: &[u8]) -> Result<PgpVerified, CryptoError> {
+        let text = std::str::from_utf8(signature).ok().map(str::trim_start);
+        match text {
+            Some(t) if t.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") => {
+                self.verify_cleartext(t)
+            }
+            Some(t) if t.starts_with("-----BEGIN PGP SIGNATURE-----") => {
+                let (sig, _) =
+                    DetachedSignature::from_string(t).map_err(pgp_err("detached signature"))?;
+                self.verify_detached(&sig, payload)
+            }
+            Some(t) if t.starts_with("-----BEGIN PGP MESSAGE-----") => {
+                let (msg, _) = Message::from_string(t).map_err(pgp_err("signed message"))?;
+                self.verify_message(msg)
+            }
+            Some(t) if t.starts_with("-----BEGIN") => Err(CryptoError::Pgp {
+                step: "signature",
+                reason: "expected an armored PGP MESSAGE, SIGNED MESSAGE or SIGNATURE".into(),
+            }),
+            _ => {
+                // Binary: a lone signature packet is detached, anything else a message.
+                if let Ok(sig) = DetachedSignature::from_bytes(BufReader::new(signature))
+                    && self.verify_detached(&sig, payload).is_ok()
+                {
+                    return Ok(PgpVerified {
+                        signed_content: payload.to_vec(),
+                    });
+                }
+                let msg = Message::from_bytes(BufReader::new(signature))
+                    .map_err(pgp_err("signed message"))?;
+                self.verify_message(msg)
+            }
+        }
+    }
+
+    fn bad(&self) -> CryptoError {
+        CryptoError::BadSignature {
+            key: format!("PGP key {}", self.fingerprint),
+        }
+    }
+
+    fn verify_detached(
+        &self,
+        sig: &DetachedSignature,
+        payload: &[u8],
+    ) -> Result<PgpVerified, CryptoError> {
+        if self.verifiers().any(|k| sig.signature.verify(&k, payload).is_ok()) {
+            Ok(PgpVerified {
+                signed_content: payload.to_vec(),
+            })
+        } else {
+            Err(self.bad())
+        }
+    }
+
+    fn verify_cleartext(&self, text: &str) -> Result<PgpVerified, CryptoError> {
+        let (msg, _) = CleartextSignedMessage::from_string(text)
+            .map_err(pgp_err("clear-signed message"))?;
+        let signed = msg.signed_text();
+        if self
+            .verifiers()
+            .any(|k| msg.signatures().iter().any(|s| s.verify(&k, signed.as_bytes()).is_ok()))
+        {
+            Ok(PgpVerified {
+                signed_content: signed.replace("\r\n", "\n").into_bytes(),
+            })
+        } else {
+            Err(self.bad())
+        }
+    }
+
+    fn verify_message(&self, msg: Message<'_>) -> Result<PgpVerified, CryptoError> {
+        let mut msg = if msg.is_compressed() {
+            msg.decompress().map_err(pgp_err("decompress"))?
+        } else {
+            msg
+        };
+        if !msg.is_signed() {
+            return Err(CryptoError::Pgp {
+                step: "signed message",
+                reason: "the message carries no signature".into(),
+            });
+        }
+        let content = msg.as_data_vec().map_err(|e| CryptoError::Pgp {
+            step: "signed message",
+            reason: e.to_string(),
+        })?;
+        if self.verifiers().any(|k| msg.verify(&k).is_ok()) {
+            Ok(PgpVerified {
+                signed_content: content,
+            })
+        } else {
+            Err(self.bad())
+        }
+    }
+}

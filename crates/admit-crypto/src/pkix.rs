@@ -1,0 +1,253 @@
+//! PKIX public keys: PEM SubjectPublicKeyInfo, checked against the declared
+//! `signatureAlgorithm` (family, curve and RSA modulus size must all match), then parsed once
+//! into an aws-lc-rs verifier.
+
+use std::fmt;
+
+use admit_model::SignatureAlgorithm;
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use base64::Engine as _;
+
+use crate::CryptoError;
+use crate::der::{self, parse_spki, rsa_modulus_bits};
+
+/// What a key really is, read from its SPKI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Rsa { bits: usize },
+    EcP256,
+    EcP384,
+    EcP521,
+    EcSecp256k1,
+    Ed25519,
+}
+
+impl fmt::Display for KeyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyKind::Rsa { bits } => write!(f, "an RSA-{bits} key"),
+            KeyKind::EcP256 => f.write_str("an EC P-256 key"),
+            KeyKind::EcP384 => f.write_str("an EC P-384 key"),
+            KeyKind::EcP521 => f.write_str("an EC P-521 key"),
+            KeyKind::EcSecp256k1 => f.write_str("an EC secp256k1 key"),
+            KeyKind::Ed25519 => f.write_str("an Ed25519 key"),
+        }
+    }
+}
+
+/// What a declared algorithm requires of the key, and how to verify with it.
+struct Expectation {
+    kind: KeyKind,
+    /// DER (ASN.1) signature form; ECDSA also accepts the fixed r||s form as a fallback.
+    primary: &'static dyn VerificationAlgorithm,
+    fixed: Option<&'static dyn VerificationAlgorithm>,
+}
+
+fn expectation(alg: SignatureAlgorithm) -> Option<Expectation> {
+    use SignatureAlgorithm as A;
+    let rsa = |bits, primary: &'static dyn VerificationAlgorithm| Expectation {
+        kind: KeyKind::Rsa { bits },
+        primary,
+        fixed: None,
+    };
+    let ec = |kind, primary: &'static dyn VerificationAlgorithm, fixed| Expectation {
+        kind,
+        primary,
+        fixed: Some(fixed),
+    };
+    Some(match alg {
+        A::Unspecified => return None,
+        A::RsaPss2048Sha256 | A::RsaSignPss2048Sha256 => {
+            rsa(2048, &signature::RSA_PSS_2048_8192_SHA256)
+        }
+        A::RsaPss3072Sha256 | A::RsaSignPss3072Sha256 => {
+            rsa(3072, &signature::RSA_PSS_2048_8192_SHA256)
+        }
+        A::RsaPss4096Sha256 | A::RsaSignPss4096Sha256 => {
+            rsa(4096, &signature::RSA_PSS_2048_8192_SHA256)
+        }
+        A::RsaPss4096Sha512 | A::RsaSignPss4096Sha512 => {
+            rsa(4096, &signature::RSA_PSS_2048_8192_SHA512)
+        }
+        A::RsaSignPkcs12048Sha256 => rsa(2048, &signature::RSA_PKCS1_2048_8192_SHA256),
+        A::RsaSignPkcs13072Sha256 => rsa(3072, &signature::RSA_PKCS1_2048_8192_SHA256),
+        A::RsaSignPkcs14096Sha256 => rsa(4096, &signature::RSA_PKCS1_2048_8192_SHA256),
+        A::RsaSignPkcs14096Sha512 => rsa(4096, &signature::RSA_PKCS1_2048_8192_SHA512),
+        A::EcdsaP256Sha256 | A::EcSignP256Sha256 => ec(
+            KeyKind::EcP256,
+            &signature::ECDSA_P256_SHA256_ASN1,
+            &signature::ECDSA_P256_SHA256_FIXED,
+        ),
+        A::EcdsaP384Sha384 | A::EcSignP384Sha384 => ec(
+            KeyKind::EcP384,
+            &signature::ECDSA_P384_SHA384_ASN1,
+            &signature::ECDSA_P384_SHA384_FIXED,
+        ),
+        A::EcdsaP521Sha512 | A::EcSignP521Sha512 => ec(
+            KeyKind::EcP521,
+            &signature::ECDSA_P521_SHA512_ASN1,
+            &signature::ECDSA_P521_SHA512_FIXED,
+        ),
+        A::EcSignEd25519 => Expectation {
+            kind: KeyKind::Ed25519,
+            primary: &signature::ED25519,
+            fixed: None,
+        },
+    })
+}
+
+/// Decodes a PEM `PUBLIC KEY` block to SPKI DER.
+fn pem_to_der(pem: &str) -> Result<Vec<u8>, CryptoError> {
+    const BEGIN: &str = "-----BEGIN ";
+    let start = pem
+        .find(BEGIN)
+        .ok_or_else(|| CryptoError::Pem("no `-----BEGIN PUBLIC KEY-----` line".into()))?;
+    let after = &pem[start + BEGIN.len()..];
+    let label_end = after
+        .find("-----")
+        .ok_or_else(|| CryptoError::Pem("unterminated BEGIN line".into()))?;
+    let label = &after[..label_end];
+    if label != "PUBLIC KEY" {
+        return Err(CryptoError::Pem(format!(
+            "expected a `PUBLIC KEY` (SubjectPublicKeyInfo) block, found `{label}`"
+        )));
+    }
+    let body_and_rest = &after[label_end + 5..];
+    let end_marker = "-----END PUBLIC KEY-----";
+    let end = body_and_rest
+        .find(end_marker)
+        .ok_or_else(|| CryptoError::Pem("no `-----END PUBLIC KEY-----` line".into()))?;
+    let body: String = body_and_rest[..end]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|e| CryptoError::Pem(format!("body is not base64: {e}")))
+}
+
+fn classify(der_bytes: &[u8]) -> Result<KeyKind, CryptoError> {
+    let spki = parse_spki(der_bytes)?;
+    match spki.algorithm {
+        der::OID_RSA | der::OID_RSA_PSS => Ok(KeyKind::Rsa {
+            bits: rsa_modulus_bits(spki.key)?,
+        }),
+        der::OID_EC => match spki.parameter_oid {
+            Some(der::OID_P256) => Ok(KeyKind::EcP256),
+            Some(der::OID_P384) => Ok(KeyKind::EcP384),
+            Some(der::OID_P521) => Ok(KeyKind::EcP521),
+            Some(der::OID_SECP256K1) => Ok(KeyKind::EcSecp256k1),
+            _ => Err(CryptoError::UnsupportedKey(
+                "EC key on an unsupported or unnamed curve".into(),
+            )),
+        },
+        der::OID_ED25519 => Ok(KeyKind::Ed25519),
+        _ => Err(CryptoError::UnsupportedKey(
+            "unsupported key algorithm (want RSA, EC P-256/384/521 or Ed25519)".into(),
+        )),
+    }
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = digest::digest(&digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// The RFC 6920 id Binary Authorization assigns a PKIX key:
+/// `ni:///sha-256;<base64url-nopad(sha256(DER SPKI))>`.
+pub fn pkix_key_id(spki_der: &[u8]) -> String {
+    format!(
+        "ni:///sha-256;{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(spki_der))
+    )
+}
+
+/// A PKIX key ready to verify, known to match its declared algorithm.
+#[derive(Clone)]
+pub struct PkixKey {
+    algorithm: SignatureAlgorithm,
+    kind: KeyKind,
+    der: Vec<u8>,
+    primary: ParsedPublicKey,
+    fixed: Option<ParsedPublicKey>,
+}
+
+impl fmt::Debug for PkixKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PkixKey")
+            .field("algorithm", &self.algorithm)
+            .field("kind", &self.kind)
+            .field("id", &self.key_id())
+            .finish()
+    }
+}
+
+impl PkixKey {
+    /// Parses `pem` and checks it really is the key `declared` says it is.
+    pub fn from_pem(pem: &str, declared: SignatureAlgorithm) -> Result<Self, CryptoError> {
+        let der = pem_to_der(pem)?;
+        let kind = classify(&der)?;
+        let Some(expect) = expectation(declared) else {
+            return Err(CryptoError::AlgorithmUnspecified {
+                actual: kind.to_string(),
+            });
+        };
+        if expect.kind != kind {
+            return Err(CryptoError::AlgorithmMismatch {
+                declared,
+                actual: kind.to_string(),
+            });
+        }
+        let parse = |alg: &'static dyn VerificationAlgorithm| {
+            ParsedPublicKey::new(alg, &der)
+                .map_err(|e| CryptoError::UnsupportedKey(format!("rejected by the verifier: {e}")))
+        };
+        let primary = parse(expect.primary)?;
+        let fixed = expect.fixed.map(parse).transpose()?;
+        Ok(PkixKey {
+            algorithm: declared,
+            kind,
+            der,
+            primary,
+            fixed,
+        })
+    }
+
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    pub fn algorithm(&self) -> SignatureAlgorithm {
+        self.algorithm
+    }
+
+    /// DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The server-assigned id (`ni:///sha-256;…`).
+    pub fn key_id(&self) -> String {
+        pkix_key_id(&self.der)
+    }
+
+    /// Verifies `sig` over `message`. ECDSA signatures are DER as KMS and openssl produce them;
+    /// the fixed-width r||s form is accepted too.
+    pub fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+        if self.primary.verify_sig(message, sig).is_ok() {
+            return Ok(());
+        }
+        if let Some(fixed) = &self.fixed
+            && fixed.verify_sig(message, sig).is_ok()
+        {
+            return Ok(());
+        }
+        Err(CryptoError::BadSignature {
+            key: format!("{} ({})", self.key_id(), self.algorithm),
+        })
+    }
+}
