@@ -86,6 +86,26 @@ pub struct PgpVerified {
     /// The bytes that were signed (the literal data for a signed message, the normalised text
     /// for a clear-signed one, the caller's payload for a detached signature).
     pub signed_content: Vec<u8>,
+    /// Clear-signed text is normalised by OpenPGP (trailing whitespace and the final newline
+    /// are not signed), so it is compared with a payload after the same normalisation.
+    pub cleartext: bool,
+}
+
+fn normalise_text(b: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(b).replace("\r\n", "\n");
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    lines.join("\n").trim_end().as_bytes().to_vec()
+}
+
+impl PgpVerified {
+    /// Whether the signed content is `payload` (exactly, or modulo clear-sign normalisation).
+    pub fn matches_payload(&self, payload: &[u8]) -> bool {
+        if self.cleartext {
+            normalise_text(&self.signed_content) == normalise_text(payload)
+        } else {
+            self.signed_content == payload
+        }
+    }
 }
 
 impl PgpKey {
@@ -152,6 +172,7 @@ impl PgpKey {
                 {
                     return Ok(PgpVerified {
                         signed_content: payload.to_vec(),
+                        cleartext: false,
                     });
                 }
                 let msg = Message::from_bytes(BufReader::new(signature))
@@ -175,6 +196,7 @@ impl PgpKey {
         if self.verifiers().any(|k| sig.signature.verify(&k, payload).is_ok()) {
             Ok(PgpVerified {
                 signed_content: payload.to_vec(),
+                cleartext: false,
             })
         } else {
             Err(self.bad())
@@ -191,6 +213,7 @@ impl PgpKey {
         {
             Ok(PgpVerified {
                 signed_content: signed.replace("\r\n", "\n").into_bytes(),
+                cleartext: true,
             })
         } else {
             Err(self.bad())
@@ -216,6 +239,7 @@ impl PgpKey {
         if self.verifiers().any(|k| msg.verify(&k).is_ok()) {
             Ok(PgpVerified {
                 signed_content: content,
+                cleartext: false,
             })
         } else {
             Err(self.bad())

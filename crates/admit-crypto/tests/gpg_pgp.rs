@@ -1,0 +1,133 @@
+//! OpenPGP verification against keys and signatures made by the real `gpg`: RSA, Ed25519 and
+//! NIST P-256 primaries; a signing subkey; `--sign` (armored and binary, compressed),
+//! `--clearsign` and `--detach-sign`; fingerprints as key ids; negative cases.
+
+use std::process::{Command, Stdio};
+use std::io::Write as _;
+use std::sync::OnceLock;
+
+use admit_crypto::PgpKey;
+use rstest::rstest;
+
+struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+        let mut child = Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run gpg ({e}); install it: apt-get install -y gnupg"));
+        child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
+        let out = child.wait_with_output().expect("gpg");
+        assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    fn fingerprint(&self, uid: &str) -> String {
+        let out = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid], b"")).expect("utf8");
+        out.lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .expect("fpr line")
+            .to_owned()
+    }
+
+    fn export(&self, uid: &str) -> String {
+        String::from_utf8(self.run(&["--armor", "--export", uid], b"")).expect("utf8")
+    }
+}
+
+/// One keyring per test binary with every key kind we test.
+fn gpg() -> &'static Gpg {
+    static G: OnceLock<Gpg> = OnceLock::new();
+    G.get_or_init(|| {
+        let g = Gpg { home: tempfile::tempdir().expect("tempdir") };
+        g.run(&["--quick-gen-key", "rsa <rsa@example.com>", "rsa2048", "sign", "never"], b"");
+        g.run(&["--quick-gen-key", "ed <ed@example.com>", "ed25519", "sign", "never"], b"");
+        g.run(&["--quick-gen-key", "nist <nist@example.com>", "nistp256", "sign", "never"], b"");
+        g.run(&["--quick-gen-key", "other <other@example.com>", "ed25519", "sign", "never"], b"");
+        // A certify-only primary whose signatures come from a signing subkey.
+        g.run(&["--quick-gen-key", "sub <sub@example.com>", "ed25519", "cert", "never"], b"");
+        let fpr = g.fingerprint("sub@example.com");
+        g.run(&["--quick-add-key", &fpr, "ed25519", "sign", "never"], b"");
+        g
+    })
+}
+
+const PAYLOAD: &[u8] = b"{\n  \"critical\": {\n    \"type\": \"atomic container signature\"\n  }\n}\n";
+
+fn key(uid: &str) -> PgpKey {
+    PgpKey::from_armored(&gpg().export(uid)).expect("gpg-exported key parses")
+}
+
+#[rstest]
+#[case::rsa_armored_sign("rsa@example.com", &["--armor", "--sign"])]
+#[case::rsa_binary_sign("rsa@example.com", &["--sign"])]
+#[case::rsa_uncompressed("rsa@example.com", &["--armor", "--compress-level", "0", "--sign"])]
+#[case::ed25519_armored_sign("ed@example.com", &["--armor", "--sign"])]
+#[case::p256_armored_sign("nist@example.com", &["--armor", "--sign"])]
+#[case::signing_subkey("sub@example.com", &["--armor", "--sign"])]
+#[case::clearsign("ed@example.com", &["--clearsign"])]
+#[case::clearsign_rsa("rsa@example.com", &["--clearsign"])]
+fn signed_messages_verify_and_yield_the_payload(#[case] uid: &str, #[case] how: &[&str]) {
+    let mut args = vec!["--local-user", uid];
+    args.extend_from_slice(how);
+    let sig = gpg().run(&args, PAYLOAD);
+    let verified = key(uid).verify(&sig, b"").expect("verifies");
+    assert!(verified.matches_payload(PAYLOAD), "{:?}", String::from_utf8_lossy(&verified.signed_content));
+    assert!(!verified.matches_payload(b"{\"critical\":{}}"));
+    // The same signature does not verify with an unrelated key.
+    assert!(key("other@example.com").verify(&sig, b"").is_err());
+}
+
+#[rstest]
+#[case::armored(&["--armor", "--detach-sign"])]
+#[case::binary(&["--detach-sign"])]
+fn detached_signatures_verify_over_the_payload_only(#[case] how: &[&str]) {
+    let mut args = vec!["--local-user", "rsa@example.com"];
+    args.extend_from_slice(how);
+    let sig = gpg().run(&args, PAYLOAD);
+    let k = key("rsa@example.com");
+    assert_eq!(k.verify(&sig, PAYLOAD).map(|v| v.signed_content).ok().as_deref(), Some(PAYLOAD));
+    let mut tampered = PAYLOAD.to_vec();
+    tampered[5] ^= 1;
+    assert!(k.verify(&sig, &tampered).is_err());
+}
+
+#[test]
+fn tampered_signed_message_fails() {
+    let sig = gpg().run(&["--local-user", "ed@example.com", "--compress-level", "0", "--sign"], PAYLOAD);
+    // Flip a byte inside the literal data packet (the payload text is stored verbatim).
+    let pos = sig.windows(8).position(|w| w == b"critical").expect("literal data present");
+    let mut tampered = sig.clone();
+    tampered[pos] = b'C';
+    assert!(key("ed@example.com").verify(&tampered, b"").is_err());
+}
+
+#[rstest]
+#[case::rsa("rsa@example.com")]
+#[case::ed25519("ed@example.com")]
+#[case::p256("nist@example.com")]
+#[case::subkeys("sub@example.com")]
+fn key_id_is_the_gpg_fingerprint(#[case] uid: &str) {
+    let fpr = gpg().fingerprint(uid);
+    assert_eq!(fpr.len(), 40);
+    assert_eq!(key(uid).fingerprint(), fpr);
+}
+
+#[rstest]
+#[case::garbage("not a key")]
+#[case::truncated("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ\n-----END PGP PUBLIC KEY BLOCK-----\n")]
+fn malformed_keys_are_rejected_naming_the_field(#[case] text: &str) {
+    let err = PgpKey::from_armored(text).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("asciiArmoredPgpPublicKey"), "{err}");
+}
+
