@@ -1,1 +1,29 @@
-//! placeholder
+//! The Binary Authorization policy engine: image references normalised as runtimes do,
+//! exempt-image globs, the system policy, policy validation, rule selection with the
+//! documented precedence, attestation checks (signature + payload binding to the admitted
+//! digest) and the explained `Decision`.
+//!
+//! Pure and two-phase: `CompiledPolicy::required_attestors` says what to fetch, the caller
+//! fetches it into an `Evidence`, and `CompiledPolicy::evaluate` decides. Time is an argument.
+//! Must not depend on: async runtimes, I/O, the environment, a clock, or the store/service/api
+//! crates.
+
+mod attest;
+mod decision;
+mod engine;
+mod error;
+mod image;
+mod pattern;
+mod rules;
+mod system_policy;
+mod validate;
+
+pub use attest::{CompiledAttestor, Satisfied};
+pub use decision::{Basis, Decision, Failure, ImageDecision, Verdict};
+pub use engine::{CompiledPolicy, Evidence, Request};
+pub use error::{PolicyError, Violation};
+pub use image::{DOCKER_HUB, ImageRef};
+pub use pattern::ExemptPattern;
+pub use rules::{Context, RuleScope, select_rule};
+pub use system_policy::{default_project_policy, system_patterns, system_policy};
+pub use validate::validate;

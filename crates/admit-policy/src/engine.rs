@@ -1,0 +1,212 @@
+//! The engine, in two pure phases: `required_attestors` says what evidence to fetch;
+//! `evaluate` decides from the evidence. No I/O, no clock: `now` is passed in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use admit_model::{Attestor, EnforcementMode, EvaluationMode, GlobalPolicyEvaluationMode, Occurrence, Policy};
+
+use crate::attest::CompiledAttestor;
+use crate::decision::{Basis, Decision, Failure, ImageDecision, Verdict};
+use crate::image::ImageRef;
+use crate::pattern::ExemptPattern;
+use crate::rules::{Context, select_rule};
+use crate::system_policy::system_patterns;
+use crate::{PolicyError, validate};
+
+/// What is being admitted.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub images: Vec<String>,
+    pub context: Context,
+}
+
+/// The attestors and occurrences the caller fetched for `required_attestors`.
+#[derive(Debug, Default)]
+pub struct Evidence {
+    attestors: BTreeMap<String, Result<CompiledAttestor, String>>,
+    occurrences: BTreeMap<String, Vec<Occurrence>>,
+}
+
+impl Evidence {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an attestor; one whose keys do not parse is remembered as broken, so every image
+    /// that requires it is denied with the reason.
+    pub fn add_attestor(&mut self, attestor: &Attestor) {
+        let compiled = CompiledAttestor::compile(attestor).map_err(|e| e.to_string());
+        self.attestors.insert(attestor.name.clone(), compiled);
+    }
+
+    pub fn add_compiled_attestor(&mut self, attestor: CompiledAttestor) {
+        self.attestors.insert(attestor.name.to_string(), Ok(attestor));
+    }
+
+    /// Adds an occurrence, indexed by its note.
+    pub fn add_occurrence(&mut self, occurrence: Occurrence) {
+        self.occurrences
+            .entry(occurrence.note_name.clone())
+            .or_default()
+            .push(occurrence);
+    }
+}
+
+/// A validated policy with its patterns compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    policy: Policy,
+    exempt: Vec<ExemptPattern>,
+    system: Vec<ExemptPattern>,
+}
+
+impl CompiledPolicy {
+    /// Validates and compiles; every violation is reported.
+    pub fn new(policy: Policy) -> Result<Self, PolicyError> {
+        let violations = validate(&policy);
+        if !violations.is_empty() {
+            return Err(PolicyError::InvalidPolicy(violations));
+        }
+        let exempt = policy
+            .admission_whitelist_patterns
+            .iter()
+            .map(|p| ExemptPattern::parse(&p.name_pattern))
+            .collect::<Result<_, _>>()?;
+        let system = if policy.global_policy_evaluation_mode == GlobalPolicyEvaluationMode::Enable {
+            system_patterns()
+                .iter()
+                .map(|p| ExemptPattern::parse(p))
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(CompiledPolicy { policy, exempt, system })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Phase one: the attestors whose attestations must be fetched for this request.
+    pub fn required_attestors(&self, request: &Request) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        if let Some((_, rule)) = select_rule(&self.policy, &request.context)
+            && rule.evaluation_mode == EvaluationMode::RequireAttestation
+        {
+            let any_unexempt = request.images.iter().any(|i| {
+                ImageRef::parse(i).is_ok_and(|r| self.exemption(&r).is_none())
+            });
+            if any_unexempt {
+                out.extend(rule.require_attestations_by.iter().cloned());
+            }
+        }
+        out
+    }
+
+    fn exemption(&self, image: &ImageRef) -> Option<Basis> {
+        if let Some(p) = self.system.iter().find(|p| p.matches(image)) {
+            return Some(Basis::SystemPolicy { pattern: p.to_string() });
+        }
+        self.exempt
+            .iter()
+            .find(|p| p.matches(image))
+            .map(|p| Basis::ExemptImage { pattern: p.to_string() })
+    }
+
+    /// Phase two: decide every image of the request.
+    pub fn evaluate(&self, request: &Request, evidence: &Evidence, now: u64) -> Decision {
+        let images: Vec<ImageDecision> = request
+            .images
+            .iter()
+            .map(|i| self.evaluate_image(i, &request.context, evidence))
+            .collect();
+        Decision {
+            allowed: images.iter().all(|i| i.verdict != Verdict::Denied),
+            evaluated_at: now,
+            images,
+        }
+    }
+
+    fn evaluate_image(&self, raw: &str, ctx: &Context, evidence: &Evidence) -> ImageDecision {
+        let image = match ImageRef::parse(raw) {
+            Ok(i) => i,
+            Err(e) => {
+                // Fail closed even under a dry-run rule: we cannot know what would run.
+                return ImageDecision {
+                    image: raw.to_owned(),
+                    resolved: None,
+                    verdict: Verdict::Denied,
+                    basis: Basis::InvalidImage,
+                    failures: vec![Failure { attestor: None, message: e.to_string() }],
+                };
+            }
+        };
+        let resolved = Some(image.to_string());
+        if let Some(basis) = self.exemption(&image) {
+            return ImageDecision { image: raw.to_owned(), resolved, verdict: Verdict::Allowed, basis, failures: vec![] };
+        }
+        let Some((scope, rule)) = select_rule(&self.policy, ctx) else {
+            return ImageDecision {
+                image: raw.to_owned(),
+                resolved,
+                verdict: Verdict::Denied,
+                basis: Basis::NoRule,
+                failures: vec![Failure { attestor: None, message: "policy has no defaultAdmissionRule".into() }],
+            };
+        };
+        let mut failures = Vec::new();
+        let mut satisfied_by = Vec::new();
+        match rule.evaluation_mode {
+            EvaluationMode::AlwaysAllow => {}
+            EvaluationMode::AlwaysDeny => failures.push(Failure {
+                attestor: None,
+                message: "the rule denies every image (ALWAYS_DENY)".into(),
+            }),
+            EvaluationMode::Unspecified => failures.push(Failure {
+                attestor: None,
+                message: "the rule has no evaluationMode".into(),
+            }),
+            EvaluationMode::RequireAttestation => {
+                for name in &rule.require_attestations_by {
+                    let result = match evidence.attestors.get(name) {
+                        None => Err(vec![format!("attestor {name} not found")]),
+                        Some(Err(e)) => Err(vec![e.clone()]),
+                        Some(Ok(a)) => {
+                            let occs = evidence
+                                .occurrences
+                                .get(&a.note.to_string())
+                                .map(Vec::as_slice)
+                                .unwrap_or(&[]);
+                            a.check(&image, occs)
+                        }
+                    };
+                    match result {
+                        Ok(s) => satisfied_by.push(s),
+                        Err(reasons) => failures.extend(reasons.into_iter().map(|message| Failure {
+                            attestor: Some(name.clone()),
+                            message,
+                        })),
+                    }
+                }
+            }
+        }
+        let verdict = match (failures.is_empty(), rule.enforcement_mode) {
+            (true, _) => Verdict::Allowed,
+            (false, EnforcementMode::DryrunAuditLogOnly) => Verdict::DryRun,
+            // Unspecified enforcement fails closed, as enforced.
+            (false, _) => Verdict::Denied,
+        };
+        ImageDecision {
+            image: raw.to_owned(),
+            resolved,
+            verdict,
+            basis: Basis::Rule {
+                scope,
+                evaluation_mode: rule.evaluation_mode,
+                enforcement_mode: rule.enforcement_mode,
+                satisfied_by,
+            },
+            failures,
+        }
+    }
+}
