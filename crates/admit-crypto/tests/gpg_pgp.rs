@@ -2,62 +2,24 @@
 //! NIST P-256 primaries; a signing subkey; `--sign` (armored and binary, compressed),
 //! `--clearsign` and `--detach-sign`; fingerprints as key ids; negative cases.
 
-use std::process::{Command, Stdio};
-use std::io::Write as _;
 use std::sync::OnceLock;
 
 use admit_crypto::PgpKey;
+use admit_testkit::Gpg;
 use rstest::rstest;
-
-struct Gpg {
-    home: tempfile::TempDir,
-}
-
-impl Gpg {
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Vec<u8> {
-        let mut child = Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run gpg ({e}); install it: apt-get install -y gnupg"));
-        child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
-        let out = child.wait_with_output().expect("gpg");
-        assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
-    }
-
-    fn fingerprint(&self, uid: &str) -> String {
-        let out = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid], b"")).expect("utf8");
-        out.lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
-            .expect("fpr line")
-            .to_owned()
-    }
-
-    fn export(&self, uid: &str) -> String {
-        String::from_utf8(self.run(&["--armor", "--export", uid], b"")).expect("utf8")
-    }
-}
 
 /// One keyring per test binary with every key kind we test.
 fn gpg() -> &'static Gpg {
     static G: OnceLock<Gpg> = OnceLock::new();
     G.get_or_init(|| {
-        let g = Gpg { home: tempfile::tempdir().expect("tempdir") };
-        g.run(&["--quick-gen-key", "rsa <rsa@example.com>", "rsa2048", "sign", "never"], b"");
-        g.run(&["--quick-gen-key", "ed <ed@example.com>", "ed25519", "sign", "never"], b"");
-        g.run(&["--quick-gen-key", "nist <nist@example.com>", "nistp256", "sign", "never"], b"");
-        g.run(&["--quick-gen-key", "other <other@example.com>", "ed25519", "sign", "never"], b"");
+        let g = Gpg::new();
+        g.generate("rsa <rsa@example.com>", "rsa2048", "sign");
+        g.generate("ed <ed@example.com>", "ed25519", "sign");
+        g.generate("nist <nist@example.com>", "nistp256", "sign");
+        g.generate("other <other@example.com>", "ed25519", "sign");
         // A certify-only primary whose signatures come from a signing subkey.
-        g.run(&["--quick-gen-key", "sub <sub@example.com>", "ed25519", "cert", "never"], b"");
-        let fpr = g.fingerprint("sub@example.com");
-        g.run(&["--quick-add-key", &fpr, "ed25519", "sign", "never"], b"");
+        g.generate("sub <sub@example.com>", "ed25519", "cert");
+        g.add_subkey("sub@example.com", "ed25519", "sign");
         g
     })
 }
@@ -78,9 +40,7 @@ fn key(uid: &str) -> PgpKey {
 #[case::clearsign("ed@example.com", &["--clearsign"])]
 #[case::clearsign_rsa("rsa@example.com", &["--clearsign"])]
 fn signed_messages_verify_and_yield_the_payload(#[case] uid: &str, #[case] how: &[&str]) {
-    let mut args = vec!["--local-user", uid];
-    args.extend_from_slice(how);
-    let sig = gpg().run(&args, PAYLOAD);
+    let sig = gpg().sign(uid, how, PAYLOAD);
     let verified = key(uid).verify(&sig, b"").expect("verifies");
     assert!(verified.matches_payload(PAYLOAD), "{:?}", String::from_utf8_lossy(&verified.signed_content));
     assert!(!verified.matches_payload(b"{\"critical\":{}}"));
@@ -92,9 +52,7 @@ fn signed_messages_verify_and_yield_the_payload(#[case] uid: &str, #[case] how: 
 #[case::armored(&["--armor", "--detach-sign"])]
 #[case::binary(&["--detach-sign"])]
 fn detached_signatures_verify_over_the_payload_only(#[case] how: &[&str]) {
-    let mut args = vec!["--local-user", "rsa@example.com"];
-    args.extend_from_slice(how);
-    let sig = gpg().run(&args, PAYLOAD);
+    let sig = gpg().sign("rsa@example.com", how, PAYLOAD);
     let k = key("rsa@example.com");
     assert_eq!(k.verify(&sig, PAYLOAD).map(|v| v.signed_content).ok().as_deref(), Some(PAYLOAD));
     let mut tampered = PAYLOAD.to_vec();
@@ -104,7 +62,7 @@ fn detached_signatures_verify_over_the_payload_only(#[case] how: &[&str]) {
 
 #[test]
 fn tampered_signed_message_fails() {
-    let sig = gpg().run(&["--local-user", "ed@example.com", "--compress-level", "0", "--sign"], PAYLOAD);
+    let sig = gpg().sign("ed@example.com", &["--compress-level", "0", "--sign"], PAYLOAD);
     // Flip a byte inside the literal data packet (the payload text is stored verbatim).
     let pos = sig.windows(8).position(|w| w == b"critical").expect("literal data present");
     let mut tampered = sig.clone();

@@ -2,93 +2,34 @@
 //! algorithm in the contract, plus the negative cases: tampered payload, wrong key, a key with
 //! the wrong declared algorithm or size.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use admit_crypto::{CryptoError, PkixKey, pae, DEFAULT_DSSE_TYPE};
+use admit_crypto::{CryptoError, DEFAULT_DSSE_TYPE, PkixKey, pae};
 use admit_model::SignatureAlgorithm as A;
+use admit_testkit::{OpensslKey, SigMode as Sig};
 use rstest::rstest;
 
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run openssl ({e}); install it: apt-get install -y openssl"));
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
-}
-
-struct Keys {
-    dir: tempfile::TempDir,
-}
-
-impl Keys {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-/// Generated once per test binary: RSA keygen is slow.
-fn keys() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
+/// Generated once per test binary (RSA keygen is slow), in parallel.
+fn keys() -> &'static HashMap<&'static str, OpensslKey> {
+    static KEYS: OnceLock<HashMap<&'static str, OpensslKey>> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let keys = Keys { dir };
-        let generate = |name: &str, args: &[&str]| {
-            let key = keys.path(&format!("{name}.key"));
-            let mut a = vec!["genpkey", "-out", key.to_str().expect("utf8")];
-            a.extend_from_slice(args);
-            openssl(&a);
-            let pub_ = keys.path(&format!("{name}.pub"));
-            openssl(&["pkey", "-in", key.to_str().expect("utf8"), "-pubout", "-out", pub_.to_str().expect("utf8")]);
-        };
-        std::thread::scope(|s| {
-            s.spawn(|| generate("p256", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]));
-            s.spawn(|| generate("p384", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"]));
-            s.spawn(|| generate("p521", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"]));
-            s.spawn(|| generate("ed25519", &["-algorithm", "ed25519"]));
-            s.spawn(|| generate("rsa2048", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]));
-            s.spawn(|| generate("rsa3072", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"]));
-            s.spawn(|| generate("rsa4096", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096"]));
-            s.spawn(|| generate("other_p256", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]));
+        let kinds = ["p256", "p384", "p521", "ed25519", "rsa2048", "rsa3072", "rsa4096"];
+        let mut map: HashMap<&'static str, OpensslKey> = std::thread::scope(|s| {
+            let handles: Vec<_> = kinds.iter().map(|k| s.spawn(move || (*k, OpensslKey::generate(k)))).collect();
+            handles.into_iter().map(|h| h.join().expect("keygen")).collect()
         });
-        keys
+        map.insert("other_p256", OpensslKey::generate("p256"));
+        map
     })
 }
 
-#[derive(Clone, Copy)]
-enum Sig {
-    Dgst(&'static str),
-    Pss(&'static str),
-    Raw,
-}
-
 fn sign(key: &str, how: Sig, message: &[u8]) -> Vec<u8> {
-    let k = keys();
-    let n = format!("{}-{}", std::process::id(), rand_suffix());
-    let msg = k.path(&format!("msg-{n}"));
-    std::fs::write(&msg, message).expect("write");
-    let keyfile = k.path(&format!("{key}.key"));
-    let (kf, mf) = (keyfile.to_str().expect("utf8"), msg.to_str().expect("utf8"));
-    match how {
-        Sig::Dgst(h) => openssl(&["dgst", &format!("-{h}"), "-sign", kf, mf]),
-        Sig::Pss(h) => openssl(&[
-            "dgst", &format!("-{h}"), "-sigopt", "rsa_padding_mode:pss", "-sigopt",
-            "rsa_pss_saltlen:digest", "-sign", kf, mf,
-        ]),
-        Sig::Raw => openssl(&["pkeyutl", "-sign", "-inkey", kf, "-rawin", "-in", mf]),
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
+    keys()[key].sign(how, message)
 }
 
 fn pem(key: &str) -> String {
-    std::fs::read_to_string(keys().path(&format!("{key}.pub"))).expect("read pub")
+    keys()[key].public_pem.clone()
 }
 
 const PAYLOAD: &[u8] = b"{\n  \"critical\": {}\n}\n";
@@ -167,17 +108,15 @@ fn malformed_pem_is_rejected_with_a_reason(#[case] text: &str, #[case] reason: &
 }
 
 #[test]
-fn key_id_is_the_rfc6920_hash_of_the_der_spki_as_openssl_computes_it() {
-    let der = openssl(&["pkey", "-pubin", "-in", keys().path("p256.pub").to_str().expect("utf8"), "-outform", "DER"]);
-    let dgst_file = keys().path("p256.der");
-    std::fs::write(&dgst_file, &der).expect("write");
-    let hex = String::from_utf8(openssl(&["dgst", "-sha256", "-r", dgst_file.to_str().expect("utf8")])).expect("utf8");
-    let hex = hex.split_whitespace().next().expect("digest");
-    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
+fn key_id_is_the_rfc6920_hash_of_the_der_spki_as_openssl_encodes_it() {
     use base64::Engine as _;
-    let want = format!("ni:///sha-256;{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    let der = keys()["p256"].public_der();
+    let want = format!(
+        "ni:///sha-256;{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(admit_crypto::sha256(&der))
+    );
     let key = PkixKey::from_pem(&pem("p256"), A::EcdsaP256Sha256).expect("key");
+    assert_eq!(key.spki_der(), der.as_slice());
     assert_eq!(key.key_id(), want);
     assert!(!key.key_id().contains('='));
 }
-
