@@ -89,6 +89,38 @@ pub fn decode<T: DeserializeOwned>(text: &str, format: Format) -> Result<T, Mode
     })
 }
 
+/// Decodes a file that holds one resource, a list of them (`gcloud … list --format=json`), or a
+/// YAML stream of them (`gcloud … list`'s default output). Paths are prefixed with `[i]`.
+pub fn decode_many<T: DeserializeOwned>(text: &str, format: Format) -> Result<Vec<T>, ModelError> {
+    let docs: Vec<serde_json::Value> = match format {
+        Format::Json => vec![decode_value(text, format)?],
+        Format::Yaml => serde_saphyr::from_multiple::<serde_json::Value>(text).map_err(|e| ModelError::Decode {
+            format: "YAML",
+            path: ".".into(),
+            message: e.to_string(),
+        })?,
+    };
+    let items: Vec<serde_json::Value> = docs
+        .into_iter()
+        .flat_map(|d| match d {
+            serde_json::Value::Array(a) => a,
+            serde_json::Value::Null => vec![],
+            other => vec![other],
+        })
+        .collect();
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            serde_path_to_error::deserialize(v).map_err(|e| ModelError::Decode {
+                format: format.name(),
+                path: format!("[{i}].{}", e.path()),
+                message: e.into_inner().to_string(),
+            })
+        })
+        .collect()
+}
+
 /// Pretty JSON with sorted keys and a trailing newline.
 pub fn to_json_pretty<T: Serialize>(value: &T) -> Result<String, ModelError> {
     let sorted = serde_json::to_value(value).map_err(|e| ModelError::Encode {

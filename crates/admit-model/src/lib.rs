@@ -21,7 +21,7 @@ pub use attestor::{
     Attestor, AttestorPublicKey, PkixPublicKey, SignatureAlgorithm, UserOwnedGrafeasNote,
 };
 pub use bytes::Bytes;
-pub use codec::{Format, decode, decode_value, to_json_pretty, to_yaml};
+pub use codec::{Format, decode, decode_many, decode_value, to_json_pretty, to_yaml};
 pub use error::ModelError;
 pub use names::{AttestorName, NoteName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};
