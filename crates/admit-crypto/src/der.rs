@@ -33,7 +33,9 @@ fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), CryptoError> {
         if n == 0 || n > 4 || rest.len() < n {
             return Err(bad("bad length"));
         }
-        let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         (len, &rest[n..])
     };
     if rest.len() < len {
@@ -92,7 +94,10 @@ pub(crate) fn rsa_modulus_bits(rsa_public_key: &[u8]) -> Result<usize, CryptoErr
     let (seq, _) = expect(rsa_public_key, SEQUENCE, "RSAPublicKey")?;
     let (modulus, _) = expect(seq, INTEGER, "modulus")?;
     let significant: &[u8] = {
-        let start = modulus.iter().position(|&b| b != 0).unwrap_or(modulus.len());
+        let start = modulus
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(modulus.len());
         &modulus[start..]
     };
     let Some(&top) = significant.first() else {

@@ -33,6 +33,8 @@ mod tests {
     #[test]
     fn default_type_prefix_is_what_gcloud_sends() {
         let out = pae(DEFAULT_DSSE_TYPE, &[b'x'; 280]);
-        assert!(out.starts_with(b"DSSEv1 48 application/vnd.dev.cosign.simplesigning.v1+json 280 x"));
+        assert!(
+            out.starts_with(b"DSSEv1 48 application/vnd.dev.cosign.simplesigning.v1+json 280 x")
+        );
     }
 }

@@ -99,7 +99,10 @@ fn py_json_string(s: &str) -> String {
 
 fn is_sha256_digest(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -119,7 +122,9 @@ pub fn create_signature_payload(artifact_url: &str) -> Result<String, CryptoErro
         .rsplit_once('@')
         .ok_or_else(|| err("must be a digest reference: REGISTRY/REPOSITORY@sha256:<64 hex>"))?;
     if !is_sha256_digest(digest) {
-        return Err(err("the digest must be `sha256:` followed by 64 lower-case hex digits"));
+        return Err(err(
+            "the digest must be `sha256:` followed by 64 lower-case hex digits",
+        ));
     }
     // A tag may only sit in the last path segment (a `:` earlier is a registry port).
     let repository = match name.rfind('/') {
@@ -129,7 +134,9 @@ pub fn create_signature_payload(artifact_url: &str) -> Result<String, CryptoErro
         },
         None => name.split(':').next().unwrap_or(name),
     };
-    if repository.is_empty() || repository.ends_with('/') || repository.contains(char::is_whitespace)
+    if repository.is_empty()
+        || repository.ends_with('/')
+        || repository.contains(char::is_whitespace)
     {
         return Err(err("the repository name is empty or malformed"));
     }
@@ -153,7 +160,9 @@ mod tests {
         let want = format!(
             "{{\n  \"critical\": {{\n    \"identity\": {{\n      \"docker-reference\": \"gcr.io/example-project/example-image\"\n    }},\n    \"image\": {{\n      \"docker-manifest-digest\": \"{D}\"\n    }},\n    \"type\": \"Google cloud binauthz container signature\"\n  }}\n}}\n"
         );
-        let got = create_signature_payload(&format!("https://gcr.io/example-project/example-image:v1@{D}"));
+        let got = create_signature_payload(&format!(
+            "https://gcr.io/example-project/example-image:v1@{D}"
+        ));
         assert_eq!(got.ok(), Some(want));
     }
 
@@ -161,14 +170,17 @@ mod tests {
     #[case::short_digest("gcr.io/p/i@sha256:abcd")]
     #[case::tag_only("gcr.io/p/i:latest")]
     #[case::bare_digest("sha256:abcd")]
-    #[case::upper_hex("gcr.io/p/i@sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    #[case::upper_hex(
+        "gcr.io/p/i@sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    )]
     fn non_digest_references_are_rejected(#[case] url: &str) {
         assert!(create_signature_payload(url).is_err(), "{url}");
     }
 
     #[test]
     fn registry_port_is_not_mistaken_for_a_tag() {
-        let p = create_signature_payload(&format!("localhost:5000/team/app@{D}")).unwrap_or_default();
+        let p =
+            create_signature_payload(&format!("localhost:5000/team/app@{D}")).unwrap_or_default();
         assert!(p.contains("\"localhost:5000/team/app\""), "{p}");
     }
 
@@ -192,7 +204,10 @@ mod tests {
             "{{\n  \"critical\": {{\n      \"type\": \"atomic container signature\",\n      \"image\": {{\n       \"docker-manifest-digest\": \"{D}\"\n  }},\n      \"identity\": {{\n          \"docker-reference\": \"eu.gcr.io/proj/alpine\"\n}}}}}}\n"
         );
         let s = SimpleSigning::parse(payload.as_bytes());
-        assert_eq!(s.map(|s| s.signature_type).ok().as_deref(), Some(ATOMIC_SIGNATURE_TYPE));
+        assert_eq!(
+            s.map(|s| s.signature_type).ok().as_deref(),
+            Some(ATOMIC_SIGNATURE_TYPE)
+        );
     }
 
     #[rstest]
@@ -200,7 +215,10 @@ mod tests {
     #[case::missing_digest(br#"{"critical":{"identity":{"docker-reference":"a"},"type":"atomic container signature"}}"#.as_slice(), "critical.image.docker-manifest-digest")]
     #[case::wrong_type(br#"{"critical":{"identity":{"docker-reference":"a"},"image":{"docker-manifest-digest":"x"},"type":"something else"}}"#.as_slice(), "critical.type")]
     fn bad_payloads_name_the_field(#[case] payload: &[u8], #[case] field: &str) {
-        let err = SimpleSigning::parse(payload).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = SimpleSigning::parse(payload)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains(field), "{err}");
     }
 }

@@ -60,7 +60,12 @@ impl KeyDetails for AnyKey<'_> {
 }
 
 impl VerifyingKey for AnyKey<'_> {
-    fn verify(&self, hash: HashAlgorithm, data: &[u8], sig: &SignatureBytes) -> pgp::errors::Result<()> {
+    fn verify(
+        &self,
+        hash: HashAlgorithm,
+        data: &[u8],
+        sig: &SignatureBytes,
+    ) -> pgp::errors::Result<()> {
         self.0.verify(hash, data, sig)
     }
 }
@@ -76,7 +81,9 @@ pub struct PgpKey {
 
 impl fmt::Debug for PgpKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgpKey").field("fingerprint", &self.fingerprint).finish()
+        f.debug_struct("PgpKey")
+            .field("fingerprint", &self.fingerprint)
+            .finish()
     }
 }
 
@@ -113,7 +120,8 @@ impl PgpKey {
     pub fn from_armored(text: &str) -> Result<Self, CryptoError> {
         let (key, _headers) =
             SignedPublicKey::from_string(text).map_err(pgp_err("asciiArmoredPgpPublicKey"))?;
-        key.verify_bindings().map_err(pgp_err("key self-signature"))?;
+        key.verify_bindings()
+            .map_err(pgp_err("key self-signature"))?;
         let fingerprint = format!("{:X}", key.primary_key.fingerprint());
         let valid_subkeys = key
             .public_subkeys
@@ -193,7 +201,10 @@ impl PgpKey {
         sig: &DetachedSignature,
         payload: &[u8],
     ) -> Result<PgpVerified, CryptoError> {
-        if self.verifiers().any(|k| sig.signature.verify(&k, payload).is_ok()) {
+        if self
+            .verifiers()
+            .any(|k| sig.signature.verify(&k, payload).is_ok())
+        {
             Ok(PgpVerified {
                 signed_content: payload.to_vec(),
                 cleartext: false,
@@ -204,13 +215,14 @@ impl PgpKey {
     }
 
     fn verify_cleartext(&self, text: &str) -> Result<PgpVerified, CryptoError> {
-        let (msg, _) = CleartextSignedMessage::from_string(text)
-            .map_err(pgp_err("clear-signed message"))?;
+        let (msg, _) =
+            CleartextSignedMessage::from_string(text).map_err(pgp_err("clear-signed message"))?;
         let signed = msg.signed_text();
-        if self
-            .verifiers()
-            .any(|k| msg.signatures().iter().any(|s| s.verify(&k, signed.as_bytes()).is_ok()))
-        {
+        if self.verifiers().any(|k| {
+            msg.signatures()
+                .iter()
+                .any(|s| s.verify(&k, signed.as_bytes()).is_ok())
+        }) {
             Ok(PgpVerified {
                 signed_content: signed.replace("\r\n", "\n").into_bytes(),
                 cleartext: true,

@@ -2,6 +2,13 @@
 //! NIST P-256 primaries; a signing subkey; `--sign` (armored and binary, compressed),
 //! `--clearsign` and `--detach-sign`; fingerprints as key ids; negative cases.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "integration tests abort loudly on broken set-up"
+)]
+
 use std::sync::OnceLock;
 
 use admit_crypto::PgpKey;
@@ -24,7 +31,8 @@ fn gpg() -> &'static Gpg {
     })
 }
 
-const PAYLOAD: &[u8] = b"{\n  \"critical\": {\n    \"type\": \"atomic container signature\"\n  }\n}\n";
+const PAYLOAD: &[u8] =
+    b"{\n  \"critical\": {\n    \"type\": \"atomic container signature\"\n  }\n}\n";
 
 fn key(uid: &str) -> PgpKey {
     PgpKey::from_armored(&gpg().export(uid)).expect("gpg-exported key parses")
@@ -42,7 +50,11 @@ fn key(uid: &str) -> PgpKey {
 fn signed_messages_verify_and_yield_the_payload(#[case] uid: &str, #[case] how: &[&str]) {
     let sig = gpg().sign(uid, how, PAYLOAD);
     let verified = key(uid).verify(&sig, b"").expect("verifies");
-    assert!(verified.matches_payload(PAYLOAD), "{:?}", String::from_utf8_lossy(&verified.signed_content));
+    assert!(
+        verified.matches_payload(PAYLOAD),
+        "{:?}",
+        String::from_utf8_lossy(&verified.signed_content)
+    );
     assert!(!verified.matches_payload(b"{\"critical\":{}}"));
     // The same signature does not verify with an unrelated key.
     assert!(key("other@example.com").verify(&sig, b"").is_err());
@@ -54,7 +66,13 @@ fn signed_messages_verify_and_yield_the_payload(#[case] uid: &str, #[case] how: 
 fn detached_signatures_verify_over_the_payload_only(#[case] how: &[&str]) {
     let sig = gpg().sign("rsa@example.com", how, PAYLOAD);
     let k = key("rsa@example.com");
-    assert_eq!(k.verify(&sig, PAYLOAD).map(|v| v.signed_content).ok().as_deref(), Some(PAYLOAD));
+    assert_eq!(
+        k.verify(&sig, PAYLOAD)
+            .map(|v| v.signed_content)
+            .ok()
+            .as_deref(),
+        Some(PAYLOAD)
+    );
     let mut tampered = PAYLOAD.to_vec();
     tampered[5] ^= 1;
     assert!(k.verify(&sig, &tampered).is_err());
@@ -62,10 +80,17 @@ fn detached_signatures_verify_over_the_payload_only(#[case] how: &[&str]) {
 
 #[test]
 fn tampered_signed_message_fails() {
-    let sig = gpg().sign("ed@example.com", &["--compress-level", "0", "--sign"], PAYLOAD);
+    let sig = gpg().sign(
+        "ed@example.com",
+        &["--compress-level", "0", "--sign"],
+        PAYLOAD,
+    );
     // Flip a byte inside the literal data packet (the payload text is stored verbatim).
-    let pos = sig.windows(8).position(|w| w == b"critical").expect("literal data present");
-    let mut tampered = sig.clone();
+    let pos = sig
+        .windows(8)
+        .position(|w| w == b"critical")
+        .expect("literal data present");
+    let mut tampered = sig;
     tampered[pos] = b'C';
     assert!(key("ed@example.com").verify(&tampered, b"").is_err());
 }
@@ -83,9 +108,13 @@ fn key_id_is_the_gpg_fingerprint(#[case] uid: &str) {
 
 #[rstest]
 #[case::garbage("not a key")]
-#[case::truncated("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ\n-----END PGP PUBLIC KEY BLOCK-----\n")]
+#[case::truncated(
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ\n-----END PGP PUBLIC KEY BLOCK-----\n"
+)]
 fn malformed_keys_are_rejected_naming_the_field(#[case] text: &str) {
-    let err = PgpKey::from_armored(text).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = PgpKey::from_armored(text)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("asciiArmoredPgpPublicKey"), "{err}");
 }
-

@@ -2,6 +2,13 @@
 //! algorithm in the contract, plus the negative cases: tampered payload, wrong key, a key with
 //! the wrong declared algorithm or size.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "integration tests abort loudly on broken set-up"
+)]
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -14,10 +21,18 @@ use rstest::rstest;
 fn keys() -> &'static HashMap<&'static str, OpensslKey> {
     static KEYS: OnceLock<HashMap<&'static str, OpensslKey>> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let kinds = ["p256", "p384", "p521", "ed25519", "rsa2048", "rsa3072", "rsa4096"];
+        let kinds = [
+            "p256", "p384", "p521", "ed25519", "rsa2048", "rsa3072", "rsa4096",
+        ];
         let mut map: HashMap<&'static str, OpensslKey> = std::thread::scope(|s| {
-            let handles: Vec<_> = kinds.iter().map(|k| s.spawn(move || (*k, OpensslKey::generate(k)))).collect();
-            handles.into_iter().map(|h| h.join().expect("keygen")).collect()
+            let handles: Vec<_> = kinds
+                .iter()
+                .map(|k| s.spawn(move || (*k, OpensslKey::generate(k))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("keygen"))
+                .collect()
         });
         map.insert("other_p256", OpensslKey::generate("p256"));
         map
@@ -51,16 +66,23 @@ const PAYLOAD: &[u8] = b"{\n  \"critical\": {}\n}\n";
 #[case::rsa_pss_4096_sha256(A::RsaPss4096Sha256, "rsa4096", Sig::Pss("sha256"))]
 #[case::rsa_pss_4096_sha512(A::RsaPss4096Sha512, "rsa4096", Sig::Pss("sha512"))]
 #[case::ed25519(A::EcSignEd25519, "ed25519", Sig::Raw)]
-fn openssl_signatures_verify_and_tampering_fails(#[case] alg: A, #[case] key: &str, #[case] how: Sig) {
+fn openssl_signatures_verify_and_tampering_fails(
+    #[case] alg: A,
+    #[case] key: &str,
+    #[case] how: Sig,
+) {
     let verifier = PkixKey::from_pem(&pem(key), alg).expect("key matches its declared algorithm");
     let sig = sign(key, how, PAYLOAD);
     assert_eq!(verifier.verify(PAYLOAD, &sig), Ok(()));
 
     let mut tampered = PAYLOAD.to_vec();
     tampered[3] ^= 1;
-    assert!(matches!(verifier.verify(&tampered, &sig), Err(CryptoError::BadSignature { .. })));
+    assert!(matches!(
+        verifier.verify(&tampered, &sig),
+        Err(CryptoError::BadSignature { .. })
+    ));
 
-    let mut bad_sig = sig.clone();
+    let mut bad_sig = sig;
     let last = bad_sig.len() - 1;
     bad_sig[last] ^= 0x40;
     assert!(verifier.verify(PAYLOAD, &bad_sig).is_err());
@@ -76,7 +98,10 @@ fn openssl_signatures_verify_and_tampering_fails(#[case] alg: A, #[case] key: &s
 fn a_signature_by_another_key_fails() {
     let verifier = PkixKey::from_pem(&pem("p256"), A::EcdsaP256Sha256).expect("key");
     let sig = sign("other_p256", Sig::Dgst("sha256"), PAYLOAD);
-    assert!(matches!(verifier.verify(PAYLOAD, &sig), Err(CryptoError::BadSignature { .. })));
+    assert!(matches!(
+        verifier.verify(PAYLOAD, &sig),
+        Err(CryptoError::BadSignature { .. })
+    ));
 }
 
 #[rstest]
@@ -86,25 +111,50 @@ fn a_signature_by_another_key_fails() {
 #[case::p384_declared_rsa(A::RsaSignPkcs12048Sha256, "p384", "P-384")]
 #[case::rsa_declared_ec(A::EcdsaP256Sha256, "rsa2048", "RSA-2048")]
 #[case::ed25519_declared_p256(A::EcdsaP256Sha256, "ed25519", "Ed25519")]
-fn a_key_with_the_wrong_declared_algorithm_is_rejected(#[case] alg: A, #[case] key: &str, #[case] actual: &str) {
-    let err = PkixKey::from_pem(&pem(key), alg).err().map(|e| e.to_string()).unwrap_or_default();
+fn a_key_with_the_wrong_declared_algorithm_is_rejected(
+    #[case] alg: A,
+    #[case] key: &str,
+    #[case] actual: &str,
+) {
+    let err = PkixKey::from_pem(&pem(key), alg)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains(alg.as_str()) && err.contains(actual), "{err}");
 }
 
 #[test]
 fn unspecified_algorithm_is_rejected() {
     let err = PkixKey::from_pem(&pem("p256"), A::Unspecified).err();
-    assert!(matches!(err, Some(CryptoError::AlgorithmUnspecified { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(CryptoError::AlgorithmUnspecified { .. })),
+        "{err:?}"
+    );
 }
 
 #[rstest]
 #[case::not_pem("hello", "BEGIN PUBLIC KEY")]
-#[case::private_key_block("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "PRIVATE KEY")]
-#[case::bad_base64("-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n", "base64")]
-#[case::not_spki("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "SubjectPublicKeyInfo")]
+#[case::private_key_block(
+    "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    "PRIVATE KEY"
+)]
+#[case::bad_base64(
+    "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n",
+    "base64"
+)]
+#[case::not_spki(
+    "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    "SubjectPublicKeyInfo"
+)]
 fn malformed_pem_is_rejected_with_a_reason(#[case] text: &str, #[case] reason: &str) {
-    let err = PkixKey::from_pem(text, A::EcdsaP256Sha256).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err.starts_with("publicKeyPem:") && err.contains(reason), "{err}");
+    let err = PkixKey::from_pem(text, A::EcdsaP256Sha256)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.starts_with("publicKeyPem:") && err.contains(reason),
+        "{err}"
+    );
 }
 
 #[test]

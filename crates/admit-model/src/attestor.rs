@@ -44,7 +44,11 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 pub struct PkixPublicKey {
     #[serde(default, alias = "public_key_pem")]
     pub public_key_pem: String,
-    #[serde(default, alias = "signature_algorithm", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "signature_algorithm",
+        skip_serializing_if = "is_default"
+    )]
     pub signature_algorithm: SignatureAlgorithm,
     /// v1 only; blank or equal to the wrapping `AttestorPublicKey.id`.
     #[serde(default, alias = "key_id", skip_serializing_if = "Option::is_none")]
@@ -65,7 +69,11 @@ pub struct AttestorPublicKey {
         skip_serializing_if = "Option::is_none"
     )]
     pub ascii_armored_pgp_public_key: Option<String>,
-    #[serde(default, alias = "pkix_public_key", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "pkix_public_key",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pkix_public_key: Option<PkixPublicKey>,
 }
 
@@ -101,7 +109,11 @@ pub struct Attestor {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_owned_grafeas_note: Option<UserOwnedGrafeasNote>,
-    #[serde(default, alias = "update_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "update_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub update_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
@@ -127,7 +139,9 @@ mod tests {
         )
         .unwrap_or_default();
         assert_eq!(
-            a.user_owned_grafeas_note.map(|n| n.note_reference).as_deref(),
+            a.user_owned_grafeas_note
+                .map(|n| n.note_reference)
+                .as_deref(),
             Some("projects/p/notes/n")
         );
     }

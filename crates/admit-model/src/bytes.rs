@@ -91,7 +91,10 @@ mod tests {
     #[case::url_safe_unpadded("-_8", &[0xfb, 0xff])]
     #[case::wrapped_lines("aGVs\nbG8=", b"hello")]
     fn decodes_every_alphabet_and_padding(#[case] text: &str, #[case] want: &[u8]) {
-        assert_eq!(Bytes::from_base64(text).map(|b| b.0).ok(), Some(want.to_vec()));
+        assert_eq!(
+            Bytes::from_base64(text).map(|b| b.0).ok(),
+            Some(want.to_vec())
+        );
     }
 
     #[test]

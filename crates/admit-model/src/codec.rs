@@ -94,10 +94,12 @@ pub fn decode<T: DeserializeOwned>(text: &str, format: Format) -> Result<T, Mode
 pub fn decode_many<T: DeserializeOwned>(text: &str, format: Format) -> Result<Vec<T>, ModelError> {
     let docs: Vec<serde_json::Value> = match format {
         Format::Json => vec![decode_value(text, format)?],
-        Format::Yaml => serde_saphyr::from_multiple::<serde_json::Value>(text).map_err(|e| ModelError::Decode {
-            format: "YAML",
-            path: ".".into(),
-            message: e.to_string(),
+        Format::Yaml => serde_saphyr::from_multiple::<serde_json::Value>(text).map_err(|e| {
+            ModelError::Decode {
+                format: "YAML",
+                path: ".".into(),
+                message: e.to_string(),
+            }
         })?,
     };
     let items: Vec<serde_json::Value> = docs

@@ -117,7 +117,13 @@ mod tests {
     #[case::plain("projects/my-proj/attestors/built-by-ci")]
     #[case::domain_scoped("projects/example.com:my-proj/attestors/qa")]
     fn attestor_names_round_trip(#[case] s: &str) {
-        assert_eq!(AttestorName::parse(s).map(|n| n.to_string()).ok().as_deref(), Some(s));
+        assert_eq!(
+            AttestorName::parse(s)
+                .map(|n| n.to_string())
+                .ok()
+                .as_deref(),
+            Some(s)
+        );
     }
 
     #[rstest]
@@ -128,7 +134,10 @@ mod tests {
     #[case::upper_project("projects/Proj/attestors/a")]
     #[case::wildcard("projects/*/attestors/*")]
     fn bad_attestor_names_are_rejected(#[case] s: &str) {
-        let err = AttestorName::parse(s).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = AttestorName::parse(s)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("projects/*/attestors/*"), "{s}: {err}");
     }
 }

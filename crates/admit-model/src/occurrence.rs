@@ -51,7 +51,11 @@ pub struct Jwt {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttestationOccurrence {
-    #[serde(default, alias = "serialized_payload", skip_serializing_if = "Bytes::is_empty")]
+    #[serde(
+        default,
+        alias = "serialized_payload",
+        skip_serializing_if = "Bytes::is_empty"
+    )]
     pub serialized_payload: Bytes,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<Signature>,
@@ -73,9 +77,17 @@ pub struct Occurrence {
     pub kind: NoteKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<AttestationOccurrence>,
-    #[serde(default, alias = "create_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "create_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub create_time: Option<String>,
-    #[serde(default, alias = "update_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "update_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub update_time: Option<String>,
     /// Every other field (vulnerability, build, envelope, remediation, …), preserved verbatim.
     #[serde(flatten)]

@@ -61,7 +61,11 @@ pub struct AdmissionRule {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub require_attestations_by: Vec<String>,
-    #[serde(default, alias = "enforcement_mode", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "enforcement_mode",
+        skip_serializing_if = "is_default"
+    )]
     pub enforcement_mode: EnforcementMode,
 }
 
@@ -117,7 +121,11 @@ pub struct Policy {
     pub istio_service_identity_admission_rules: BTreeMap<String, AdmissionRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-    #[serde(default, alias = "update_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "update_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub update_time: Option<String>,
 }
 
@@ -143,16 +151,27 @@ updateTime: '2024-05-01T10:00:00.123456Z'
     #[test]
     fn gcloud_export_round_trips_losslessly_with_sorted_keys() {
         let policy: Policy = decode(EXPORTED, Format::Yaml).unwrap_or_default();
-        assert_eq!(policy.global_policy_evaluation_mode, GlobalPolicyEvaluationMode::Enable);
         assert_eq!(
-            policy.default_admission_rule.as_ref().map(|r| r.evaluation_mode),
+            policy.global_policy_evaluation_mode,
+            GlobalPolicyEvaluationMode::Enable
+        );
+        assert_eq!(
+            policy
+                .default_admission_rule
+                .as_ref()
+                .map(|r| r.evaluation_mode),
             Some(EvaluationMode::RequireAttestation)
         );
-        assert_eq!(policy.update_time.as_deref(), Some("2024-05-01T10:00:00.123456Z"));
+        assert_eq!(
+            policy.update_time.as_deref(),
+            Some("2024-05-01T10:00:00.123456Z")
+        );
         let out = to_yaml(&policy).unwrap_or_default();
         // Same keys in the same (sorted) order as gcloud; only the quoting style differs.
         let keys = |s: &str| -> Vec<String> {
-            s.lines().map(|l| l.split(':').next().unwrap_or("").to_owned()).collect()
+            s.lines()
+                .map(|l| l.split(':').next().unwrap_or("").to_owned())
+                .collect()
         };
         assert_eq!(keys(&out), keys(EXPORTED));
         assert_eq!(decode::<Policy>(&out, Format::Yaml).ok(), Some(policy));
@@ -180,7 +199,10 @@ updateTime: '2024-05-01T10:00:00.123456Z'
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-        assert!(err.contains("clusterAdmissionRules.us-east1-b.prod.evaluationMode"), "{err}");
+        assert!(
+            err.contains("clusterAdmissionRules.us-east1-b.prod.evaluationMode"),
+            "{err}"
+        );
         assert!(err.contains("ALLOW_SOMETIMES"), "{err}");
         assert!(err.contains("REQUIRE_ATTESTATION"), "{err}");
     }

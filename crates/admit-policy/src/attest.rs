@@ -12,7 +12,7 @@ use crate::image::ImageRef;
 #[derive(Debug, Clone)]
 enum KeyMaterial {
     Pkix(PkixKey),
-    Pgp(PgpKey),
+    Pgp(Box<PgpKey>),
 }
 
 /// An attestor with its keys parsed and their ids assigned, ready to verify.
@@ -45,7 +45,8 @@ impl CompiledAttestor {
             field,
             reason,
         };
-        let name = AttestorName::parse(&attestor.name).map_err(|e| bad("name".into(), e.to_string()))?;
+        let name =
+            AttestorName::parse(&attestor.name).map_err(|e| bad("name".into(), e.to_string()))?;
         let note_field = attestor
             .user_owned_grafeas_note
             .as_ref()
@@ -57,25 +58,40 @@ impl CompiledAttestor {
             let field = format!("userOwnedGrafeasNote.publicKeys[{i}]");
             match (&k.ascii_armored_pgp_public_key, &k.pkix_public_key) {
                 (Some(armored), None) => {
-                    let key = PgpKey::from_armored(armored).map_err(|e| bad(field.clone(), e.to_string()))?;
-                    keys.push((key.fingerprint().to_owned(), KeyMaterial::Pgp(key)));
+                    let key = PgpKey::from_armored(armored)
+                        .map_err(|e| bad(field.clone(), e.to_string()))?;
+                    keys.push((
+                        key.fingerprint().to_owned(),
+                        KeyMaterial::Pgp(Box::new(key)),
+                    ));
                 }
                 (None, Some(pkix)) => {
                     let key = PkixKey::from_pem(&pkix.public_key_pem, pkix.signature_algorithm)
                         .map_err(|e| bad(format!("{field}.pkixPublicKey"), e.to_string()))?;
-                    let id = if k.id.is_empty() { key.key_id() } else { k.id.clone() };
+                    let id = if k.id.is_empty() {
+                        key.key_id()
+                    } else {
+                        k.id.clone()
+                    };
                     if !id.contains(':') {
                         return Err(bad(format!("{field}.id"), format!("`{id}` is not a URI")));
                     }
                     if let Some(kid) = pkix.key_id.as_deref().filter(|s| !s.is_empty())
                         && kid != id
                     {
-                        return Err(bad(format!("{field}.pkixPublicKey.keyId"), "must be blank or equal to id".into()));
+                        return Err(bad(
+                            format!("{field}.pkixPublicKey.keyId"),
+                            "must be blank or equal to id".into(),
+                        ));
                     }
                     keys.push((id, KeyMaterial::Pkix(key)));
                 }
                 _ => {
-                    return Err(bad(field, "exactly one of asciiArmoredPgpPublicKey or pkixPublicKey is required".into()));
+                    return Err(bad(
+                        field,
+                        "exactly one of asciiArmoredPgpPublicKey or pkixPublicKey is required"
+                            .into(),
+                    ));
                 }
             }
         }
@@ -94,7 +110,11 @@ impl CompiledAttestor {
 
     /// Checks `occurrences` for an attestation of `image` by this attestor. On failure returns
     /// every distinct reason an occurrence was not accepted.
-    pub fn check(&self, image: &ImageRef, occurrences: &[Occurrence]) -> Result<Satisfied, Vec<String>> {
+    pub fn check(
+        &self,
+        image: &ImageRef,
+        occurrences: &[Occurrence],
+    ) -> Result<Satisfied, Vec<String>> {
         let Some(digest) = image.digest() else {
             return Err(vec![format!(
                 "image is referenced by tag; attestations bind a digest, so deploy {} by digest (REPOSITORY@sha256:…)",
@@ -110,11 +130,17 @@ impl CompiledAttestor {
         };
         let repo = image.repository();
         for occ in occurrences {
-            if occ.note_name != note || !matches!(occ.kind, NoteKind::Attestation | NoteKind::Unspecified) {
+            if occ.note_name != note
+                || !matches!(occ.kind, NoteKind::Attestation | NoteKind::Unspecified)
+            {
                 continue;
             }
-            let Some(att) = &occ.attestation else { continue };
-            let Ok(resource) = ImageRef::parse(strip_scheme(&occ.resource_uri)) else { continue };
+            let Some(att) = &occ.attestation else {
+                continue;
+            };
+            let Ok(resource) = ImageRef::parse(strip_scheme(&occ.resource_uri)) else {
+                continue;
+            };
             if resource.digest() != Some(digest) || resource.repository() != repo {
                 continue;
             }
@@ -122,7 +148,12 @@ impl CompiledAttestor {
                 push(format!("occurrence {} has no signatures", occ.name));
             }
             for sig in &att.signatures {
-                match self.verify_one(image, &att.serialized_payload.0, &sig.signature.0, &sig.public_key_id) {
+                match self.verify_one(
+                    image,
+                    &att.serialized_payload.0,
+                    &sig.signature.0,
+                    &sig.public_key_id,
+                ) {
                     Ok(()) => {
                         return Ok(Satisfied {
                             attestor: self.name.to_string(),
@@ -135,15 +166,27 @@ impl CompiledAttestor {
             }
         }
         if reasons.is_empty() {
-            reasons.push(format!("no attestation by {} for {}@{digest}", self.name, repo));
+            reasons.push(format!(
+                "no attestation by {} for {}@{digest}",
+                self.name, repo
+            ));
         }
         Err(reasons)
     }
 
-    fn verify_one(&self, image: &ImageRef, payload: &[u8], signature: &[u8], key_id: &str) -> Result<(), String> {
-        let key = self
-            .key(key_id)
-            .ok_or_else(|| format!("signature by key `{key_id}`, which is not one of {}'s keys", self.name))?;
+    fn verify_one(
+        &self,
+        image: &ImageRef,
+        payload: &[u8],
+        signature: &[u8],
+        key_id: &str,
+    ) -> Result<(), String> {
+        let key = self.key(key_id).ok_or_else(|| {
+            format!(
+                "signature by key `{key_id}`, which is not one of {}'s keys",
+                self.name
+            )
+        })?;
         let signed: Vec<u8> = match key {
             KeyMaterial::Pkix(k) => {
                 if k.verify(payload, signature).is_err() {
@@ -155,7 +198,10 @@ impl CompiledAttestor {
             KeyMaterial::Pgp(k) => {
                 let v = k.verify(signature, payload).map_err(|e| e.to_string())?;
                 if !payload.is_empty() && !v.matches_payload(payload) {
-                    return Err("serializedPayload differs from the content the PGP signature covers".into());
+                    return Err(
+                        "serializedPayload differs from the content the PGP signature covers"
+                            .into(),
+                    );
                 }
                 v.signed_content
             }
@@ -180,7 +226,9 @@ impl CompiledAttestor {
         if let Some(d) = named.digest()
             && Some(d) != image.digest()
         {
-            return Err(format!("attestation payload names digest {d} in docker-reference"));
+            return Err(format!(
+                "attestation payload names digest {d} in docker-reference"
+            ));
         }
         Ok(())
     }

@@ -56,7 +56,12 @@ impl std::fmt::Display for Basis {
         match self {
             Basis::SystemPolicy { pattern } => write!(f, "system policy exempts `{pattern}`"),
             Basis::ExemptImage { pattern } => write!(f, "exempt image pattern `{pattern}`"),
-            Basis::Rule { scope, evaluation_mode, enforcement_mode, .. } => {
+            Basis::Rule {
+                scope,
+                evaluation_mode,
+                enforcement_mode,
+                ..
+            } => {
                 write!(f, "{scope}: {evaluation_mode}, {enforcement_mode}")
             }
             Basis::InvalidImage => f.write_str("invalid image reference"),
@@ -122,7 +127,13 @@ impl Decision {
             .filter(|i| i.verdict != Verdict::Allowed)
             .map(|i| {
                 let reasons: Vec<String> = i.failures.iter().map(ToString::to_string).collect();
-                format!("{} {} by {}: {}", i.image, i.verdict, i.basis, reasons.join("; "))
+                format!(
+                    "{} {} by {}: {}",
+                    i.image,
+                    i.verdict,
+                    i.basis,
+                    reasons.join("; ")
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")

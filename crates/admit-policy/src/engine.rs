@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use admit_model::{Attestor, EnforcementMode, EvaluationMode, GlobalPolicyEvaluationMode, Occurrence, Policy};
+use admit_model::{
+    Attestor, EnforcementMode, EvaluationMode, GlobalPolicyEvaluationMode, Occurrence, Policy,
+};
 
 use crate::attest::CompiledAttestor;
 use crate::decision::{Basis, Decision, Failure, ImageDecision, Verdict};
@@ -40,7 +42,8 @@ impl Evidence {
     }
 
     pub fn add_compiled_attestor(&mut self, attestor: CompiledAttestor) {
-        self.attestors.insert(attestor.name.to_string(), Ok(attestor));
+        self.attestors
+            .insert(attestor.name.to_string(), Ok(attestor));
     }
 
     /// Adds an occurrence, indexed by its note.
@@ -80,7 +83,11 @@ impl CompiledPolicy {
         } else {
             Vec::new()
         };
-        Ok(CompiledPolicy { policy, exempt, system })
+        Ok(CompiledPolicy {
+            policy,
+            exempt,
+            system,
+        })
     }
 
     pub fn policy(&self) -> &Policy {
@@ -93,9 +100,10 @@ impl CompiledPolicy {
         if let Some((_, rule)) = select_rule(&self.policy, &request.context)
             && rule.evaluation_mode == EvaluationMode::RequireAttestation
         {
-            let any_unexempt = request.images.iter().any(|i| {
-                ImageRef::parse(i).is_ok_and(|r| self.exemption(&r).is_none())
-            });
+            let any_unexempt = request
+                .images
+                .iter()
+                .any(|i| ImageRef::parse(i).is_ok_and(|r| self.exemption(&r).is_none()));
             if any_unexempt {
                 out.extend(rule.require_attestations_by.iter().cloned());
             }
@@ -105,12 +113,16 @@ impl CompiledPolicy {
 
     fn exemption(&self, image: &ImageRef) -> Option<Basis> {
         if let Some(p) = self.system.iter().find(|p| p.matches(image)) {
-            return Some(Basis::SystemPolicy { pattern: p.to_string() });
+            return Some(Basis::SystemPolicy {
+                pattern: p.to_string(),
+            });
         }
         self.exempt
             .iter()
             .find(|p| p.matches(image))
-            .map(|p| Basis::ExemptImage { pattern: p.to_string() })
+            .map(|p| Basis::ExemptImage {
+                pattern: p.to_string(),
+            })
     }
 
     /// Phase two: decide every image of the request.
@@ -137,13 +149,22 @@ impl CompiledPolicy {
                     resolved: None,
                     verdict: Verdict::Denied,
                     basis: Basis::InvalidImage,
-                    failures: vec![Failure { attestor: None, message: e.to_string() }],
+                    failures: vec![Failure {
+                        attestor: None,
+                        message: e.to_string(),
+                    }],
                 };
             }
         };
         let resolved = Some(image.to_string());
         if let Some(basis) = self.exemption(&image) {
-            return ImageDecision { image: raw.to_owned(), resolved, verdict: Verdict::Allowed, basis, failures: vec![] };
+            return ImageDecision {
+                image: raw.to_owned(),
+                resolved,
+                verdict: Verdict::Allowed,
+                basis,
+                failures: vec![],
+            };
         }
         let Some((scope, rule)) = select_rule(&self.policy, ctx) else {
             return ImageDecision {
@@ -151,7 +172,10 @@ impl CompiledPolicy {
                 resolved,
                 verdict: Verdict::Denied,
                 basis: Basis::NoRule,
-                failures: vec![Failure { attestor: None, message: "policy has no defaultAdmissionRule".into() }],
+                failures: vec![Failure {
+                    attestor: None,
+                    message: "policy has no defaultAdmissionRule".into(),
+                }],
             };
         };
         let mut failures = Vec::new();
@@ -182,10 +206,12 @@ impl CompiledPolicy {
                     };
                     match result {
                         Ok(s) => satisfied_by.push(s),
-                        Err(reasons) => failures.extend(reasons.into_iter().map(|message| Failure {
-                            attestor: Some(name.clone()),
-                            message,
-                        })),
+                        Err(reasons) => {
+                            failures.extend(reasons.into_iter().map(|message| Failure {
+                                attestor: Some(name.clone()),
+                                message,
+                            }))
+                        }
                     }
                 }
             }

@@ -61,7 +61,8 @@ fn is_alnum_lower(b: u8) -> bool {
 /// A registry host: DNS labels (letters allowed in any case), an IPv4 address, or `[ipv6]`,
 /// with an optional numeric port.
 fn valid_domain(d: &str) -> bool {
-    let valid_port = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    let valid_port =
+        |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
     if let Some(rest) = d.strip_prefix('[') {
         let Some((v6, after)) = rest.split_once(']') else {
             return false;
@@ -90,7 +91,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 /// `sha256:<64 hex>`, `sha384:<96 hex>` or `sha512:<128 hex>`, lower-case.
@@ -104,22 +106,34 @@ fn valid_digest(d: &str) -> Result<(), String> {
         "sha512" => 128,
         _ => return Err(format!("unsupported digest algorithm `{alg}`")),
     };
-    if hex.len() != want || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return Err(format!("{alg} digest must be {want} lower-case hex characters"));
+    if hex.len() != want
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!(
+            "{alg} digest must be {want} lower-case hex characters"
+        ));
     }
     Ok(())
 }
 
 /// Whether the first path component of a reference names a registry (Docker's rule).
 pub(crate) fn looks_like_domain(first: &str) -> bool {
-    first.contains(['.', ':']) || first == "localhost" || first.bytes().any(|b| b.is_ascii_uppercase())
+    first.contains(['.', ':'])
+        || first == "localhost"
+        || first.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// Splits `name` into (domain, path) with Docker Hub normalisation applied.
 pub(crate) fn split_domain(name: &str) -> (String, String) {
     match name.split_once('/') {
         Some((first, rest)) if looks_like_domain(first) => {
-            let domain = if first == "index.docker.io" { DOCKER_HUB } else { first };
+            let domain = if first == "index.docker.io" {
+                DOCKER_HUB
+            } else {
+                first
+            };
             let path = if domain == DOCKER_HUB && !rest.contains('/') {
                 format!("library/{rest}")
             } else {
@@ -138,7 +152,10 @@ impl ImageRef {
         if input.is_empty() {
             return Err(err(input, "empty image reference"));
         }
-        if input.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        if input
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
             return Err(err(input, "contains whitespace or control characters"));
         }
         if input.contains("://") {
@@ -254,7 +271,13 @@ mod tests {
     #[case::ipv6("[::1]:5000/app", "[::1]:5000/app:latest")]
     #[case::upper_domain("Registry.Example.com/app", "Registry.Example.com/app:latest")]
     fn normalises_as_runtimes_do(#[case] input: &str, #[case] canonical: &str) {
-        assert_eq!(ImageRef::parse(input).map(|r| r.canonical()).ok().as_deref(), Some(canonical));
+        assert_eq!(
+            ImageRef::parse(input)
+                .map(|r| r.canonical())
+                .ok()
+                .as_deref(),
+            Some(canonical)
+        );
     }
 
     #[rstest]
@@ -264,7 +287,9 @@ mod tests {
     #[case::scheme("https://gcr.io/p/app")]
     #[case::space("gcr.io/p/app ")]
     #[case::short_digest("gcr.io/p/app@sha256:abc")]
-    #[case::upper_digest("gcr.io/p/app@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef")]
+    #[case::upper_digest(
+        "gcr.io/p/app@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+    )]
     #[case::unknown_digest_alg("gcr.io/p/app@md5:0123456789abcdef0123456789abcdef")]
     #[case::bad_tag("gcr.io/p/app:-bad")]
     #[case::long_tag(&format!("gcr.io/p/app:{}", "a".repeat(129)))]
@@ -275,7 +300,10 @@ mod tests {
     #[case::bad_port("gcr.io:port/app")]
     #[case::only_tag(":latest")]
     fn rejects_what_a_runtime_rejects(#[case] input: &str) {
-        assert!(ImageRef::parse(input).is_err(), "{input} should be rejected");
+        assert!(
+            ImageRef::parse(input).is_err(),
+            "{input} should be rejected"
+        );
     }
 
     #[test]

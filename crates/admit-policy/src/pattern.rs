@@ -16,8 +16,8 @@
 
 use std::fmt;
 
-use crate::image::{ImageRef, looks_like_domain};
 use crate::PolicyError;
+use crate::image::{ImageRef, looks_like_domain};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
@@ -47,9 +47,15 @@ impl ExemptPattern {
             return Err(err(raw, "empty pattern"));
         }
         if raw.contains("://") {
-            return Err(err(raw, "a pattern has no URL scheme; write registry/path/image"));
+            return Err(err(
+                raw,
+                "a pattern has no URL scheme; write registry/path/image",
+            ));
         }
-        if raw.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        if raw
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
             return Err(err(raw, "contains whitespace"));
         }
         let (body, wildcard) = if let Some(b) = raw.strip_suffix("**") {
@@ -60,7 +66,10 @@ impl ExemptPattern {
             (raw, None)
         };
         if body.contains('*') {
-            return Err(err(raw, "wildcards (`*`, `**`) are allowed only at the end of a pattern"));
+            return Err(err(
+                raw,
+                "wildcards (`*`, `**`) are allowed only at the end of a pattern",
+            ));
         }
         match wildcard {
             None => Self::exact(raw),
@@ -68,18 +77,25 @@ impl ExemptPattern {
                 let Some((first, _)) = body.split_once('/') else {
                     return Err(err(raw, "a wildcard is allowed only after `registry/`"));
                 };
-                if !body
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b':' | b'@' | b'[' | b']'))
-                {
-                    return Err(err(raw, "contains characters that cannot appear in an image reference"));
+                if !body.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'_' | b'-' | b'/' | b':' | b'@' | b'[' | b']')
+                }) {
+                    return Err(err(
+                        raw,
+                        "contains characters that cannot appear in an image reference",
+                    ));
                 }
                 if body.contains("//") {
                     return Err(err(raw, "empty path segment"));
                 }
                 let prefix = if looks_like_domain(first) {
                     let (domain, rest) = body.split_once('/').unwrap_or((body, ""));
-                    let domain = if domain == "index.docker.io" { "docker.io" } else { domain };
+                    let domain = if domain == "index.docker.io" {
+                        "docker.io"
+                    } else {
+                        domain
+                    };
                     format!("{domain}/{rest}")
                 } else {
                     // `team/*` means Docker Hub, as `team/app` would.
@@ -152,16 +168,52 @@ mod tests {
 
     // Seed 004's allowlist examples, and the API reference's `*`/`**` examples.
     #[rstest]
-    #[case::dir_star_direct_child("gcr.io/example-project/*", "gcr.io/example-project/helloworld", true)]
-    #[case::dir_star_with_tag("gcr.io/example-project/*", "gcr.io/example-project/helloworld:v2", true)]
-    #[case::dir_star_not_deeper("gcr.io/example-project/*", "gcr.io/example-project/team/helloworld", false)]
-    #[case::specific_image_any_tag("gcr.io/example-project/helloworld", "gcr.io/example-project/helloworld:anything", true)]
+    #[case::dir_star_direct_child(
+        "gcr.io/example-project/*",
+        "gcr.io/example-project/helloworld",
+        true
+    )]
+    #[case::dir_star_with_tag(
+        "gcr.io/example-project/*",
+        "gcr.io/example-project/helloworld:v2",
+        true
+    )]
+    #[case::dir_star_not_deeper(
+        "gcr.io/example-project/*",
+        "gcr.io/example-project/team/helloworld",
+        false
+    )]
+    #[case::specific_image_any_tag(
+        "gcr.io/example-project/helloworld",
+        "gcr.io/example-project/helloworld:anything",
+        true
+    )]
     #[case::specific_image_digest("gcr.io/example-project/helloworld", &format!("gcr.io/example-project/helloworld@{D}"), true)]
-    #[case::specific_image_not_prefix("gcr.io/example-project/helloworld", "gcr.io/example-project/helloworld2", false)]
-    #[case::tag_latest("gcr.io/example-project/helloworld:latest", "gcr.io/example-project/helloworld:latest", true)]
-    #[case::tag_implicit_latest("gcr.io/example-project/helloworld:latest", "gcr.io/example-project/helloworld", true)]
-    #[case::tag_my_tag("gcr.io/example-project/helloworld:my-tag", "gcr.io/example-project/helloworld:my-tag", true)]
-    #[case::tag_other_tag("gcr.io/example-project/helloworld:my-tag", "gcr.io/example-project/helloworld:latest", false)]
+    #[case::specific_image_not_prefix(
+        "gcr.io/example-project/helloworld",
+        "gcr.io/example-project/helloworld2",
+        false
+    )]
+    #[case::tag_latest(
+        "gcr.io/example-project/helloworld:latest",
+        "gcr.io/example-project/helloworld:latest",
+        true
+    )]
+    #[case::tag_implicit_latest(
+        "gcr.io/example-project/helloworld:latest",
+        "gcr.io/example-project/helloworld",
+        true
+    )]
+    #[case::tag_my_tag(
+        "gcr.io/example-project/helloworld:my-tag",
+        "gcr.io/example-project/helloworld:my-tag",
+        true
+    )]
+    #[case::tag_other_tag(
+        "gcr.io/example-project/helloworld:my-tag",
+        "gcr.io/example-project/helloworld:latest",
+        false
+    )]
     #[case::tag_cannot_be_borrowed_by_digest("gcr.io/example-project/helloworld:latest", &format!("gcr.io/example-project/helloworld:latest@{E}"), false)]
     #[case::digest_exact(&format!("gcr.io/example-project/helloworld@{D}"), &format!("gcr.io/example-project/helloworld@{D}"), true)]
     #[case::digest_with_decorative_tag(&format!("gcr.io/example-project/helloworld@{D}"), &format!("gcr.io/example-project/helloworld:v1@{D}"), true)]
@@ -206,7 +258,10 @@ mod tests {
     #[case::upper("gcr.io/p/App", "lower-case")]
     #[case::empty("", "empty")]
     fn invalid_patterns_say_why(#[case] pattern: &str, #[case] reason: &str) {
-        let e = ExemptPattern::parse(pattern).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = ExemptPattern::parse(pattern)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains(reason), "{pattern}: {e}");
     }
 }

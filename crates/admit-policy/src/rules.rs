@@ -43,7 +43,9 @@ impl std::fmt::Display for RuleScope {
             RuleScope::Default => f.write_str("defaultAdmissionRule"),
             RuleScope::Cluster(k) => write!(f, "clusterAdmissionRules[{k}]"),
             RuleScope::Namespace(k) => write!(f, "kubernetesNamespaceAdmissionRules[{k}]"),
-            RuleScope::ServiceAccount(k) => write!(f, "kubernetesServiceAccountAdmissionRules[{k}]"),
+            RuleScope::ServiceAccount(k) => {
+                write!(f, "kubernetesServiceAccountAdmissionRules[{k}]")
+            }
             RuleScope::IstioIdentity(k) => write!(f, "istioServiceIdentityAdmissionRules[{k}]"),
         }
     }
@@ -51,7 +53,10 @@ impl std::fmt::Display for RuleScope {
 
 /// The applicable rule and its scope; `None` only when the policy has no default rule
 /// (which validation forbids; the engine then denies).
-pub fn select_rule<'p>(policy: &'p Policy, ctx: &Context) -> Option<(RuleScope, &'p AdmissionRule)> {
+pub fn select_rule<'p>(
+    policy: &'p Policy,
+    ctx: &Context,
+) -> Option<(RuleScope, &'p AdmissionRule)> {
     if let Some(id) = ctx.istio_identity.as_deref().and_then(parse_istio_identity) {
         for (k, rule) in &policy.istio_service_identity_admission_rules {
             if parse_istio_identity(k).as_ref() == Some(&id) {

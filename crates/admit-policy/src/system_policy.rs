@@ -46,7 +46,9 @@ pub fn system_patterns() -> Vec<String> {
 pub fn system_policy(location: &str) -> Policy {
     Policy {
         name: Some(format!("locations/{location}/policy")),
-        description: "admit system policy: images Kubernetes needs to run its own control plane and add-ons".into(),
+        description:
+            "admit system policy: images Kubernetes needs to run its own control plane and add-ons"
+                .into(),
         global_policy_evaluation_mode: GlobalPolicyEvaluationMode::Unspecified,
         admission_whitelist_patterns: system_patterns()
             .into_iter()

@@ -22,7 +22,8 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
         && b.len() <= 63
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
 }
 
 /// RFC 1123 subdomain: what Kubernetes accepts as a service-account name.
@@ -35,7 +36,9 @@ fn check_cluster_key(k: &str) -> Result<(), String> {
         return Err("key must be `location.clusterId`, e.g. `us-central1-a.prod-cluster`".into());
     };
     if !is_dns_label(location) {
-        return Err(format!("location `{location}` must be lower-case letters, digits and `-`"));
+        return Err(format!(
+            "location `{location}` must be lower-case letters, digits and `-`"
+        ));
     }
     // GKE cluster ids: a lower-case letter, then letters, digits, `-`; at most 40 characters.
     let b = cluster.as_bytes();
@@ -43,11 +46,14 @@ fn check_cluster_key(k: &str) -> Result<(), String> {
         && b.len() <= 40
         && b[0].is_ascii_lowercase()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
     if ok {
         Ok(())
     } else {
-        Err(format!("cluster id `{cluster}` must start with a letter and use lower-case letters, digits and `-` (at most 40)"))
+        Err(format!(
+            "cluster id `{cluster}` must start with a letter and use lower-case letters, digits and `-` (at most 40)"
+        ))
     }
 }
 
@@ -70,10 +76,19 @@ fn check_service_account_key(k: &str) -> Result<(), String> {
 pub(crate) fn parse_istio_identity(k: &str) -> Option<(String, String, String)> {
     let rest = k.strip_prefix("spiffe://").unwrap_or(k);
     let mut parts = rest.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
         (Some(td), Some("ns"), Some(ns), Some("sa"), Some(sa), None)
             if !td.is_empty()
-                && td.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'))
+                && td.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+                })
                 && is_dns_label(ns)
                 && is_dns_subdomain(sa) =>
         {
@@ -110,7 +125,10 @@ fn check_rule(field: &str, rule: &AdmissionRule, out: &mut Vec<Violation>) {
         )),
         (false, false) => out.push(v(
             format!("{field}.requireAttestationsBy"),
-            format!("must be empty unless evaluationMode is REQUIRE_ATTESTATION (it is {})", rule.evaluation_mode),
+            format!(
+                "must be empty unless evaluationMode is REQUIRE_ATTESTATION (it is {})",
+                rule.evaluation_mode
+            ),
         )),
         _ => {}
     }
@@ -150,7 +168,10 @@ pub fn validate(policy: &Policy) -> Vec<Violation> {
             _ => false,
         };
         if !ok {
-            out.push(v("name", "must be `projects/{project}/policy` or `locations/{location}/policy`"));
+            out.push(v(
+                "name",
+                "must be `projects/{project}/policy` or `locations/{location}/policy`",
+            ));
         }
     }
     match &policy.default_admission_rule {
@@ -169,7 +190,12 @@ pub fn validate(policy: &Policy) -> Vec<Violation> {
             ));
         }
     }
-    check_map("clusterAdmissionRules", &policy.cluster_admission_rules, check_cluster_key, &mut out);
+    check_map(
+        "clusterAdmissionRules",
+        &policy.cluster_admission_rules,
+        check_cluster_key,
+        &mut out,
+    );
     check_map(
         "kubernetesNamespaceAdmissionRules",
         &policy.kubernetes_namespace_admission_rules,
@@ -189,10 +215,22 @@ pub fn validate(policy: &Policy) -> Vec<Violation> {
         &mut out,
     );
     let used: Vec<&str> = [
-        ("clusterAdmissionRules", policy.cluster_admission_rules.is_empty()),
-        ("kubernetesNamespaceAdmissionRules", policy.kubernetes_namespace_admission_rules.is_empty()),
-        ("kubernetesServiceAccountAdmissionRules", policy.kubernetes_service_account_admission_rules.is_empty()),
-        ("istioServiceIdentityAdmissionRules", policy.istio_service_identity_admission_rules.is_empty()),
+        (
+            "clusterAdmissionRules",
+            policy.cluster_admission_rules.is_empty(),
+        ),
+        (
+            "kubernetesNamespaceAdmissionRules",
+            policy.kubernetes_namespace_admission_rules.is_empty(),
+        ),
+        (
+            "kubernetesServiceAccountAdmissionRules",
+            policy.kubernetes_service_account_admission_rules.is_empty(),
+        ),
+        (
+            "istioServiceIdentityAdmissionRules",
+            policy.istio_service_identity_admission_rules.is_empty(),
+        ),
     ]
     .into_iter()
     .filter(|(_, empty)| !empty)
@@ -201,7 +239,10 @@ pub fn validate(policy: &Policy) -> Vec<Violation> {
     if used.len() > 1 {
         out.push(v(
             used[1..].join(", "),
-            format!("only one kind of specific rule may be set; {} is already set", used[0]),
+            format!(
+                "only one kind of specific rule may be set; {} is already set",
+                used[0]
+            ),
         ));
     }
     out

@@ -1,5 +1,12 @@
 //! Policy validation: every broken rule is reported with the field that broke it.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "integration tests abort loudly on broken set-up"
+)]
+
 use admit_model::{Format, Policy, decode};
 use admit_policy::{CompiledPolicy, validate};
 use rstest::rstest;
@@ -9,7 +16,8 @@ fn violations(yaml: &str) -> Vec<String> {
     validate(&policy).iter().map(ToString::to_string).collect()
 }
 
-const OK_RULE: &str = "evaluationMode: ALWAYS_ALLOW\n    enforcementMode: ENFORCED_BLOCK_AND_AUDIT_LOG";
+const OK_RULE: &str =
+    "evaluationMode: ALWAYS_ALLOW\n    enforcementMode: ENFORCED_BLOCK_AND_AUDIT_LOG";
 
 #[test]
 fn seed_000_policy_is_valid() {
@@ -81,7 +89,10 @@ fn seed_000_policy_is_valid() {
 )]
 fn violations_name_the_field_and_the_rule(#[case] yaml: &str, #[case] want: &str) {
     let got = violations(yaml);
-    assert!(got.iter().any(|v| v.starts_with(want)), "want `{want}` in {got:#?}");
+    assert!(
+        got.iter().any(|v| v.starts_with(want)),
+        "want `{want}` in {got:#?}"
+    );
 }
 
 #[test]
@@ -98,10 +109,17 @@ fn valid_specific_rule_keys_are_accepted() {
         ("kubernetesNamespaceAdmissionRules", "test-ns"),
         ("kubernetesNamespaceAdmissionRules", "team1"),
         ("kubernetesServiceAccountAdmissionRules", "test-ns:default"),
-        ("istioServiceIdentityAdmissionRules", "spiffe://example.com/ns/test-ns/sa/default"),
-        ("istioServiceIdentityAdmissionRules", "example.com/ns/test-ns/sa/default"),
+        (
+            "istioServiceIdentityAdmissionRules",
+            "spiffe://example.com/ns/test-ns/sa/default",
+        ),
+        (
+            "istioServiceIdentityAdmissionRules",
+            "example.com/ns/test-ns/sa/default",
+        ),
     ] {
-        let yaml = format!("defaultAdmissionRule:\n    {OK_RULE}\n{map}:\n  {key}:\n    {OK_RULE}\n");
+        let yaml =
+            format!("defaultAdmissionRule:\n    {OK_RULE}\n{map}:\n  {key}:\n    {OK_RULE}\n");
         assert_eq!(violations(&yaml), Vec::<String>::new(), "{map} {key}");
     }
 }
@@ -109,6 +127,9 @@ fn valid_specific_rule_keys_are_accepted() {
 #[test]
 fn compiling_an_invalid_policy_fails_with_all_violations() {
     let policy: Policy = decode("description: nothing else\n", Format::Yaml).expect("decodes");
-    let err = CompiledPolicy::new(policy).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = CompiledPolicy::new(policy)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("defaultAdmissionRule: required"), "{err}");
 }

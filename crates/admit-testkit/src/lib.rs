@@ -26,8 +26,15 @@ fn run(program: &str, package: &str, args: &[&str], stdin: &[u8], home: Option<&
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program} ({e}); install it: apt-get install -y {package}"));
-    child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}); install it: apt-get install -y {package}")
+        });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
     let out = child.wait_with_output().expect("wait");
     assert!(
         out.status.success(),
@@ -81,9 +88,18 @@ impl OpensslKey {
         let mut args = vec!["genpkey", "-out", key.to_str().expect("utf8")];
         args.extend_from_slice(opts);
         openssl(&args);
-        let public_pem = String::from_utf8(openssl(&["pkey", "-in", key.to_str().expect("utf8"), "-pubout"]))
-            .expect("utf8 pem");
-        OpensslKey { dir, kind, public_pem }
+        let public_pem = String::from_utf8(openssl(&[
+            "pkey",
+            "-in",
+            key.to_str().expect("utf8"),
+            "-pubout",
+        ]))
+        .expect("utf8 pem");
+        OpensslKey {
+            dir,
+            kind,
+            public_pem,
+        }
     }
 
     pub fn private_key_path(&self) -> PathBuf {
@@ -94,7 +110,14 @@ impl OpensslKey {
     pub fn public_der(&self) -> Vec<u8> {
         let p = self.dir.path().join("pub.pem");
         std::fs::write(&p, &self.public_pem).expect("write");
-        openssl(&["pkey", "-pubin", "-in", p.to_str().expect("utf8"), "-outform", "DER"])
+        openssl(&[
+            "pkey",
+            "-pubin",
+            "-in",
+            p.to_str().expect("utf8"),
+            "-outform",
+            "DER",
+        ])
     }
 
     /// Signs `message` with openssl.
@@ -143,7 +166,14 @@ impl Gpg {
 
     /// Runs `gpg --batch` in this home with `args`, feeding `stdin`.
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> Vec<u8> {
-        let mut all = vec!["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", ""];
+        let mut all = vec![
+            "--batch",
+            "--yes",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ];
         all.extend_from_slice(args);
         run("gpg", "gnupg", &all, stdin, Some(self.home.path()))
     }
@@ -161,7 +191,8 @@ impl Gpg {
 
     /// The primary key's fingerprint as gpg prints it (40 upper-case hex characters).
     pub fn fingerprint(&self, uid: &str) -> String {
-        let out = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid], b"")).expect("utf8");
+        let out =
+            String::from_utf8(self.run(&["--with-colons", "--list-keys", uid], b"")).expect("utf8");
         out.lines()
             .find(|l| l.starts_with("fpr:"))
             .and_then(|l| l.split(':').nth(9))

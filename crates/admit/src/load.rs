@@ -7,7 +7,8 @@ use anyhow::{Context as _, Result};
 use serde::de::DeserializeOwned;
 
 fn read(path: &Path) -> Result<(String, Format)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let format = Format::from_path_or_sniff(&path.to_string_lossy(), &text);
     Ok((text, format))
 }

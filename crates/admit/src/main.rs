@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "admit", version, about = "Self-hosted Binary Authorization: policy engine, attestations and admission")]
+#[command(
+    name = "admit",
+    version,
+    about = "Self-hosted Binary Authorization: policy engine, attestations and admission"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,9 +66,13 @@ pub(crate) enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Policy { command: PolicyCommand::Validate { file } } => offline::validate_policy(&file),
+        Command::Policy {
+            command: PolicyCommand::Validate { file },
+        } => offline::validate_policy(&file),
         Command::Evaluate(args) => offline::evaluate(&args),
-        Command::CreateSignaturePayload { artifact_url } => offline::create_signature_payload(&artifact_url),
+        Command::CreateSignaturePayload { artifact_url } => {
+            offline::create_signature_payload(&artifact_url)
+        }
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

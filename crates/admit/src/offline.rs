@@ -108,7 +108,10 @@ pub(crate) fn evaluate(args: &EvaluateArgs) -> Result<Outcome> {
         PolicyError::InvalidPolicy(v) => anyhow::anyhow!(
             "{}: invalid policy:\n  {}",
             args.policy.display(),
-            v.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n  ")
         ),
         other => other.into(),
     })?;
@@ -137,7 +140,11 @@ pub(crate) fn evaluate(args: &EvaluateArgs) -> Result<Outcome> {
         OutputFormat::Json => admit_model::to_json_pretty(&decision)?,
     };
     stdout_write(&text)?;
-    Ok(if decision.allowed { Outcome::Ok } else { Outcome::Denied })
+    Ok(if decision.allowed {
+        Outcome::Ok
+    } else {
+        Outcome::Denied
+    })
 }
 
 pub(crate) fn create_signature_payload(url: &str) -> Result<Outcome> {

@@ -9,17 +9,29 @@ pub(crate) fn table(decision: &Decision) -> String {
         .iter()
         .map(|i| {
             let why = match &i.basis {
-                Basis::Rule { satisfied_by, .. } if !satisfied_by.is_empty() && i.verdict == Verdict::Allowed => {
+                Basis::Rule { satisfied_by, .. }
+                    if !satisfied_by.is_empty() && i.verdict == Verdict::Allowed =>
+                {
                     let by: Vec<&str> = satisfied_by.iter().map(|s| s.attestor.as_str()).collect();
                     format!("{} (attested by {})", i.basis, by.join(", "))
                 }
                 b => b.to_string(),
             };
-            [i.resolved.clone().unwrap_or_else(|| i.image.clone()), i.verdict.to_string(), why]
+            [
+                i.resolved.clone().unwrap_or_else(|| i.image.clone()),
+                i.verdict.to_string(),
+                why,
+            ]
         })
         .collect();
     let header = ["IMAGE".to_owned(), "VERDICT".to_owned(), "RULE".to_owned()];
-    let width = |c: usize| rows.iter().chain(std::iter::once(&header)).map(|r| r[c].len()).max().unwrap_or(0);
+    let width = |c: usize| {
+        rows.iter()
+            .chain(std::iter::once(&header))
+            .map(|r| r[c].len())
+            .max()
+            .unwrap_or(0)
+    };
     let (w0, w1) = (width(0), width(1));
     let mut out = format!("{:<w0$}  {:<w1$}  {}\n", header[0], header[1], header[2]);
     for (row, image) in rows.iter().zip(&decision.images) {
