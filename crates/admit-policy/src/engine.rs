@@ -210,7 +210,7 @@ impl CompiledPolicy {
                             failures.extend(reasons.into_iter().map(|message| Failure {
                                 attestor: Some(name.clone()),
                                 message,
-                            }))
+                            }));
                         }
                     }
                 }

@@ -66,6 +66,7 @@ pub struct OpensslKey {
     dir: tempfile::TempDir,
     pub kind: &'static str,
     pub public_pem: String,
+    public_der: Vec<u8>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
