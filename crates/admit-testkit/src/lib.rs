@@ -96,10 +96,21 @@ impl OpensslKey {
             "-pubout",
         ]))
         .expect("utf8 pem");
+        let pub_path = dir.path().join("pub.pem");
+        std::fs::write(&pub_path, &public_pem).expect("write");
+        let public_der = openssl(&[
+            "pkey",
+            "-pubin",
+            "-in",
+            pub_path.to_str().expect("utf8"),
+            "-outform",
+            "DER",
+        ]);
         OpensslKey {
             dir,
             kind,
             public_pem,
+            public_der,
         }
     }
 
