@@ -120,16 +120,7 @@ impl OpensslKey {
 
     /// DER SubjectPublicKeyInfo, as openssl encodes it.
     pub fn public_der(&self) -> Vec<u8> {
-        let p = self.dir.path().join("pub.pem");
-        std::fs::write(&p, &self.public_pem).expect("write");
-        openssl(&[
-            "pkey",
-            "-pubin",
-            "-in",
-            p.to_str().expect("utf8"),
-            "-outform",
-            "DER",
-        ])
+        self.public_der.clone()
     }
 
     /// Signs `message` with openssl.
