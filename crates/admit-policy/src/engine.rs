@@ -10,7 +10,7 @@ use admit_model::{
 use crate::attest::CompiledAttestor;
 use crate::decision::{Basis, Decision, Failure, ImageDecision, Verdict};
 use crate::image::ImageRef;
-use crate::pattern::ExemptPattern;
+use crate::pattern::{ExemptPattern, MatchKeys};
 use crate::rules::{Context, select_rule};
 use crate::system_policy::system_patterns;
 use crate::{PolicyError, validate};
@@ -112,14 +112,15 @@ impl CompiledPolicy {
     }
 
     fn exemption(&self, image: &ImageRef) -> Option<Basis> {
-        if let Some(p) = self.system.iter().find(|p| p.matches(image)) {
+        let keys = MatchKeys::of(image);
+        if let Some(p) = self.system.iter().find(|p| p.matches_keys(&keys)) {
             return Some(Basis::SystemPolicy {
                 pattern: p.to_string(),
             });
         }
         self.exempt
             .iter()
-            .find(|p| p.matches(image))
+            .find(|p| p.matches_keys(&keys))
             .map(|p| Basis::ExemptImage {
                 pattern: p.to_string(),
             })

@@ -131,17 +131,37 @@ impl ExemptPattern {
     }
 
     pub fn matches(&self, image: &ImageRef) -> bool {
+        self.matches_keys(&MatchKeys::of(image))
+    }
+
+    /// Matching against keys computed once per image, so a long pattern list allocates nothing.
+    pub(crate) fn matches_keys(&self, k: &MatchKeys) -> bool {
         match &self.kind {
-            Kind::Repository(repo) => image.repository() == *repo,
-            Kind::Tagged(canonical) => image.digest().is_none() && image.canonical() == *canonical,
-            Kind::Digest(canonical) => image.digest().is_some() && image.canonical() == *canonical,
-            Kind::Prefix { prefix, deep } => {
-                let c = image.canonical();
-                match c.strip_prefix(prefix.as_str()) {
-                    Some(rest) => *deep || !rest.contains('/'),
-                    None => false,
-                }
-            }
+            Kind::Repository(repo) => k.repository == *repo,
+            Kind::Tagged(canonical) => !k.has_digest && k.canonical == *canonical,
+            Kind::Digest(canonical) => k.has_digest && k.canonical == *canonical,
+            Kind::Prefix { prefix, deep } => match k.canonical.strip_prefix(prefix.as_str()) {
+                Some(rest) => *deep || !rest.contains('/'),
+                None => false,
+            },
+        }
+    }
+}
+
+/// The strings a pattern is matched against.
+#[derive(Debug)]
+pub(crate) struct MatchKeys {
+    repository: String,
+    canonical: String,
+    has_digest: bool,
+}
+
+impl MatchKeys {
+    pub(crate) fn of(image: &ImageRef) -> Self {
+        MatchKeys {
+            repository: image.repository(),
+            canonical: image.canonical(),
+            has_digest: image.digest().is_some(),
         }
     }
 }
