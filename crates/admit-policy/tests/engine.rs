@@ -149,6 +149,36 @@ fn failures(d: &Decision) -> String {
         .join(" | ")
 }
 
+/// An occurrence for `IMAGE@D1` whose signed payload is the one for `signed_url`.
+fn occurrence_signing(signed_url: &str) -> Occurrence {
+    let payload = create_signature_payload(signed_url).expect("payload");
+    let sig = p256().sign(SigMode::Dgst("sha256"), payload.as_bytes());
+    mk_occurrence(
+        NOTE,
+        &format!("{IMAGE}@{D1}"),
+        payload.as_bytes(),
+        sig,
+        &key_id(p256()),
+    )
+}
+
+/// Evaluates `IMAGE@D1` under the enforced policy, asserts it is denied and that the
+/// failures mention `reason`.
+fn assert_denied(ev: &Evidence, reason: &str) {
+    let d = eval(
+        &require_policy("ENFORCED_BLOCK_AND_AUDIT_LOG"),
+        &format!("{IMAGE}@{D1}"),
+        Context::default(),
+        ev,
+    );
+    assert!(!d.allowed, "expected a denial for `{reason}`");
+    assert!(
+        failures(&d).contains(reason),
+        "want `{reason}` in {}",
+        failures(&d)
+    );
+}
+
 #[test]
 fn attested_digest_is_allowed_and_says_by_whom() {
     let policy = require_policy("ENFORCED_BLOCK_AND_AUDIT_LOG");
@@ -226,65 +256,20 @@ fn tampered_payload_is_denied() {
     let mut payload = String::from_utf8(att.serialized_payload.0.clone()).expect("utf8");
     payload = payload.replace("binauthz", "BINAUTHZ");
     att.serialized_payload = Bytes(payload.into_bytes());
-    let d = eval(
-        &require_policy("ENFORCED_BLOCK_AND_AUDIT_LOG"),
-        &format!("{IMAGE}@{D1}"),
-        Context::default(),
-        &evidence(vec![occ]),
-    );
-    assert!(!d.allowed);
-    assert!(failures(&d).contains("does not verify"), "{}", failures(&d));
+    assert_denied(&evidence(vec![occ]), "does not verify");
 }
 
 #[test]
 fn attestation_for_another_digest_is_denied() {
     // Signed payload names D2 but the occurrence claims to be about D1.
-    let payload = create_signature_payload(&format!("{IMAGE}@{D2}")).expect("payload");
-    let sig = p256().sign(SigMode::Dgst("sha256"), payload.as_bytes());
-    let occ = mk_occurrence(
-        NOTE,
-        &format!("{IMAGE}@{D1}"),
-        payload.as_bytes(),
-        sig,
-        &key_id(p256()),
-    );
-    let d = eval(
-        &require_policy("ENFORCED_BLOCK_AND_AUDIT_LOG"),
-        &format!("{IMAGE}@{D1}"),
-        Context::default(),
-        &evidence(vec![occ]),
-    );
-    assert!(!d.allowed);
-    assert!(
-        failures(&d).contains(&format!("is for digest {D2}")),
-        "{}",
-        failures(&d)
-    );
+    let occ = occurrence_signing(&format!("{IMAGE}@{D2}"));
+    assert_denied(&evidence(vec![occ]), &format!("is for digest {D2}"));
 }
 
 #[test]
 fn attestation_whose_payload_names_another_image_is_denied() {
-    let payload = create_signature_payload(&format!("gcr.io/my-proj/other@{D1}")).expect("payload");
-    let sig = p256().sign(SigMode::Dgst("sha256"), payload.as_bytes());
-    let occ = mk_occurrence(
-        NOTE,
-        &format!("{IMAGE}@{D1}"),
-        payload.as_bytes(),
-        sig,
-        &key_id(p256()),
-    );
-    let d = eval(
-        &require_policy("ENFORCED_BLOCK_AND_AUDIT_LOG"),
-        &format!("{IMAGE}@{D1}"),
-        Context::default(),
-        &evidence(vec![occ]),
-    );
-    assert!(!d.allowed);
-    assert!(
-        failures(&d).contains("names image gcr.io/my-proj/other"),
-        "{}",
-        failures(&d)
-    );
+    let occ = occurrence_signing(&format!("gcr.io/my-proj/other@{D1}"));
+    assert_denied(&evidence(vec![occ]), "names image gcr.io/my-proj/other");
 }
 
 #[test]
@@ -325,18 +310,7 @@ fn signature_by_a_key_the_attestor_does_not_hold_is_denied() {
 fn occurrence_under_another_note_does_not_count() {
     let mut occ = good_occurrence(D1);
     occ.note_name = "projects/my-proj/notes/someone-else".into();
-    let d = eval(
-        &require_policy("ENFORCED_BLOCK_AND_AUDIT_LOG"),
-        &format!("{IMAGE}@{D1}"),
-        Context::default(),
-        &evidence(vec![occ]),
-    );
-    assert!(!d.allowed);
-    assert!(
-        failures(&d).contains("no attestation by"),
-        "{}",
-        failures(&d)
-    );
+    assert_denied(&evidence(vec![occ]), "no attestation by");
 }
 
 #[test]
@@ -349,30 +323,12 @@ fn attestor_with_wrongly_declared_key_algorithm_denies() {
         SignatureAlgorithm::EcdsaP384Sha384,
     ));
     ev.add_occurrence(good_occurrence(D1));
-    let d = eval(
-        &require_policy("ENFORCED_BLOCK_AND_AUDIT_LOG"),
-        &format!("{IMAGE}@{D1}"),
-        Context::default(),
-        &ev,
-    );
-    assert!(!d.allowed);
-    assert!(
-        failures(&d).contains("ECDSA_P384_SHA384 does not match the key"),
-        "{}",
-        failures(&d)
-    );
+    assert_denied(&ev, "ECDSA_P384_SHA384 does not match the key");
 }
 
 #[test]
 fn missing_attestor_denies() {
-    let d = eval(
-        &require_policy("ENFORCED_BLOCK_AND_AUDIT_LOG"),
-        &format!("{IMAGE}@{D1}"),
-        Context::default(),
-        &Evidence::new(),
-    );
-    assert!(!d.allowed);
-    assert!(failures(&d).contains("not found"), "{}", failures(&d));
+    assert_denied(&Evidence::new(), "not found");
 }
 
 #[test]
