@@ -1,0 +1,13 @@
+//! Storage for admit behind one trait, `Store`, that speaks resources and occurrences and never
+//! leaks SQL or sqlx types. Backends: SQLite (embedded default). Each backend owns its
+//! versioned migrations; writes are optimistic (etags) and acknowledged only after commit.
+//!
+//! Must not depend on: the service, API or webhook crates, or the policy engine.
+
+mod error;
+mod sqlite;
+mod types;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+pub use types::{Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store};

@@ -1,0 +1,272 @@
+//! The embedded SQLite backend: WAL journal, `synchronous=FULL` (a write is acknowledged only
+//! once it is durable), reads on a pool, writes serialised through a single connection.
+
+mod filter_sql;
+mod migrate;
+mod occurrences;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use admit_model::Filter;
+use async_trait::async_trait;
+use base64::Engine as _;
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::{Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError};
+
+/// SQLite-backed store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+pub(crate) fn etag(seq: i64, version: i64) -> String {
+    let mut b = [0u8; 12];
+    b[..8].copy_from_slice(&seq.to_be_bytes());
+    b[8..].copy_from_slice(&(version as u32).to_be_bytes());
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+pub(crate) fn page_token(seq: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s{seq}"))
+}
+
+pub(crate) fn after_seq(page: &Page) -> Result<i64, StoreError> {
+    let Some(tok) = page.token.as_deref().filter(|t| !t.is_empty()) else {
+        return Ok(0);
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(tok)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix('s').and_then(|n| n.parse().ok()))
+        .ok_or_else(|| StoreError::InvalidArgument(format!("invalid pageToken `{tok}`")))
+}
+
+fn parse_body(step: &'static str, text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Internal { step, message: e.to_string() })
+}
+
+fn doc_from_row(row: &SqliteRow) -> Result<Doc, StoreError> {
+    let g = StoreError::db("read row");
+    let seq: i64 = row.try_get("seq").map_err(&g)?;
+    let version: i64 = row.try_get("version").map_err(&g)?;
+    let body: String = row.try_get("body").map_err(&g)?;
+    Ok(Doc {
+        name: row.try_get("name").map_err(&g)?,
+        body: parse_body("decode stored body", &body)?,
+        etag: etag(seq, version),
+        create_time: row.try_get("create_time").map_err(&g)?,
+        update_time: row.try_get("update_time").map_err(&g)?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `admit.db` in `data_dir` and applies pending migrations.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        tokio::fs::create_dir_all(data_dir).await.map_err(|e| {
+            StoreError::Unavailable(format!("cannot create data directory {}: {e}", data_dir.display()))
+        })?;
+        Self::open_file(&data_dir.join("admit.db")).await
+    }
+
+    pub async fn open_file(path: &Path) -> Result<Self, StoreError> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(StoreError::db("connect options"))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts.clone())
+            .await
+            .map_err(StoreError::db("open database"))?;
+        migrate::run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts.read_only(true))
+            .await
+            .map_err(StoreError::db("open database"))?;
+        Ok(SqliteStore { read, write })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn read_pool(&self) -> &SqlitePool {
+        &self.read
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(StoreError::db("ping"))?;
+        Ok(())
+    }
+
+    async fn get(&self, kind: Kind, name: &str) -> Result<Option<Doc>, StoreError> {
+        let row = sqlx::query("SELECT seq, name, body, version, create_time, update_time FROM resources WHERE kind = ? AND name = ?")
+            .bind(kind.as_str())
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(StoreError::db("get resource"))?;
+        row.as_ref().map(doc_from_row).transpose()
+    }
+
+    async fn put(
+        &self,
+        kind: Kind,
+        name: &str,
+        parent: &str,
+        body: &Value,
+        secret: Option<&[u8]>,
+        pre: Precondition,
+        now: &str,
+    ) -> Result<Doc, StoreError> {
+        let db = StoreError::db("write resource");
+        let mut tx = self.write.begin().await.map_err(&db)?;
+        let existing: Option<(i64, i64, String)> =
+            sqlx::query_as("SELECT seq, version, create_time FROM resources WHERE kind = ? AND name = ?")
+                .bind(kind.as_str())
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(&db)?;
+        let expected = match (&pre, &existing) {
+            (Precondition::MustNotExist, Some(_)) => return Err(StoreError::AlreadyExists(name.to_owned())),
+            (Precondition::MustExist { .. }, None) => return Err(StoreError::NotFound(name.to_owned())),
+            (Precondition::MustExist { etag } | Precondition::Any { etag }, _) => etag.as_deref(),
+            (Precondition::MustNotExist, None) => None,
+        };
+        if let Some(want) = expected.filter(|e| !e.is_empty()) {
+            let current = existing.as_ref().map(|(s, v, _)| etag(*s, *v));
+            if current.as_deref() != Some(want) {
+                return Err(StoreError::Aborted(name.to_owned()));
+            }
+        }
+        let text = body.to_string();
+        let (seq, version, create_time) = match existing {
+            Some((seq, version, create_time)) => {
+                sqlx::query("UPDATE resources SET body = ?, secret = COALESCE(?, secret), version = ?, update_time = ?, parent = ? WHERE seq = ?")
+                    .bind(&text)
+                    .bind(secret)
+                    .bind(version + 1)
+                    .bind(now)
+                    .bind(parent)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&db)?;
+                (seq, version + 1, create_time)
+            }
+            None => {
+                let seq: i64 = sqlx::query_scalar("INSERT INTO resources (kind, name, parent, body, secret, version, create_time, update_time) VALUES (?, ?, ?, ?, ?, 1, ?, ?) RETURNING seq")
+                    .bind(kind.as_str())
+                    .bind(name)
+                    .bind(parent)
+                    .bind(&text)
+                    .bind(secret)
+                    .bind(now)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(&db)?;
+                (seq, 1, now.to_owned())
+            }
+        };
+        tx.commit().await.map_err(&db)?;
+        Ok(Doc {
+            name: name.to_owned(),
+            body: body.clone(),
+            etag: etag(seq, version),
+            create_time,
+            update_time: now.to_owned(),
+        })
+    }
+
+    async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM resources WHERE kind = ? AND name = ?")
+            .bind(kind.as_str())
+            .bind(name)
+            .execute(&self.write)
+            .await
+            .map_err(StoreError::db("delete resource"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn list(&self, kind: Kind, parent: &str, page: &Page) -> Result<Listed<Doc>, StoreError> {
+        let limit = page.limit();
+        let rows = sqlx::query("SELECT seq, name, body, version, create_time, update_time FROM resources WHERE kind = ? AND parent = ? AND seq > ? ORDER BY seq LIMIT ?")
+            .bind(kind.as_str())
+            .bind(parent)
+            .bind(after_seq(page)?)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.read)
+            .await
+            .map_err(StoreError::db("list resources"))?;
+        paginate(rows, limit)
+    }
+
+    async fn secret(&self, kind: Kind, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let v: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT secret FROM resources WHERE kind = ? AND name = ?")
+            .bind(kind.as_str())
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(StoreError::db("read secret"))?;
+        Ok(v.flatten())
+    }
+
+    async fn create_occurrences(&self, bodies: &[Value], now: &str) -> Result<Vec<Doc>, StoreError> {
+        occurrences::create(&self.write, bodies, now).await
+    }
+
+    async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError> {
+        occurrences::get(&self.read, name).await
+    }
+
+    async fn update_occurrence(&self, name: &str, body: &Value, now: &str) -> Result<Doc, StoreError> {
+        occurrences::update(&self.write, name, body, now).await
+    }
+
+    async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
+        occurrences::delete(&self.write, name).await
+    }
+
+    async fn list_occurrences(
+        &self,
+        scope: &OccurrenceScope,
+        filter: Option<&Filter>,
+        page: &Page,
+    ) -> Result<Listed<Doc>, StoreError> {
+        occurrences::list(&self.read, scope, filter, page).await
+    }
+}
+
+/// Turns `limit + 1` rows into a page and a token for the next one.
+pub(crate) fn paginate(rows: Vec<SqliteRow>, limit: u32) -> Result<Listed<Doc>, StoreError> {
+    let more = rows.len() > limit as usize;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last_seq = 0i64;
+    for row in rows.iter().take(limit as usize) {
+        last_seq = row.try_get("seq").map_err(StoreError::db("read row"))?;
+        items.push(doc_from_row(row)?);
+    }
+    Ok(Listed {
+        items,
+        next_page_token: more.then(|| page_token(last_seq)),
+    })
+}

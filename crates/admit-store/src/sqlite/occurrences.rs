@@ -1,0 +1,221 @@
+//! Occurrence rows: the indexed columns are derived from the body on every write.
+
+use admit_model::{Filter, NoteName};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, SqlitePool};
+
+use super::filter_sql::{Sql, compile};
+use super::{after_seq, doc_from_row, etag, paginate};
+use crate::{Doc, Listed, OccurrenceScope, Page, StoreError};
+
+struct Columns {
+    name: String,
+    project: String,
+    note_name: String,
+    note_project: String,
+    note_id: String,
+    kind: String,
+    resource_uri: String,
+    resource_uri_rev: String,
+    resource_digest: String,
+}
+
+fn columns(body: &Value) -> Result<Columns, StoreError> {
+    let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = s("name");
+    let project = name
+        .strip_prefix("projects/")
+        .and_then(|r| r.split('/').next())
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| StoreError::InvalidArgument(format!("occurrence name `{name}` is not projects/*/occurrences/*")))?
+        .to_owned();
+    let note_name = s("noteName");
+    let note = NoteName::parse(&note_name).map_err(|e| StoreError::InvalidArgument(format!("noteName: {e}")))?;
+    let resource_uri = s("resourceUri");
+    let resource_digest = resource_uri.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+    Ok(Columns {
+        name,
+        project,
+        note_project: note.project.to_string(),
+        note_id: note.note.clone(),
+        note_name,
+        kind: s("kind"),
+        resource_uri_rev: resource_uri.chars().rev().collect(),
+        resource_uri,
+        resource_digest,
+    })
+}
+
+const SELECT: &str = "SELECT seq, name, body, version, create_time, update_time FROM occurrences";
+
+pub(super) async fn create(pool: &SqlitePool, bodies: &[Value], now: &str) -> Result<Vec<Doc>, StoreError> {
+    let db = StoreError::db("create occurrences");
+    let cols = bodies.iter().map(columns).collect::<Result<Vec<_>, _>>()?;
+    let mut tx = pool.begin().await.map_err(&db)?;
+    let mut out = Vec::with_capacity(bodies.len());
+    for (c, body) in cols.iter().zip(bodies) {
+        let res = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO occurrences (name, project, note_name, note_project, note_id, kind, resource_uri, resource_uri_rev, resource_digest, body, version, create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING seq",
+        )
+        .bind(&c.name)
+        .bind(&c.project)
+        .bind(&c.note_name)
+        .bind(&c.note_project)
+        .bind(&c.note_id)
+        .bind(&c.kind)
+        .bind(&c.resource_uri)
+        .bind(&c.resource_uri_rev)
+        .bind(&c.resource_digest)
+        .bind(body.to_string())
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await;
+        let seq = match res {
+            Ok(seq) => seq,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::AlreadyExists(c.name.clone()));
+            }
+            Err(e) => return Err(db(e)),
+        };
+        out.push(Doc {
+            name: c.name.clone(),
+            body: body.clone(),
+            etag: etag(seq, 1),
+            create_time: now.to_owned(),
+            update_time: now.to_owned(),
+        });
+    }
+    tx.commit().await.map_err(&db)?;
+    Ok(out)
+}
+
+pub(super) async fn get(pool: &SqlitePool, name: &str) -> Result<Option<Doc>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!("{SELECT} WHERE name = ?")))
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .map_err(StoreError::db("get occurrence"))?;
+    row.as_ref().map(doc_from_row).transpose()
+}
+
+pub(super) async fn update(pool: &SqlitePool, name: &str, body: &Value, now: &str) -> Result<Doc, StoreError> {
+    let db = StoreError::db("update occurrence");
+    let c = columns(body)?;
+    if c.name != name {
+        return Err(StoreError::InvalidArgument("name cannot be changed".into()));
+    }
+    let row: Option<(i64, i64, String)> = sqlx::query_as(
+        "UPDATE occurrences SET note_name = ?, note_project = ?, note_id = ?, kind = ?, resource_uri = ?, resource_uri_rev = ?, resource_digest = ?, body = ?, version = version + 1, update_time = ? WHERE name = ? RETURNING seq, version, create_time",
+    )
+    .bind(&c.note_name)
+    .bind(&c.note_project)
+    .bind(&c.note_id)
+    .bind(&c.kind)
+    .bind(&c.resource_uri)
+    .bind(&c.resource_uri_rev)
+    .bind(&c.resource_digest)
+    .bind(body.to_string())
+    .bind(now)
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+    .map_err(&db)?;
+    let (seq, version, create_time) = row.ok_or_else(|| StoreError::NotFound(name.to_owned()))?;
+    Ok(Doc {
+        name: name.to_owned(),
+        body: body.clone(),
+        etag: etag(seq, version),
+        create_time,
+        update_time: now.to_owned(),
+    })
+}
+
+pub(super) async fn delete(pool: &SqlitePool, name: &str) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM occurrences WHERE name = ?")
+        .bind(name)
+        .execute(pool)
+        .await
+        .map_err(StoreError::db("delete occurrence"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// The SQL for a list: scope, filter, page start; exposed for the query-plan test.
+pub(crate) fn list_sql(scope: &OccurrenceScope, filter: Option<&Filter>) -> Sql {
+    let mut sql = Sql::default();
+    match scope {
+        OccurrenceScope::Project(p) => {
+            sql.text.push_str("project = ?");
+            sql.binds.push(p.clone());
+        }
+        OccurrenceScope::Note(n) => {
+            sql.text.push_str("note_name = ?");
+            sql.binds.push(n.clone());
+        }
+    }
+    if let Some(f) = filter {
+        sql.text.push_str(" AND ");
+        compile(f, &mut sql);
+    }
+    sql
+}
+
+pub(super) async fn list(
+    pool: &SqlitePool,
+    scope: &OccurrenceScope,
+    filter: Option<&Filter>,
+    page: &Page,
+) -> Result<Listed<Doc>, StoreError> {
+    let limit = page.limit();
+    let sql = list_sql(scope, filter);
+    let text = format!("{SELECT} WHERE {} AND seq > ? ORDER BY seq LIMIT ?", sql.text);
+    let mut q = sqlx::query(AssertSqlSafe(text));
+    for b in &sql.binds {
+        q = q.bind(b);
+    }
+    let rows = q
+        .bind(after_seq(page)?)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::db("list occurrences"))?;
+    paginate(rows, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+
+    /// A lookup by resource digest (what gcloud sends) and a suffix/prefix lookup must be
+    /// answered from an index, never by scanning the occurrences table.
+    #[tokio::test]
+    async fn resource_lookups_use_an_index() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = SqliteStore::open(dir.path()).await.unwrap_or_else(|e| panic!("{e}"));
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for (scope, filter) in [
+            (OccurrenceScope::Project("p".into()), format!("has_suffix(resourceUrl, \"{digest}\")")),
+            (OccurrenceScope::Note("projects/p/notes/n".into()), format!("has_suffix(resourceUrl, \"{digest}\")")),
+            (OccurrenceScope::Project("p".into()), "has_suffix(resourceUri, \"/app:v1\")".to_owned()),
+            (OccurrenceScope::Project("p".into()), "resourceUri = \"gcr.io/p/app\"".to_owned()),
+        ] {
+            let f = Filter::parse(&filter).unwrap_or_else(|e| panic!("{e}"));
+            let sql = list_sql(&scope, f.as_ref());
+            let text = format!("EXPLAIN QUERY PLAN {SELECT} WHERE {} AND seq > ? ORDER BY seq LIMIT ?", sql.text);
+            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(AssertSqlSafe(text));
+            for b in &sql.binds {
+                q = q.bind(b);
+            }
+            let plan = q.bind(0i64).bind(10i64).fetch_all(s.read_pool()).await.unwrap_or_else(|e| panic!("{e}"));
+            let plan: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+            assert!(
+                plan.iter().all(|p| !p.starts_with("SCAN occurrences")),
+                "{filter}: {plan:?}"
+            );
+        }
+    }
+}

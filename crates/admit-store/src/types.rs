@@ -1,0 +1,138 @@
+use admit_model::Filter;
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::StoreError;
+
+/// The resource collections kept in the generic resource table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Policy,
+    Attestor,
+    Note,
+    IamPolicy,
+    KeyRing,
+    CryptoKey,
+    CryptoKeyVersion,
+    ContinuousValidationConfig,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Policy => "policy",
+            Kind::Attestor => "attestor",
+            Kind::Note => "note",
+            Kind::IamPolicy => "iam",
+            Kind::KeyRing => "keyring",
+            Kind::CryptoKey => "cryptokey",
+            Kind::CryptoKeyVersion => "cryptokeyversion",
+            Kind::ContinuousValidationConfig => "cvconfig",
+        }
+    }
+}
+
+/// A stored resource: its JSON body (as the API returns it, minus output-only fields the
+/// service fills from the columns) and its bookkeeping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    pub name: String,
+    pub body: Value,
+    /// Opaque, padded base64 (valid as an IAM etag too).
+    pub etag: String,
+    pub create_time: String,
+    pub update_time: String,
+}
+
+/// What must hold for a write to go ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Create: fail with AlreadyExists if present.
+    MustNotExist,
+    /// Update: fail with NotFound if absent; with an etag, ABORTED if it differs.
+    MustExist { etag: Option<String> },
+    /// Upsert (singletons such as a project's policy); with an etag, ABORTED if it differs.
+    Any { etag: Option<String> },
+}
+
+/// A page request. `size` 0 means the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub size: u32,
+    pub token: Option<String>,
+}
+
+impl Page {
+    pub const DEFAULT_SIZE: u32 = 100;
+    pub const MAX_SIZE: u32 = 1000;
+
+    pub(crate) fn limit(&self) -> u32 {
+        match self.size {
+            0 => Self::DEFAULT_SIZE,
+            n => n.min(Self::MAX_SIZE),
+        }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub next_page_token: Option<String>,
+}
+
+/// Which occurrences a list covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OccurrenceScope {
+    /// `projects/{p}/occurrences`.
+    Project(String),
+    /// `projects/{p}/notes/{n}/occurrences` (the note's full name).
+    Note(String),
+}
+
+/// The storage interface every backend implements.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn get(&self, kind: Kind, name: &str) -> Result<Option<Doc>, StoreError>;
+
+    /// Writes `body` (and, for key versions, the wrapped `secret`) under `pre`; returns the
+    /// stored document with its new etag and times.
+    async fn put(
+        &self,
+        kind: Kind,
+        name: &str,
+        parent: &str,
+        body: &Value,
+        secret: Option<&[u8]>,
+        pre: Precondition,
+        now: &str,
+    ) -> Result<Doc, StoreError>;
+
+    async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError>;
+
+    async fn list(&self, kind: Kind, parent: &str, page: &Page) -> Result<Listed<Doc>, StoreError>;
+
+    /// The wrapped secret stored with a resource.
+    async fn secret(&self, kind: Kind, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Creates occurrences atomically: all or none. Each body must carry `name`,
+    /// `noteName`, `resourceUri` and `kind`.
+    async fn create_occurrences(&self, bodies: &[Value], now: &str) -> Result<Vec<Doc>, StoreError>;
+
+    async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError>;
+
+    /// Replaces an occurrence's body (the service applies the update mask).
+    async fn update_occurrence(&self, name: &str, body: &Value, now: &str) -> Result<Doc, StoreError>;
+
+    async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError>;
+
+    async fn list_occurrences(
+        &self,
+        scope: &OccurrenceScope,
+        filter: Option<&Filter>,
+        page: &Page,
+    ) -> Result<Listed<Doc>, StoreError>;
+}
