@@ -19,7 +19,9 @@ pub enum FilterField {
 impl FilterField {
     fn parse(s: &str) -> Option<Self> {
         Some(match s {
-            "resourceUri" | "resourceUrl" | "resource_uri" | "resource_url" => FilterField::ResourceUri,
+            "resourceUri" | "resourceUrl" | "resource_uri" | "resource_url" => {
+                FilterField::ResourceUri
+            }
             "kind" => FilterField::Kind,
             "noteProjectId" | "note_project_id" => FilterField::NoteProjectId,
             "noteId" | "note_id" => FilterField::NoteId,
@@ -112,7 +114,11 @@ fn lex(input: &str) -> Result<Vec<Tok>, FilterError> {
                         },
                         Some((_, ch)) if ch == quote => break,
                         Some((_, ch)) => s.push(ch),
-                        None => return Err(FilterError(format!("unterminated string starting at offset {i}"))),
+                        None => {
+                            return Err(FilterError(format!(
+                                "unterminated string starting at offset {i}"
+                            )));
+                        }
                     }
                 }
                 out.push(Tok::Str(s));
@@ -194,9 +200,10 @@ impl Parser {
 
     fn string(&mut self, what: &str) -> Result<String, FilterError> {
         match self.next() {
-            Some(Tok::Str(s)) => Ok(s),
-            Some(Tok::Ident(s)) => Ok(s),
-            other => Err(FilterError(format!("expected a quoted value for {what}, found {other:?}"))),
+            Some(Tok::Str(s) | Tok::Ident(s)) => Ok(s),
+            other => Err(FilterError(format!(
+                "expected a quoted value for {what}, found {other:?}"
+            ))),
         }
     }
 
@@ -221,7 +228,11 @@ impl Parser {
                 self.pos += 1;
                 let field = match self.next() {
                     Some(Tok::Ident(f)) => Self::field(&f)?,
-                    other => return Err(FilterError(format!("expected a field name in {name}(…), found {other:?}"))),
+                    other => {
+                        return Err(FilterError(format!(
+                            "expected a field name in {name}(…), found {other:?}"
+                        )));
+                    }
                 };
                 if self.next() != Some(Tok::Comma) {
                     return Err(FilterError(format!("expected `,` in {name}(…)")));
@@ -263,7 +274,10 @@ impl Filter {
         let mut p = Parser { toks, pos: 0 };
         let f = p.or()?;
         if p.pos < p.toks.len() {
-            return Err(FilterError(format!("unexpected trailing {:?}", p.toks[p.pos])));
+            return Err(FilterError(format!(
+                "unexpected trailing {:?}",
+                p.toks[p.pos]
+            )));
         }
         Ok(Some(f))
     }
@@ -280,8 +294,13 @@ mod tests {
 
     #[test]
     fn gcloud_attestation_filter() {
-        let f = Filter::parse(r#"has_suffix(resourceUrl, "sha256:2222")"#).ok().flatten();
-        assert_eq!(f, Some(Filter::HasSuffix(F::ResourceUri, "sha256:2222".into())));
+        let f = Filter::parse(r#"has_suffix(resourceUrl, "sha256:2222")"#)
+            .ok()
+            .flatten();
+        assert_eq!(
+            f,
+            Some(Filter::HasSuffix(F::ResourceUri, "sha256:2222".into()))
+        );
     }
 
     #[test]
@@ -291,7 +310,9 @@ mod tests {
 
     #[test]
     fn precedence_and_parentheses() {
-        let f = Filter::parse(r#"kind = "ATTESTATION" AND (noteId = "a" OR NOT noteId = "b")"#).ok().flatten();
+        let f = Filter::parse(r#"kind = "ATTESTATION" AND (noteId = "a" OR NOT noteId = "b")"#)
+            .ok()
+            .flatten();
         assert_eq!(
             f,
             Some(Filter::And(
@@ -313,7 +334,10 @@ mod tests {
             ("kind = \"A", "unterminated"),
             ("(kind = \"A\"", ")"),
         ] {
-            let e = Filter::parse(text).err().map(|e| e.to_string()).unwrap_or_default();
+            let e = Filter::parse(text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(e.contains(part), "{text}: {e}");
         }
     }

@@ -26,10 +26,10 @@ pub use bytes::Bytes;
 pub use codec::{Format, decode, decode_many, decode_value, to_json_pretty, to_yaml};
 pub use error::ModelError;
 pub use filter::{Filter, FilterError, FilterField};
-pub use time::rfc3339;
 pub use names::{AttestorName, NoteName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};
 pub use policy::{
     AdmissionRule, AdmissionWhitelistPattern, EnforcementMode, EvaluationMode,
     GlobalPolicyEvaluationMode, Policy,
 };
+pub use time::rfc3339;

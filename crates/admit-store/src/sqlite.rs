@@ -13,7 +13,9 @@ use admit_model::Filter;
 use async_trait::async_trait;
 use base64::Engine as _;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 
 use crate::{Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError};
@@ -49,7 +51,10 @@ pub(crate) fn after_seq(page: &Page) -> Result<i64, StoreError> {
 }
 
 fn parse_body(step: &'static str, text: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal { step, message: e.to_string() })
+    serde_json::from_str(text).map_err(|e| StoreError::Internal {
+        step,
+        message: e.to_string(),
+    })
 }
 
 fn doc_from_row(row: &SqliteRow) -> Result<Doc, StoreError> {
@@ -70,7 +75,10 @@ impl SqliteStore {
     /// Opens (creating if needed) `admit.db` in `data_dir` and applies pending migrations.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         tokio::fs::create_dir_all(data_dir).await.map_err(|e| {
-            StoreError::Unavailable(format!("cannot create data directory {}: {e}", data_dir.display()))
+            StoreError::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                data_dir.display()
+            ))
         })?;
         Self::open_file(&data_dir.join("admit.db")).await
     }
@@ -109,7 +117,10 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.read).await.map_err(StoreError::db("ping"))?;
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(StoreError::db("ping"))?;
         Ok(())
     }
 
@@ -123,6 +134,10 @@ impl Store for SqliteStore {
         row.as_ref().map(doc_from_row).transpose()
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call carries a whole conditional write"
+    )]
     async fn put(
         &self,
         kind: Kind,
@@ -135,16 +150,21 @@ impl Store for SqliteStore {
     ) -> Result<Doc, StoreError> {
         let db = StoreError::db("write resource");
         let mut tx = self.write.begin().await.map_err(&db)?;
-        let existing: Option<(i64, i64, String)> =
-            sqlx::query_as("SELECT seq, version, create_time FROM resources WHERE kind = ? AND name = ?")
-                .bind(kind.as_str())
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(&db)?;
+        let existing: Option<(i64, i64, String)> = sqlx::query_as(
+            "SELECT seq, version, create_time FROM resources WHERE kind = ? AND name = ?",
+        )
+        .bind(kind.as_str())
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(&db)?;
         let expected = match (&pre, &existing) {
-            (Precondition::MustNotExist, Some(_)) => return Err(StoreError::AlreadyExists(name.to_owned())),
-            (Precondition::MustExist { .. }, None) => return Err(StoreError::NotFound(name.to_owned())),
+            (Precondition::MustNotExist, Some(_)) => {
+                return Err(StoreError::AlreadyExists(name.to_owned()));
+            }
+            (Precondition::MustExist { .. }, None) => {
+                return Err(StoreError::NotFound(name.to_owned()));
+            }
             (Precondition::MustExist { etag } | Precondition::Any { etag }, _) => etag.as_deref(),
             (Precondition::MustNotExist, None) => None,
         };
@@ -217,20 +237,25 @@ impl Store for SqliteStore {
             .fetch_all(&self.read)
             .await
             .map_err(StoreError::db("list resources"))?;
-        paginate(rows, limit)
+        paginate(&rows, limit)
     }
 
     async fn secret(&self, kind: Kind, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let v: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT secret FROM resources WHERE kind = ? AND name = ?")
-            .bind(kind.as_str())
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(StoreError::db("read secret"))?;
+        let v: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT secret FROM resources WHERE kind = ? AND name = ?")
+                .bind(kind.as_str())
+                .bind(name)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(StoreError::db("read secret"))?;
         Ok(v.flatten())
     }
 
-    async fn create_occurrences(&self, bodies: &[Value], now: &str) -> Result<Vec<Doc>, StoreError> {
+    async fn create_occurrences(
+        &self,
+        bodies: &[Value],
+        now: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
         occurrences::create(&self.write, bodies, now).await
     }
 
@@ -238,7 +263,12 @@ impl Store for SqliteStore {
         occurrences::get(&self.read, name).await
     }
 
-    async fn update_occurrence(&self, name: &str, body: &Value, now: &str) -> Result<Doc, StoreError> {
+    async fn update_occurrence(
+        &self,
+        name: &str,
+        body: &Value,
+        now: &str,
+    ) -> Result<Doc, StoreError> {
         occurrences::update(&self.write, name, body, now).await
     }
 
@@ -257,7 +287,7 @@ impl Store for SqliteStore {
 }
 
 /// Turns `limit + 1` rows into a page and a token for the next one.
-pub(crate) fn paginate(rows: Vec<SqliteRow>, limit: u32) -> Result<Listed<Doc>, StoreError> {
+pub(crate) fn paginate(rows: &[SqliteRow], limit: u32) -> Result<Listed<Doc>, StoreError> {
     let more = rows.len() > limit as usize;
     let mut items = Vec::with_capacity(rows.len().min(limit as usize));
     let mut last_seq = 0i64;

@@ -98,6 +98,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn get(&self, kind: Kind, name: &str) -> Result<Option<Doc>, StoreError>;
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call carries a whole conditional write"
+    )]
     /// Writes `body` (and, for key versions, the wrapped `secret`) under `pre`; returns the
     /// stored document with its new etag and times.
     async fn put(
@@ -120,12 +124,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Creates occurrences atomically: all or none. Each body must carry `name`,
     /// `noteName`, `resourceUri` and `kind`.
-    async fn create_occurrences(&self, bodies: &[Value], now: &str) -> Result<Vec<Doc>, StoreError>;
+    async fn create_occurrences(&self, bodies: &[Value], now: &str)
+    -> Result<Vec<Doc>, StoreError>;
 
     async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError>;
 
     /// Replaces an occurrence's body (the service applies the update mask).
-    async fn update_occurrence(&self, name: &str, body: &Value, now: &str) -> Result<Doc, StoreError>;
+    async fn update_occurrence(
+        &self,
+        name: &str,
+        body: &Value,
+        now: &str,
+    ) -> Result<Doc, StoreError>;
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError>;
 

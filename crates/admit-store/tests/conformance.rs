@@ -27,19 +27,45 @@ async fn resources_create_get_update_with_etags_and_delete() {
     let (_d, s) = store().await;
     let name = "projects/p/attestors/a";
     let created = s
-        .put(Kind::Attestor, name, "projects/p", &json!({"name": name}), None, Precondition::MustNotExist, NOW)
+        .put(
+            Kind::Attestor,
+            name,
+            "projects/p",
+            &json!({"name": name}),
+            None,
+            Precondition::MustNotExist,
+            NOW,
+        )
         .await
         .unwrap();
     assert!(matches!(
-        s.put(Kind::Attestor, name, "projects/p", &json!({}), None, Precondition::MustNotExist, NOW).await,
+        s.put(
+            Kind::Attestor,
+            name,
+            "projects/p",
+            &json!({}),
+            None,
+            Precondition::MustNotExist,
+            NOW
+        )
+        .await,
         Err(StoreError::AlreadyExists(_))
     ));
     let got = s.get(Kind::Attestor, name).await.unwrap().unwrap();
     assert_eq!(got, created);
 
     let updated = s
-        .put(Kind::Attestor, name, "projects/p", &json!({"name": name, "description": "x"}), None,
-             Precondition::MustExist { etag: Some(created.etag.clone()) }, LATER)
+        .put(
+            Kind::Attestor,
+            name,
+            "projects/p",
+            &json!({"name": name, "description": "x"}),
+            None,
+            Precondition::MustExist {
+                etag: Some(created.etag.clone()),
+            },
+            LATER,
+        )
         .await
         .unwrap();
     assert_ne!(updated.etag, created.etag);
@@ -47,17 +73,43 @@ async fn resources_create_get_update_with_etags_and_delete() {
     assert_eq!(updated.update_time, LATER);
     // The old etag is now stale.
     assert!(matches!(
-        s.put(Kind::Attestor, name, "projects/p", &json!({}), None, Precondition::MustExist { etag: Some(created.etag) }, LATER).await,
+        s.put(
+            Kind::Attestor,
+            name,
+            "projects/p",
+            &json!({}),
+            None,
+            Precondition::MustExist {
+                etag: Some(created.etag)
+            },
+            LATER
+        )
+        .await,
         Err(StoreError::Aborted(_))
     ));
     // A stale write changed nothing.
-    assert_eq!(s.get(Kind::Attestor, name).await.unwrap().unwrap().body["description"], "x");
+    assert_eq!(
+        s.get(Kind::Attestor, name).await.unwrap().unwrap().body["description"],
+        "x"
+    );
 
     s.delete(Kind::Attestor, name).await.unwrap();
     assert!(s.get(Kind::Attestor, name).await.unwrap().is_none());
-    assert!(matches!(s.delete(Kind::Attestor, name).await, Err(StoreError::NotFound(_))));
     assert!(matches!(
-        s.put(Kind::Attestor, name, "projects/p", &json!({}), None, Precondition::MustExist { etag: None }, NOW).await,
+        s.delete(Kind::Attestor, name).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.put(
+            Kind::Attestor,
+            name,
+            "projects/p",
+            &json!({}),
+            None,
+            Precondition::MustExist { etag: None },
+            NOW
+        )
+        .await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -67,10 +119,33 @@ async fn lists_page_stably_within_their_parent() {
     let (_d, s) = store().await;
     for i in 0..5 {
         let name = format!("projects/p/attestors/a{i}");
-        s.put(Kind::Attestor, &name, "projects/p", &json!({"i": i}), None, Precondition::MustNotExist, NOW).await.unwrap();
+        s.put(
+            Kind::Attestor,
+            &name,
+            "projects/p",
+            &json!({"i": i}),
+            None,
+            Precondition::MustNotExist,
+            NOW,
+        )
+        .await
+        .unwrap();
     }
-    s.put(Kind::Attestor, "projects/q/attestors/x", "projects/q", &json!({}), None, Precondition::MustNotExist, NOW).await.unwrap();
-    let mut page = Page { size: 2, token: None };
+    s.put(
+        Kind::Attestor,
+        "projects/q/attestors/x",
+        "projects/q",
+        &json!({}),
+        None,
+        Precondition::MustNotExist,
+        NOW,
+    )
+    .await
+    .unwrap();
+    let mut page = Page {
+        size: 2,
+        token: None,
+    };
     let mut seen = Vec::new();
     loop {
         let l = s.list(Kind::Attestor, "projects/p", &page).await.unwrap();
@@ -80,9 +155,22 @@ async fn lists_page_stably_within_their_parent() {
             None => break,
         }
     }
-    assert_eq!(seen, (0..5).map(|i| format!("projects/p/attestors/a{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        (0..5)
+            .map(|i| format!("projects/p/attestors/a{i}"))
+            .collect::<Vec<_>>()
+    );
     assert!(matches!(
-        s.list(Kind::Attestor, "projects/p", &Page { size: 2, token: Some("garbage!".into()) }).await,
+        s.list(
+            Kind::Attestor,
+            "projects/p",
+            &Page {
+                size: 2,
+                token: Some("garbage!".into())
+            }
+        )
+        .await,
         Err(StoreError::InvalidArgument(_))
     ));
 }
@@ -91,9 +179,35 @@ async fn lists_page_stably_within_their_parent() {
 async fn secrets_are_kept_beside_the_body_and_survive_updates() {
     let (_d, s) = store().await;
     let n = "projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1";
-    s.put(Kind::CryptoKeyVersion, n, "k", &json!({}), Some(b"wrapped"), Precondition::MustNotExist, NOW).await.unwrap();
-    s.put(Kind::CryptoKeyVersion, n, "k", &json!({"state": "DESTROYED"}), None, Precondition::MustExist { etag: None }, NOW).await.unwrap();
-    assert_eq!(s.secret(Kind::CryptoKeyVersion, n).await.unwrap().as_deref(), Some(&b"wrapped"[..]));
+    s.put(
+        Kind::CryptoKeyVersion,
+        n,
+        "k",
+        &json!({}),
+        Some(b"wrapped"),
+        Precondition::MustNotExist,
+        NOW,
+    )
+    .await
+    .unwrap();
+    s.put(
+        Kind::CryptoKeyVersion,
+        n,
+        "k",
+        &json!({"state": "DESTROYED"}),
+        None,
+        Precondition::MustExist { etag: None },
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.secret(Kind::CryptoKeyVersion, n)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"wrapped"[..])
+    );
 }
 
 fn occ(id: &str, note: &str, resource: &str, kind: &str) -> serde_json::Value {
@@ -115,24 +229,73 @@ async fn occurrences_filter_by_suffix_equality_and_boolean_logic() {
     )
     .await
     .unwrap();
-    let names = |l: admit_store::Listed<admit_store::Doc>| l.items.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    let names = |l: admit_store::Listed<admit_store::Doc>| {
+        l.items.into_iter().map(|d| d.name).collect::<Vec<_>>()
+    };
     let run = |f: &str| {
         let f = Filter::parse(f).unwrap();
         let s = s.clone();
-        async move { s.list_occurrences(&OccurrenceScope::Project("p".into()), f.as_ref(), &Page::default()).await }
+        async move {
+            s.list_occurrences(
+                &OccurrenceScope::Project("p".into()),
+                f.as_ref(),
+                &Page::default(),
+            )
+            .await
+        }
     };
-    let ids = |v: &[&str]| v.iter().map(|i| format!("projects/p/occurrences/{i}")).collect::<Vec<_>>();
-    assert_eq!(names(run(&format!("has_suffix(resourceUrl, \"{D1}\")")).await.unwrap()), ids(&["1", "3"]));
-    assert_eq!(names(run(&format!("has_suffix(resourceUrl, \"{D1}\") AND kind = \"ATTESTATION\"")).await.unwrap()), ids(&["1"]));
-    assert_eq!(names(run("noteProjectId = \"other\" OR noteId = \"a\"").await.unwrap()), ids(&["1", "2", "3"]));
-    assert_eq!(names(run("NOT kind = \"ATTESTATION\"").await.unwrap()), ids(&["3"]));
-    assert_eq!(names(run("has_prefix(resourceUri, \"https://\")").await.unwrap()), ids(&["2"]));
+    let ids = |v: &[&str]| {
+        v.iter()
+            .map(|i| format!("projects/p/occurrences/{i}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(
+            run(&format!("has_suffix(resourceUrl, \"{D1}\")"))
+                .await
+                .unwrap()
+        ),
+        ids(&["1", "3"])
+    );
+    assert_eq!(
+        names(
+            run(&format!(
+                "has_suffix(resourceUrl, \"{D1}\") AND kind = \"ATTESTATION\""
+            ))
+            .await
+            .unwrap()
+        ),
+        ids(&["1"])
+    );
+    assert_eq!(
+        names(
+            run("noteProjectId = \"other\" OR noteId = \"a\"")
+                .await
+                .unwrap()
+        ),
+        ids(&["1", "2", "3"])
+    );
+    assert_eq!(
+        names(run("NOT kind = \"ATTESTATION\"").await.unwrap()),
+        ids(&["3"])
+    );
+    assert_eq!(
+        names(run("has_prefix(resourceUri, \"https://\")").await.unwrap()),
+        ids(&["2"])
+    );
     assert_eq!(names(run("").await.unwrap()), ids(&["1", "2", "3"]));
 
-    let by_note = s.list_occurrences(&OccurrenceScope::Note(b.into()), None, &Page::default()).await.unwrap();
+    let by_note = s
+        .list_occurrences(&OccurrenceScope::Note(b.into()), None, &Page::default())
+        .await
+        .unwrap();
     assert_eq!(names(by_note), ids(&["3"]));
     // Unknown fields are preserved verbatim.
-    let got = s.get_occurrence("projects/p/occurrences/3").await.unwrap().unwrap();
+    let got = s
+        .get_occurrence("projects/p/occurrences/3")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.body["extra"]["kept"], true);
 }
 
@@ -140,28 +303,61 @@ async fn occurrences_filter_by_suffix_equality_and_boolean_logic() {
 async fn batch_create_is_all_or_nothing() {
     let (_d, s) = store().await;
     let a = "projects/p/notes/a";
-    s.create_occurrences(&[occ("1", a, "gcr.io/x", "ATTESTATION")], NOW).await.unwrap();
+    s.create_occurrences(&[occ("1", a, "gcr.io/x", "ATTESTATION")], NOW)
+        .await
+        .unwrap();
     let r = s
-        .create_occurrences(&[occ("2", a, "gcr.io/x", "ATTESTATION"), occ("1", a, "gcr.io/x", "ATTESTATION")], NOW)
+        .create_occurrences(
+            &[
+                occ("2", a, "gcr.io/x", "ATTESTATION"),
+                occ("1", a, "gcr.io/x", "ATTESTATION"),
+            ],
+            NOW,
+        )
         .await;
     assert!(matches!(r, Err(StoreError::AlreadyExists(_))));
-    assert!(s.get_occurrence("projects/p/occurrences/2").await.unwrap().is_none());
+    assert!(
+        s.get_occurrence("projects/p/occurrences/2")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn occurrence_update_reindexes_and_delete_removes() {
     let (_d, s) = store().await;
     let a = "projects/p/notes/a";
-    s.create_occurrences(&[occ("1", a, &format!("gcr.io/p/app@{D1}"), "ATTESTATION")], NOW).await.unwrap();
+    s.create_occurrences(
+        &[occ("1", a, &format!("gcr.io/p/app@{D1}"), "ATTESTATION")],
+        NOW,
+    )
+    .await
+    .unwrap();
     let mut body = occ("1", a, &format!("gcr.io/p/app@{D2}"), "ATTESTATION");
     body["extra"] = json!("changed");
-    let d = s.update_occurrence("projects/p/occurrences/1", &body, LATER).await.unwrap();
+    let d = s
+        .update_occurrence("projects/p/occurrences/1", &body, LATER)
+        .await
+        .unwrap();
     assert_eq!(d.update_time, LATER);
     let f = Filter::parse(&format!("has_suffix(resourceUrl, \"{D2}\")")).unwrap();
-    let l = s.list_occurrences(&OccurrenceScope::Project("p".into()), f.as_ref(), &Page::default()).await.unwrap();
+    let l = s
+        .list_occurrences(
+            &OccurrenceScope::Project("p".into()),
+            f.as_ref(),
+            &Page::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(l.items.len(), 1);
-    s.delete_occurrence("projects/p/occurrences/1").await.unwrap();
-    assert!(matches!(s.delete_occurrence("projects/p/occurrences/1").await, Err(StoreError::NotFound(_))));
+    s.delete_occurrence("projects/p/occurrences/1")
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_occurrence("projects/p/occurrences/1").await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -169,8 +365,25 @@ async fn data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = SqliteStore::open(dir.path()).await.unwrap();
-        s.put(Kind::Policy, "projects/p/policy", "projects/p", &json!({"x": 1}), None, Precondition::Any { etag: None }, NOW).await.unwrap();
+        s.put(
+            Kind::Policy,
+            "projects/p/policy",
+            "projects/p",
+            &json!({"x": 1}),
+            None,
+            Precondition::Any { etag: None },
+            NOW,
+        )
+        .await
+        .unwrap();
     }
     let s = SqliteStore::open(dir.path()).await.unwrap();
-    assert_eq!(s.get(Kind::Policy, "projects/p/policy").await.unwrap().unwrap().body["x"], 1);
+    assert_eq!(
+        s.get(Kind::Policy, "projects/p/policy")
+            .await
+            .unwrap()
+            .unwrap()
+            .body["x"],
+        1
+    );
 }

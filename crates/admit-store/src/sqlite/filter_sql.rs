@@ -37,7 +37,11 @@ fn is_digest(s: &str) -> bool {
 pub(crate) fn compile(f: &Filter, out: &mut Sql) {
     match f {
         Filter::And(a, b) | Filter::Or(a, b) => {
-            let op = if matches!(f, Filter::And(..)) { " AND " } else { " OR " };
+            let op = if matches!(f, Filter::And(..)) {
+                " AND "
+            } else {
+                " OR "
+            };
             out.text.push('(');
             compile(a, out);
             out.text.push_str(op);
@@ -61,26 +65,36 @@ pub(crate) fn compile(f: &Filter, out: &mut Sql) {
             let rev: String = v.chars().rev().collect();
             let digest = v.strip_prefix('@').unwrap_or(v);
             if is_digest(digest) {
-                out.text.push_str("(resource_digest = ? AND resource_uri_rev >= ? AND resource_uri_rev < ?)");
+                out.text.push_str(
+                    "(resource_digest = ? AND resource_uri_rev >= ? AND resource_uri_rev < ?)",
+                );
                 out.binds.push(digest.to_owned());
             } else {
-                out.text.push_str("(resource_uri_rev >= ? AND resource_uri_rev < ?)");
+                out.text
+                    .push_str("(resource_uri_rev >= ? AND resource_uri_rev < ?)");
             }
             out.binds.push(rev.clone());
             out.binds.push(format!("{rev}{TOP}"));
         }
         Filter::HasPrefix(FilterField::ResourceUri, v) => {
-            out.text.push_str("(resource_uri >= ? AND resource_uri < ?)");
+            out.text
+                .push_str("(resource_uri >= ? AND resource_uri < ?)");
             out.binds.push(v.clone());
             out.binds.push(format!("{v}{TOP}"));
         }
         Filter::HasSuffix(field, v) => {
-            out.text.push_str(&format!("(substr({c}, -length(?)) = ?)", c = column(*field)));
+            out.text.push_str(&format!(
+                "(substr({c}, -length(?)) = ?)",
+                c = column(*field)
+            ));
             out.binds.push(v.clone());
             out.binds.push(v.clone());
         }
         Filter::HasPrefix(field, v) => {
-            out.text.push_str(&format!("(substr({c}, 1, length(?)) = ?)", c = column(*field)));
+            out.text.push_str(&format!(
+                "(substr({c}, 1, length(?)) = ?)",
+                c = column(*field)
+            ));
             out.binds.push(v.clone());
             out.binds.push(v.clone());
         }

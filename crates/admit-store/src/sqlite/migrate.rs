@@ -4,7 +4,11 @@ use sqlx::{AssertSqlSafe, SqlitePool};
 
 use crate::StoreError;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     let db = StoreError::db("migrate");
@@ -14,15 +18,19 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
         .map_err(&db)?;
     for (version, description, sql) in MIGRATIONS {
         let mut tx = pool.begin().await.map_err(&db)?;
-        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(&db)?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(&db)?;
         if applied.is_some() {
             continue;
         }
-        sqlx::raw_sql(AssertSqlSafe(*sql)).execute(&mut *tx).await.map_err(&db)?;
+        sqlx::raw_sql(AssertSqlSafe(*sql))
+            .execute(&mut *tx)
+            .await
+            .map_err(&db)?;
         sqlx::query("INSERT INTO schema_migrations (version, description) VALUES (?, ?)")
             .bind(version)
             .bind(description)

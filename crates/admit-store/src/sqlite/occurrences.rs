@@ -27,17 +27,25 @@ fn columns(body: &Value) -> Result<Columns, StoreError> {
         .strip_prefix("projects/")
         .and_then(|r| r.split('/').next())
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| StoreError::InvalidArgument(format!("occurrence name `{name}` is not projects/*/occurrences/*")))?
+        .ok_or_else(|| {
+            StoreError::InvalidArgument(format!(
+                "occurrence name `{name}` is not projects/*/occurrences/*"
+            ))
+        })?
         .to_owned();
     let note_name = s("noteName");
-    let note = NoteName::parse(&note_name).map_err(|e| StoreError::InvalidArgument(format!("noteName: {e}")))?;
+    let note = NoteName::parse(&note_name)
+        .map_err(|e| StoreError::InvalidArgument(format!("noteName: {e}")))?;
     let resource_uri = s("resourceUri");
-    let resource_digest = resource_uri.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+    let resource_digest = resource_uri
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
     Ok(Columns {
         name,
         project,
         note_project: note.project.to_string(),
-        note_id: note.note.clone(),
+        note_id: note.note,
         note_name,
         kind: s("kind"),
         resource_uri_rev: resource_uri.chars().rev().collect(),
@@ -48,7 +56,11 @@ fn columns(body: &Value) -> Result<Columns, StoreError> {
 
 const SELECT: &str = "SELECT seq, name, body, version, create_time, update_time FROM occurrences";
 
-pub(super) async fn create(pool: &SqlitePool, bodies: &[Value], now: &str) -> Result<Vec<Doc>, StoreError> {
+pub(super) async fn create(
+    pool: &SqlitePool,
+    bodies: &[Value],
+    now: &str,
+) -> Result<Vec<Doc>, StoreError> {
     let db = StoreError::db("create occurrences");
     let cols = bodies.iter().map(columns).collect::<Result<Vec<_>, _>>()?;
     let mut tx = pool.begin().await.map_err(&db)?;
@@ -99,7 +111,12 @@ pub(super) async fn get(pool: &SqlitePool, name: &str) -> Result<Option<Doc>, St
     row.as_ref().map(doc_from_row).transpose()
 }
 
-pub(super) async fn update(pool: &SqlitePool, name: &str, body: &Value, now: &str) -> Result<Doc, StoreError> {
+pub(super) async fn update(
+    pool: &SqlitePool,
+    name: &str,
+    body: &Value,
+    now: &str,
+) -> Result<Doc, StoreError> {
     let db = StoreError::db("update occurrence");
     let c = columns(body)?;
     if c.name != name {
@@ -171,7 +188,10 @@ pub(super) async fn list(
 ) -> Result<Listed<Doc>, StoreError> {
     let limit = page.limit();
     let sql = list_sql(scope, filter);
-    let text = format!("{SELECT} WHERE {} AND seq > ? ORDER BY seq LIMIT ?", sql.text);
+    let text = format!(
+        "{SELECT} WHERE {} AND seq > ? ORDER BY seq LIMIT ?",
+        sql.text
+    );
     let mut q = sqlx::query(AssertSqlSafe(text));
     for b in &sql.binds {
         q = q.bind(b);
@@ -182,7 +202,7 @@ pub(super) async fn list(
         .fetch_all(pool)
         .await
         .map_err(StoreError::db("list occurrences"))?;
-    paginate(rows, limit)
+    paginate(&rows, limit)
 }
 
 #[cfg(test)]
@@ -195,22 +215,44 @@ mod tests {
     #[tokio::test]
     async fn resource_lookups_use_an_index() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let s = SqliteStore::open(dir.path()).await.unwrap_or_else(|e| panic!("{e}"));
+        let s = SqliteStore::open(dir.path())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let digest = format!("sha256:{}", "a".repeat(64));
         for (scope, filter) in [
-            (OccurrenceScope::Project("p".into()), format!("has_suffix(resourceUrl, \"{digest}\")")),
-            (OccurrenceScope::Note("projects/p/notes/n".into()), format!("has_suffix(resourceUrl, \"{digest}\")")),
-            (OccurrenceScope::Project("p".into()), "has_suffix(resourceUri, \"/app:v1\")".to_owned()),
-            (OccurrenceScope::Project("p".into()), "resourceUri = \"gcr.io/p/app\"".to_owned()),
+            (
+                OccurrenceScope::Project("p".into()),
+                format!("has_suffix(resourceUrl, \"{digest}\")"),
+            ),
+            (
+                OccurrenceScope::Note("projects/p/notes/n".into()),
+                format!("has_suffix(resourceUrl, \"{digest}\")"),
+            ),
+            (
+                OccurrenceScope::Project("p".into()),
+                "has_suffix(resourceUri, \"/app:v1\")".to_owned(),
+            ),
+            (
+                OccurrenceScope::Project("p".into()),
+                "resourceUri = \"gcr.io/p/app\"".to_owned(),
+            ),
         ] {
             let f = Filter::parse(&filter).unwrap_or_else(|e| panic!("{e}"));
             let sql = list_sql(&scope, f.as_ref());
-            let text = format!("EXPLAIN QUERY PLAN {SELECT} WHERE {} AND seq > ? ORDER BY seq LIMIT ?", sql.text);
+            let text = format!(
+                "EXPLAIN QUERY PLAN {SELECT} WHERE {} AND seq > ? ORDER BY seq LIMIT ?",
+                sql.text
+            );
             let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(AssertSqlSafe(text));
             for b in &sql.binds {
                 q = q.bind(b);
             }
-            let plan = q.bind(0i64).bind(10i64).fetch_all(s.read_pool()).await.unwrap_or_else(|e| panic!("{e}"));
+            let plan = q
+                .bind(0i64)
+                .bind(10i64)
+                .fetch_all(s.read_pool())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             let plan: Vec<String> = plan.into_iter().map(|r| r.3).collect();
             assert!(
                 plan.iter().all(|p| !p.starts_with("SCAN occurrences")),
