@@ -21,6 +21,8 @@ pub enum CryptoError {
     Pgp { step: &'static str, reason: String },
     #[error("payload {field}: {reason}")]
     Payload { field: &'static str, reason: String },
+    #[error("KMS: {0}")]
+    Kms(String),
     #[error("artifact URL `{url}`: {reason}")]
     ArtifactUrl { url: String, reason: String },
 }
