@@ -1,0 +1,78 @@
+//! admit's use cases, between the wire (api, webhook) and storage: validation, id and etag
+//! handling, key generation and signing, attestation validation with the engine.
+//!
+//! Owns: what a request means. Must not depend on: axum/HTTP types, sqlx, or the binary.
+//! Library crates never read the environment; time comes from the injected clock.
+
+mod attestors;
+mod error;
+mod kms;
+mod notes;
+mod occurrences;
+mod policy;
+
+use std::sync::Arc;
+
+use admit_crypto::SoftwareKeyBackend;
+use admit_store::Store;
+
+pub use error::{Code, ServiceError};
+pub use kms::{SignRequest, SignResponse};
+pub use occurrences::validate_attestation;
+
+/// Seconds and nanoseconds since the Unix epoch.
+pub type Clock = Arc<dyn Fn() -> (u64, u32) + Send + Sync>;
+
+/// The service: one per process, shared by every handler.
+pub struct Service {
+    store: Arc<dyn Store>,
+    keys: SoftwareKeyBackend,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, keys: SoftwareKeyBackend, clock: Clock) -> Self {
+        Service { store, keys, clock }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn now(&self) -> String {
+        let (s, n) = (self.clock)();
+        admit_model::rfc3339(s, n)
+    }
+
+    /// Whether storage answers.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        self.store.ping().await.map_err(Into::into)
+    }
+}
+
+/// Validates a resource id segment (attestor, note, key ring, key).
+pub(crate) fn check_id(field: &str, id: &str) -> Result<(), ServiceError> {
+    let ok = !id.is_empty()
+        && id.len() <= 63
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(format!(
+            "{field} `{id}` must be 1-63 letters, digits, `-` or `_`"
+        )))
+    }
+}
+
+/// Validates a project id from a URL.
+pub(crate) fn check_project(project: &str) -> Result<(), ServiceError> {
+    admit_model::ProjectId::parse(project)
+        .map(|_| ())
+        .map_err(|e| ServiceError::invalid(e.to_string()))
+}
