@@ -6,6 +6,7 @@
 
 mod attestors;
 mod error;
+mod iam;
 mod kms;
 mod notes;
 mod occurrences;

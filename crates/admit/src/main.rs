@@ -1,12 +1,12 @@
-//! `admit`: the one binary. Today it carries the offline commands (policy validation,
-//! evaluation against local attestor and attestation files, signature payloads); the server,
-//! webhook and API client commands join it in later work.
+//! `admit`: the one binary: `admit serve` (the APIs on SQLite) and the offline commands
+//! (policy validation, evaluation against local files, signature payloads).
 //!
 //! Exit codes scripts rely on: 0 success or allowed, 2 denied or non-conformant, 1 error.
 
 mod load;
 mod offline;
 mod render;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -31,6 +31,8 @@ pub(crate) enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the Binary Authorization, Grafeas and KMS APIs (SQLite under --data-dir).
+    Serve(serve::ServeArgs),
     /// Work with policy files.
     Policy {
         #[command(subcommand)]
@@ -57,6 +59,18 @@ enum PolicyCommand {
     },
 }
 
+fn serve_main(args: serve::ServeArgs) -> anyhow::Result<Outcome> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ADMIT_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(serve::run(args))?;
+    Ok(Outcome::Ok)
+}
+
 /// An outcome that maps to an exit code.
 pub(crate) enum Outcome {
     Ok,
@@ -66,6 +80,7 @@ pub(crate) enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve_main(args),
         Command::Policy {
             command: PolicyCommand::Validate { file },
         } => offline::validate_policy(&file),

@@ -49,6 +49,11 @@ fn stdout_write(s: &str) -> Result<()> {
     Ok(())
 }
 
+/// Writes one line to stdout and flushes it.
+pub(crate) fn stdout_line(s: &str) -> Result<()> {
+    stdout_write(&format!("{s}\n"))
+}
+
 fn stderr_write(s: &str) {
     let _ = std::io::stderr().lock().write_all(s.as_bytes());
 }

@@ -1,0 +1,33 @@
+//! `projects/{p}/policy`: get, update (PUT replaces the whole policy) and IAM.
+
+use admit_model::Policy;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde_json::Value;
+
+use crate::extract::{body, ok};
+use crate::{ApiError, AppState};
+
+pub(super) async fn get(State(s): State<AppState>, Path(project): Path<String>) -> Result<Response, ApiError> {
+    Ok(ok(&s.get_policy(&project).await?))
+}
+
+pub(super) async fn update(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+    let policy: Policy = body(&raw)?;
+    Ok(ok(&s.update_policy(&project, policy).await?))
+}
+
+pub(super) async fn get_iam(State(s): State<AppState>, Path(project): Path<String>) -> Result<Response, ApiError> {
+    Ok(ok(&s.get_iam_policy(&format!("projects/{project}/policy")).await?))
+}
+
+pub(super) async fn set_iam(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+    let req: Value = body(&raw)?;
+    Ok(ok(&s.set_iam_policy(&format!("projects/{project}/policy"), &req).await?))
+}
+
+pub(super) async fn test_iam(State(s): State<AppState>, raw: Bytes) -> Result<Response, ApiError> {
+    let req: Value = body(&raw)?;
+    Ok(ok(&s.test_iam_permissions(&req)))
+}

@@ -1,0 +1,34 @@
+//! `…/keyRings/{r}/cryptoKeys[/{k}]`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde_json::Value;
+
+use crate::extract::{Params, body, bool_param, list as list_response, ok, page, param};
+use crate::{ApiError, AppState};
+
+fn ring(project: &str, location: &str, ring: &str) -> String {
+    format!("projects/{project}/locations/{location}/keyRings/{ring}")
+}
+
+pub(super) async fn create(
+    State(s): State<AppState>,
+    Path((project, location, r)): Path<(String, String, String)>,
+    q: Params,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let id = param(&q, "cryptoKeyId").ok_or_else(|| ApiError::invalid("cryptoKeyId is required"))?;
+    let skip = bool_param(&q, "skipInitialVersionCreation")?;
+    let key: Value = body(&raw)?;
+    Ok(ok(&s.create_crypto_key(&ring(&project, &location, &r), id, key, skip).await?))
+}
+
+pub(super) async fn get(State(s): State<AppState>, Path((project, location, r, key)): Path<(String, String, String, String)>) -> Result<Response, ApiError> {
+    Ok(ok(&s.get_crypto_key(&format!("{}/cryptoKeys/{key}", ring(&project, &location, &r))).await?))
+}
+
+pub(super) async fn list(State(s): State<AppState>, Path((project, location, r)): Path<(String, String, String)>, q: Params) -> Result<Response, ApiError> {
+    let l = s.list_crypto_keys(&ring(&project, &location, &r), &page(&q)?).await?;
+    Ok(list_response("cryptoKeys", &l.items, l.next_page_token))
+}

@@ -1,0 +1,33 @@
+//! The HTTP surface: Binary Authorization (`v1`, `v1beta1`, `v1alpha2`), Container Analysis /
+//! Grafeas `v1` and the Cloud KMS `v1` subset, as gcloud 528 drives them, on one router.
+//! Handlers extract, call the service, and map; every error is a google.rpc.Status.
+//!
+//! Must not depend on: storage backends, the binary, or anything that reads the environment.
+
+mod binauthz;
+mod error;
+mod extract;
+mod grafeas;
+mod health;
+mod kms;
+
+use std::sync::Arc;
+
+use admit_service::Service;
+use axum::Router;
+
+pub use error::ApiError;
+
+/// Shared handler state.
+pub type AppState = Arc<Service>;
+
+/// Every route of every API, for `admit serve` and for in-process tests.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .merge(binauthz::routes())
+        .merge(grafeas::routes())
+        .merge(kms::routes())
+        .fallback(error::not_found)
+        .with_state(state)
+}

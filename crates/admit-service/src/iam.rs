@@ -1,0 +1,96 @@
+//! IAM policies on resources (Binary Authorization policy and attestors, Grafeas notes):
+//! stored and returned with etags. Enforcement arrives with authentication; until then every
+//! caller holds every permission, which is what `testIamPermissions` reports.
+
+use admit_model::Bytes;
+use admit_store::{Kind, Precondition};
+use serde_json::{Value, json};
+
+use crate::{Service, ServiceError};
+
+impl Service {
+    pub async fn get_iam_policy(&self, resource: &str) -> Result<Value, ServiceError> {
+        Ok(match self.store.get(Kind::IamPolicy, resource).await? {
+            Some(doc) => {
+                let mut p = doc.body;
+                p["etag"] = Value::String(doc.etag);
+                p
+            }
+            // An empty policy with a valid base64 etag, as the real services return.
+            None => json!({"version": 1, "etag": "ACAB"}),
+        })
+    }
+
+    /// `setIamPolicy`: `request` is `{policy: {...}, updateMask?}`.
+    pub async fn set_iam_policy(&self, resource: &str, request: &Value) -> Result<Value, ServiceError> {
+        let mut policy = request.get("policy").cloned().unwrap_or(Value::Null);
+        let Some(obj) = policy.as_object_mut() else {
+            return Err(ServiceError::invalid("policy is required"));
+        };
+        let etag = match obj.remove("etag") {
+            Some(Value::String(e)) if !e.is_empty() && e != "ACAB" => {
+                Bytes::from_base64(&e).map_err(|_| ServiceError::invalid("policy.etag must be base64"))?;
+                Some(e)
+            }
+            _ => None,
+        };
+        for (i, b) in obj.get("bindings").and_then(Value::as_array).cloned().unwrap_or_default().iter().enumerate() {
+            let role = b.get("role").and_then(Value::as_str).unwrap_or("");
+            if !role.starts_with("roles/") && !role.starts_with("projects/") && !role.starts_with("organizations/") {
+                return Err(ServiceError::invalid(format!("policy.bindings[{i}].role `{role}` is not a role name")));
+            }
+            for (j, m) in b.get("members").and_then(Value::as_array).cloned().unwrap_or_default().iter().enumerate() {
+                let m = m.as_str().unwrap_or("");
+                let ok = m == "allUsers" || m == "allAuthenticatedUsers" || m.split_once(':').is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
+                if !ok {
+                    return Err(ServiceError::invalid(format!("policy.bindings[{i}].members[{j}] `{m}` is not a member (user:, serviceAccount:, group:, domain:)")));
+                }
+            }
+        }
+        let doc = self
+            .store
+            .put(Kind::IamPolicy, resource, resource, &policy, None, Precondition::Any { etag }, &self.now())
+            .await?;
+        let mut out = doc.body;
+        out["etag"] = Value::String(doc.etag);
+        Ok(out)
+    }
+
+    /// The permissions, of those asked, the caller holds: all of them until IAM is enforced.
+    pub fn test_iam_permissions(&self, request: &Value) -> Value {
+        json!({"permissions": request.get("permissions").cloned().unwrap_or(json!([]))})
+    }
+
+    pub async fn get_cv_config(&self, project: &str) -> Result<Value, ServiceError> {
+        crate::check_project(project)?;
+        let name = format!("projects/{project}/continuousValidationConfig");
+        Ok(match self.store.get(Kind::ContinuousValidationConfig, &name).await? {
+            Some(doc) => {
+                let mut v = doc.body;
+                v["updateTime"] = Value::String(doc.update_time);
+                v
+            }
+            None => json!({"name": name, "enforcementPolicyConfig": {}}),
+        })
+    }
+
+    pub async fn update_cv_config(&self, project: &str, mut body: Value) -> Result<Value, ServiceError> {
+        crate::check_project(project)?;
+        let name = format!("projects/{project}/continuousValidationConfig");
+        let enabled = body
+            .pointer("/enforcementPolicyConfig/enabled")
+            .cloned()
+            .unwrap_or(Value::Bool(false));
+        if !enabled.is_boolean() {
+            return Err(ServiceError::invalid("enforcementPolicyConfig.enabled must be a boolean"));
+        }
+        body = json!({"name": name, "enforcementPolicyConfig": {"enabled": enabled}});
+        let doc = self
+            .store
+            .put(Kind::ContinuousValidationConfig, &name, &format!("projects/{project}"), &body, None, Precondition::Any { etag: None }, &self.now())
+            .await?;
+        let mut v = doc.body;
+        v["updateTime"] = Value::String(doc.update_time);
+        Ok(v)
+    }
+}

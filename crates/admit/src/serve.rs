@@ -1,0 +1,107 @@
+//! `admit serve`: the Binary Authorization, Grafeas and KMS APIs over HTTP on SQLite.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use admit_crypto::{MasterKey, SoftwareKeyBackend};
+use admit_service::Service;
+use admit_store::SqliteStore;
+use anyhow::{Context as _, Result, bail};
+use base64::Engine as _;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on. Binds to loopback unless told otherwise: there is no
+    /// authentication yet, so anyone who can reach the port can change the policy.
+    #[arg(long, env = "ADMIT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where the SQLite database (and a generated master key) live.
+    #[arg(long, env = "ADMIT_DATA_DIR", default_value = "./admit-data")]
+    data_dir: PathBuf,
+    /// A file holding the 32-byte KMS master key, base64-encoded. Without it (and without
+    /// ADMIT_MASTER_KEY) a key is generated into DATA_DIR/master.key on first run.
+    #[arg(long, env = "ADMIT_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// Allow listening on a non-loopback address although nothing authenticates callers.
+    #[arg(long, env = "ADMIT_ALLOW_UNAUTHENTICATED_NETWORK")]
+    allow_unauthenticated_network: bool,
+}
+
+fn decode_key(text: &str, origin: &str) -> Result<MasterKey> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .with_context(|| format!("{origin}: the master key must be base64"))?;
+    MasterKey::from_bytes(&bytes).with_context(|| origin.to_owned())
+}
+
+fn master_key(args: &ServeArgs) -> Result<MasterKey> {
+    if let Ok(v) = std::env::var("ADMIT_MASTER_KEY") {
+        return decode_key(&v, "ADMIT_MASTER_KEY");
+    }
+    if let Some(f) = &args.master_key_file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        return decode_key(&text, &f.display().to_string());
+    }
+    let path = args.data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        return decode_key(&text, &path.display().to_string());
+    }
+    let key = MasterKey::generate()?;
+    write_private(&path, &base64::engine::general_purpose::STANDARD.encode(key.expose_bytes()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "GENERATED A NEW KMS MASTER KEY next to the database. Every KMS private key is wrapped under it: \
+         back it up and move it out of the data directory (--master-key-file or ADMIT_MASTER_KEY) for production"
+    );
+    Ok(key)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+pub(crate) async fn run(args: ServeArgs) -> Result<()> {
+    if !args.listen.ip().is_loopback() && !args.allow_unauthenticated_network {
+        bail!(
+            "refusing to listen on {} without authentication; bind to 127.0.0.1 or pass --allow-unauthenticated-network",
+            args.listen
+        );
+    }
+    let store = SqliteStore::open(&args.data_dir)
+        .await
+        .with_context(|| format!("cannot open the database in {}", args.data_dir.display()))?;
+    let keys = SoftwareKeyBackend::new(master_key(&args)?);
+    let clock: admit_service::Clock = Arc::new(|| {
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        (d.as_secs(), d.subsec_nanos())
+    });
+    let service = Arc::new(Service::new(Arc::new(store), keys, clock));
+    let app = admit_api::router(service);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The one line scripts and tests wait for.
+    crate::offline::stdout_line(&format!("admit listening on http://{addr}"))?;
+    tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
