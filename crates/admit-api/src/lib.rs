@@ -15,11 +15,18 @@ use std::sync::Arc;
 
 use admit_service::Service;
 use axum::Router;
+use tower_http::normalize_path::NormalizePath;
 
 pub use error::ApiError;
 
 /// Shared handler state.
 pub type AppState = Arc<Service>;
+
+/// The served application: the router behind trailing-slash normalisation (seed 000 posts to
+/// `…/notes/?noteId=`, which Google accepts).
+pub fn app(state: AppState) -> NormalizePath<Router> {
+    NormalizePath::trim_trailing_slash(router(state))
+}
 
 /// Every route of every API, for `admit serve` and for in-process tests.
 pub fn router(state: AppState) -> Router {

@@ -90,7 +90,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         (d.as_secs(), d.subsec_nanos())
     });
     let service = Arc::new(Service::new(Arc::new(store), keys, clock));
-    let app = admit_api::router(service);
+    let app = admit_api::app(service);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -98,7 +98,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     // The one line scripts and tests wait for.
     crate::offline::stdout_line(&format!("admit listening on http://{addr}"))?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
-    axum::serve(listener, app)
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
