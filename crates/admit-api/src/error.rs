@@ -16,15 +16,27 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, name: "INVALID_ARGUMENT", message: message.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            name: "INVALID_ARGUMENT",
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, name: "NOT_FOUND", message: message.into() }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            name: "NOT_FOUND",
+            message: message.into(),
+        }
     }
 
     pub fn unimplemented(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_IMPLEMENTED, name: "UNIMPLEMENTED", message: message.into() }
+        ApiError {
+            status: StatusCode::NOT_IMPLEMENTED,
+            name: "UNIMPLEMENTED",
+            message: message.into(),
+        }
     }
 }
 
@@ -40,7 +52,11 @@ impl From<ServiceError> for ApiError {
             Code::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             Code::Unimplemented => (StatusCode::NOT_IMPLEMENTED, "UNIMPLEMENTED"),
         };
-        ApiError { status, name, message: e.message }
+        ApiError {
+            status,
+            name,
+            message: e.message,
+        }
     }
 }
 

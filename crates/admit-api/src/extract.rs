@@ -30,7 +30,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
             Some("v1") => Ok(ApiVersion::V1),
             Some("v1beta1") => Ok(ApiVersion::V1beta1),
             Some("v1alpha2") => Ok(ApiVersion::V1alpha2),
-            other => Err(ApiError::not_found(format!("unknown API version {other:?}"))),
+            other => Err(ApiError::not_found(format!(
+                "unknown API version {other:?}"
+            ))),
         }
     }
 }
@@ -55,22 +57,35 @@ pub(crate) fn bool_param(q: &HashMap<String, String>, name: &str) -> Result<bool
 pub(crate) fn page(q: &HashMap<String, String>) -> Result<Page, ApiError> {
     let size = match q.get("pageSize").map(String::as_str) {
         None | Some("") => 0,
-        Some(s) => s.parse::<u32>().map_err(|_| ApiError::invalid(format!("pageSize: `{s}` is not a non-negative integer")))?,
+        Some(s) => s.parse::<u32>().map_err(|_| {
+            ApiError::invalid(format!("pageSize: `{s}` is not a non-negative integer"))
+        })?,
     };
-    Ok(Page { size, token: q.get("pageToken").filter(|t| !t.is_empty()).cloned() })
+    Ok(Page {
+        size,
+        token: q.get("pageToken").filter(|t| !t.is_empty()).cloned(),
+    })
 }
 
 pub(crate) fn update_mask(q: &HashMap<String, String>) -> Vec<String> {
     q.get("updateMask")
-        .map(|m| m.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .map(|m| {
+            m.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Decodes a JSON body; errors name the field path. An empty body is `{}`.
 pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::invalid("the request body is not UTF-8"))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid("the request body is not UTF-8"))?;
     let text = if text.trim().is_empty() { "{}" } else { text };
-    admit_model::decode(text, admit_model::Format::Json).map_err(|e| ApiError::invalid(e.to_string()))
+    admit_model::decode(text, admit_model::Format::Json)
+        .map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 /// A JSON response.
@@ -81,7 +96,10 @@ pub(crate) fn ok<T: Serialize>(v: &T) -> Response {
 /// A list response `{<field>: [...], nextPageToken}`.
 pub(crate) fn list<T: Serialize>(field: &str, items: &[T], next: Option<String>) -> Response {
     let mut m = serde_json::Map::new();
-    m.insert(field.to_owned(), serde_json::to_value(items).unwrap_or_default());
+    m.insert(
+        field.to_owned(),
+        serde_json::to_value(items).unwrap_or_default(),
+    );
     if let Some(t) = next {
         m.insert("nextPageToken".into(), serde_json::Value::String(t));
     }

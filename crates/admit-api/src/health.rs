@@ -8,7 +8,9 @@ use axum::routing::get;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(|| async { "ok\n" })).route("/readyz", get(ready))
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
 }
 
 async fn ready(State(s): State<AppState>) -> (StatusCode, &'static str) {

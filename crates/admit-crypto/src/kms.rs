@@ -10,7 +10,9 @@ use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaEncoding};
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaEncoding,
+};
 
 use crate::CryptoError;
 
@@ -32,7 +34,9 @@ impl MasterKey {
     /// A fresh random master key.
     pub fn generate() -> Result<Self, CryptoError> {
         let mut b = [0u8; 32];
-        SystemRandom::new().fill(&mut b).map_err(|_| kms_err("no randomness"))?;
+        SystemRandom::new()
+            .fill(&mut b)
+            .map_err(|_| kms_err("no randomness"))?;
         Ok(MasterKey(b))
     }
 
@@ -68,7 +72,11 @@ pub enum SignInput<'a> {
 enum Family {
     Ec(&'static EcdsaSigningAlgorithm, &'static digest::Algorithm),
     Ed25519,
-    Rsa(KeySize, &'static dyn RsaEncoding, &'static digest::Algorithm),
+    Rsa(
+        KeySize,
+        &'static dyn RsaEncoding,
+        &'static digest::Algorithm,
+    ),
 }
 
 fn family(alg: Alg) -> Result<Family, CryptoError> {
@@ -76,17 +84,39 @@ fn family(alg: Alg) -> Result<Family, CryptoError> {
     Ok(match alg {
         Alg::EcSignP256Sha256 => Family::Ec(&s::ECDSA_P256_SHA256_ASN1_SIGNING, &digest::SHA256),
         Alg::EcSignP384Sha384 => Family::Ec(&s::ECDSA_P384_SHA384_ASN1_SIGNING, &digest::SHA384),
-        Alg::EcSignSecp256k1Sha256 => Family::Ec(&s::ECDSA_P256K1_SHA256_ASN1_SIGNING, &digest::SHA256),
+        Alg::EcSignSecp256k1Sha256 => {
+            Family::Ec(&s::ECDSA_P256K1_SHA256_ASN1_SIGNING, &digest::SHA256)
+        }
         Alg::EcSignEd25519 => Family::Ed25519,
-        Alg::RsaSignPss2048Sha256 => Family::Rsa(KeySize::Rsa2048, &s::RSA_PSS_SHA256, &digest::SHA256),
-        Alg::RsaSignPss3072Sha256 => Family::Rsa(KeySize::Rsa3072, &s::RSA_PSS_SHA256, &digest::SHA256),
-        Alg::RsaSignPss4096Sha256 => Family::Rsa(KeySize::Rsa4096, &s::RSA_PSS_SHA256, &digest::SHA256),
-        Alg::RsaSignPss4096Sha512 => Family::Rsa(KeySize::Rsa4096, &s::RSA_PSS_SHA512, &digest::SHA512),
-        Alg::RsaSignPkcs12048Sha256 => Family::Rsa(KeySize::Rsa2048, &s::RSA_PKCS1_SHA256, &digest::SHA256),
-        Alg::RsaSignPkcs13072Sha256 => Family::Rsa(KeySize::Rsa3072, &s::RSA_PKCS1_SHA256, &digest::SHA256),
-        Alg::RsaSignPkcs14096Sha256 => Family::Rsa(KeySize::Rsa4096, &s::RSA_PKCS1_SHA256, &digest::SHA256),
-        Alg::RsaSignPkcs14096Sha512 => Family::Rsa(KeySize::Rsa4096, &s::RSA_PKCS1_SHA512, &digest::SHA512),
-        other => return Err(kms_err(format!("algorithm {other} is not supported for asymmetric signing here"))),
+        Alg::RsaSignPss2048Sha256 => {
+            Family::Rsa(KeySize::Rsa2048, &s::RSA_PSS_SHA256, &digest::SHA256)
+        }
+        Alg::RsaSignPss3072Sha256 => {
+            Family::Rsa(KeySize::Rsa3072, &s::RSA_PSS_SHA256, &digest::SHA256)
+        }
+        Alg::RsaSignPss4096Sha256 => {
+            Family::Rsa(KeySize::Rsa4096, &s::RSA_PSS_SHA256, &digest::SHA256)
+        }
+        Alg::RsaSignPss4096Sha512 => {
+            Family::Rsa(KeySize::Rsa4096, &s::RSA_PSS_SHA512, &digest::SHA512)
+        }
+        Alg::RsaSignPkcs12048Sha256 => {
+            Family::Rsa(KeySize::Rsa2048, &s::RSA_PKCS1_SHA256, &digest::SHA256)
+        }
+        Alg::RsaSignPkcs13072Sha256 => {
+            Family::Rsa(KeySize::Rsa3072, &s::RSA_PKCS1_SHA256, &digest::SHA256)
+        }
+        Alg::RsaSignPkcs14096Sha256 => {
+            Family::Rsa(KeySize::Rsa4096, &s::RSA_PKCS1_SHA256, &digest::SHA256)
+        }
+        Alg::RsaSignPkcs14096Sha512 => {
+            Family::Rsa(KeySize::Rsa4096, &s::RSA_PKCS1_SHA512, &digest::SHA512)
+        }
+        other => {
+            return Err(kms_err(format!(
+                "algorithm {other} is not supported for asymmetric signing here"
+            )));
+        }
     })
 }
 
@@ -126,16 +156,23 @@ impl SoftwareKeyBackend {
     }
 
     fn aead(&self) -> Result<LessSafeKey, CryptoError> {
-        let k = UnboundKey::new(&AES_256_GCM, self.master.expose_bytes()).map_err(|_| kms_err("bad master key"))?;
+        let k = UnboundKey::new(&AES_256_GCM, self.master.expose_bytes())
+            .map_err(|_| kms_err("bad master key"))?;
         Ok(LessSafeKey::new(k))
     }
 
     fn wrap(&self, plaintext: &[u8], bound_to: &str) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new().fill(&mut nonce).map_err(|_| kms_err("no randomness"))?;
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| kms_err("no randomness"))?;
         let mut buf = plaintext.to_vec();
         self.aead()?
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(bound_to.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(bound_to.as_bytes()),
+                &mut buf,
+            )
             .map_err(|_| kms_err("wrapping failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
@@ -152,7 +189,9 @@ impl SoftwareKeyBackend {
         let plain = self
             .aead()?
             .open_in_place(nonce, Aad::from(bound_to.as_bytes()), &mut buf)
-            .map_err(|_| kms_err("cannot unwrap the private key: wrong master key or tampered data"))?;
+            .map_err(|_| {
+                kms_err("cannot unwrap the private key: wrong master key or tampered data")
+            })?;
         Ok(plain.to_vec())
     }
 
@@ -174,7 +213,10 @@ impl SoftwareKeyBackend {
             }
             Family::Rsa(size, _, _) => {
                 let kp = signature::RsaKeyPair::generate(size).map_err(fail)?;
-                let p8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp).map_err(fail)?.as_ref().to_vec();
+                let p8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp)
+                    .map_err(fail)?
+                    .as_ref()
+                    .to_vec();
                 let spki = kp.public_key().as_der().map_err(fail)?.as_ref().to_vec();
                 (p8, spki)
             }
@@ -186,7 +228,13 @@ impl SoftwareKeyBackend {
     }
 
     /// Signs `input` with the wrapped key of `name`.
-    pub fn sign(&self, alg: Alg, wrapped: &[u8], name: &str, input: SignInput<'_>) -> Result<Vec<u8>, CryptoError> {
+    pub fn sign(
+        &self,
+        alg: Alg,
+        wrapped: &[u8],
+        name: &str,
+        input: SignInput<'_>,
+    ) -> Result<Vec<u8>, CryptoError> {
         let pkcs8 = self.unwrap(wrapped, name)?;
         let fam = family(alg)?;
         let digest_of = |want: &'static digest::Algorithm| -> Result<Digest, CryptoError> {
@@ -199,29 +247,40 @@ impl SoftwareKeyBackend {
                         _ => &digest::SHA512,
                     };
                     if given != want {
-                        return Err(kms_err(format!("digest type does not match algorithm {alg}")));
+                        return Err(kms_err(format!(
+                            "digest type does not match algorithm {alg}"
+                        )));
                     }
-                    Digest::import_less_safe(d, want).map_err(|_| kms_err("digest has the wrong length"))
+                    Digest::import_less_safe(d, want)
+                        .map_err(|_| kms_err("digest has the wrong length"))
                 }
             }
         };
         let fail = |_| kms_err("signing failed");
         match fam {
             Family::Ec(a, h) => {
-                let kp = EcdsaKeyPair::from_pkcs8(a, &pkcs8).map_err(|_| kms_err("stored key is corrupt"))?;
-                Ok(kp.sign_digest(&digest_of(h)?).map_err(fail)?.as_ref().to_vec())
+                let kp = EcdsaKeyPair::from_pkcs8(a, &pkcs8)
+                    .map_err(|_| kms_err("stored key is corrupt"))?;
+                Ok(kp
+                    .sign_digest(&digest_of(h)?)
+                    .map_err(fail)?
+                    .as_ref()
+                    .to_vec())
             }
             Family::Ed25519 => match input {
                 SignInput::Data(d) => {
-                    let kp = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| kms_err("stored key is corrupt"))?;
+                    let kp = Ed25519KeyPair::from_pkcs8(&pkcs8)
+                        .map_err(|_| kms_err("stored key is corrupt"))?;
                     Ok(kp.sign(d).as_ref().to_vec())
                 }
                 _ => Err(kms_err("EC_SIGN_ED25519 signs data, not a digest")),
             },
             Family::Rsa(_, enc, h) => {
-                let kp = signature::RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| kms_err("stored key is corrupt"))?;
+                let kp = signature::RsaKeyPair::from_pkcs8(&pkcs8)
+                    .map_err(|_| kms_err("stored key is corrupt"))?;
                 let mut sig = vec![0u8; kp.public_modulus_len()];
-                kp.sign_digest(enc, &digest_of(h)?, &mut sig).map_err(fail)?;
+                kp.sign_digest(enc, &digest_of(h)?, &mut sig)
+                    .map_err(fail)?;
                 Ok(sig)
             }
         }
@@ -235,10 +294,33 @@ pub fn crc32c(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ POLY } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ POLY
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
+}
+
+/// A random (version 4) UUID, for server-assigned occurrence ids.
+pub fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    // SystemRandom only fails if the OS has no entropy source; fall back to a time-derived id
+    // would be guessable, so an all-zero id would collide and be rejected by the store instead.
+    let _ = SystemRandom::new().fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -254,7 +336,8 @@ mod tests {
 
     #[test]
     fn generated_keys_sign_digests_that_the_verifier_accepts() {
-        let backend = SoftwareKeyBackend::new(MasterKey::generate().unwrap_or_else(|e| panic!("{e}")));
+        let backend =
+            SoftwareKeyBackend::new(MasterKey::generate().unwrap_or_else(|e| panic!("{e}")));
         let msg = b"payload";
         for (kms, ba) in [
             (Alg::EcSignP256Sha256, S::EcdsaP256Sha256),
@@ -263,14 +346,33 @@ mod tests {
             (Alg::RsaSignPkcs12048Sha256, S::RsaSignPkcs12048Sha256),
         ] {
             let name = "projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1";
-            let k = backend.generate(kms, name).unwrap_or_else(|e| panic!("{e}"));
-            let d = digest::digest(if kms == Alg::EcSignP384Sha384 { &digest::SHA384 } else { &digest::SHA256 }, msg);
-            let input = if kms == Alg::EcSignP384Sha384 { SignInput::Sha384(d.as_ref()) } else { SignInput::Sha256(d.as_ref()) };
-            let sig = backend.sign(kms, &k.wrapped_private_key, name, input).unwrap_or_else(|e| panic!("{e}"));
+            let k = backend
+                .generate(kms, name)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let d = digest::digest(
+                if kms == Alg::EcSignP384Sha384 {
+                    &digest::SHA384
+                } else {
+                    &digest::SHA256
+                },
+                msg,
+            );
+            let input = if kms == Alg::EcSignP384Sha384 {
+                SignInput::Sha384(d.as_ref())
+            } else {
+                SignInput::Sha256(d.as_ref())
+            };
+            let sig = backend
+                .sign(kms, &k.wrapped_private_key, name, input)
+                .unwrap_or_else(|e| panic!("{e}"));
             let v = PkixKey::from_pem(&k.public_key_pem, ba).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(v.verify(msg, &sig), Ok(()), "{kms}");
             // Bound to its name: another name cannot unwrap it.
-            assert!(backend.sign(kms, &k.wrapped_private_key, "other", input).is_err());
+            assert!(
+                backend
+                    .sign(kms, &k.wrapped_private_key, "other", input)
+                    .is_err()
+            );
         }
     }
 
@@ -278,20 +380,21 @@ mod tests {
     fn another_master_key_cannot_unwrap() {
         let a = SoftwareKeyBackend::new(MasterKey::generate().unwrap_or_else(|e| panic!("{e}")));
         let b = SoftwareKeyBackend::new(MasterKey::generate().unwrap_or_else(|e| panic!("{e}")));
-        let k = a.generate(Alg::EcSignP256Sha256, "n").unwrap_or_else(|e| panic!("{e}"));
-        assert!(b.sign(Alg::EcSignP256Sha256, &k.wrapped_private_key, "n", SignInput::Data(b"x")).is_err());
-        assert_eq!(format!("{:?}", MasterKey::generate().ok()), "Some(MasterKey(<redacted>))");
+        let k = a
+            .generate(Alg::EcSignP256Sha256, "n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            b.sign(
+                Alg::EcSignP256Sha256,
+                &k.wrapped_private_key,
+                "n",
+                SignInput::Data(b"x")
+            )
+            .is_err()
+        );
+        assert_eq!(
+            format!("{:?}", MasterKey::generate().ok()),
+            "Some(MasterKey(<redacted>))"
+        );
     }
-}
-
-/// A random (version 4) UUID, for server-assigned occurrence ids.
-pub fn random_uuid() -> String {
-    let mut b = [0u8; 16];
-    // SystemRandom only fails if the OS has no entropy source; fall back to a time-derived id
-    // would be guessable, so an all-zero id would collide and be rejected by the store instead.
-    let _ = SystemRandom::new().fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }

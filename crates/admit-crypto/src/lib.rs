@@ -15,7 +15,10 @@ mod pgp_key;
 mod pkix;
 
 pub use error::CryptoError;
-pub use kms::{GeneratedKey, MasterKey, SignInput, SoftwareKeyBackend, crc32c, kms_algorithm_supported, random_uuid};
+pub use kms::{
+    GeneratedKey, MasterKey, SignInput, SoftwareKeyBackend, crc32c, kms_algorithm_supported,
+    random_uuid,
+};
 pub use pae::{DEFAULT_DSSE_TYPE, pae};
 pub use payload::{
     ATOMIC_SIGNATURE_TYPE, BINAUTHZ_SIGNATURE_TYPE, COSIGN_SIGNATURE_TYPE, SimpleSigning,

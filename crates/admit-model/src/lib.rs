@@ -27,7 +27,9 @@ pub use bytes::Bytes;
 pub use codec::{Format, decode, decode_many, decode_value, to_json_pretty, to_yaml};
 pub use error::ModelError;
 pub use filter::{Filter, FilterError, FilterField};
-pub use kms::{CryptoKeyPurpose, CryptoKeyVersionAlgorithm, CryptoKeyVersionState, ProtectionLevel};
+pub use kms::{
+    CryptoKeyPurpose, CryptoKeyVersionAlgorithm, CryptoKeyVersionState, ProtectionLevel,
+};
 pub use names::{AttestorName, NoteName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};
 pub use policy::{

@@ -17,7 +17,8 @@ pub(crate) fn normalise_keys(attestor: &mut Attestor) -> Result<(), ServiceError
         let field = format!("userOwnedGrafeasNote.publicKeys[{i}]");
         match (&key.ascii_armored_pgp_public_key, &mut key.pkix_public_key) {
             (Some(armored), None) => {
-                let k = PgpKey::from_armored(armored).map_err(|e| ServiceError::invalid(format!("{field}: {e}")))?;
+                let k = PgpKey::from_armored(armored)
+                    .map_err(|e| ServiceError::invalid(format!("{field}: {e}")))?;
                 key.id = k.fingerprint().to_owned();
             }
             (None, Some(pkix)) => {
@@ -26,12 +27,17 @@ pub(crate) fn normalise_keys(attestor: &mut Attestor) -> Result<(), ServiceError
                 if key.id.is_empty() {
                     key.id = k.key_id();
                 } else if !key.id.contains(':') || key.id.contains(char::is_whitespace) {
-                    return Err(ServiceError::invalid(format!("{field}.id: `{}` is not a valid URI", key.id)));
+                    return Err(ServiceError::invalid(format!(
+                        "{field}.id: `{}` is not a valid URI",
+                        key.id
+                    )));
                 }
                 if let Some(kid) = pkix.key_id.as_deref().filter(|k| !k.is_empty())
                     && kid != key.id
                 {
-                    return Err(ServiceError::invalid(format!("{field}.pkixPublicKey.keyId must be blank or equal to id")));
+                    return Err(ServiceError::invalid(format!(
+                        "{field}.pkixPublicKey.keyId must be blank or equal to id"
+                    )));
                 }
             }
             _ => {
@@ -41,7 +47,10 @@ pub(crate) fn normalise_keys(attestor: &mut Attestor) -> Result<(), ServiceError
             }
         }
         if !seen.insert(key.id.clone()) {
-            return Err(ServiceError::invalid(format!("{field}.id: `{}` is used by another key", key.id)));
+            return Err(ServiceError::invalid(format!(
+                "{field}.id: `{}` is used by another key",
+                key.id
+            )));
         }
     }
     Ok(())
@@ -55,33 +64,52 @@ fn to_body(a: &Attestor) -> Result<serde_json::Value, ServiceError> {
 }
 
 fn from_doc(doc: admit_store::Doc) -> Result<Attestor, ServiceError> {
-    let mut a: Attestor = serde_json::from_value(doc.body)
-        .map_err(|e| ServiceError::new(Code::Internal, format!("stored attestor unreadable: {e}")))?;
+    let mut a: Attestor = serde_json::from_value(doc.body).map_err(|e| {
+        ServiceError::new(Code::Internal, format!("stored attestor unreadable: {e}"))
+    })?;
     a.etag = Some(doc.etag);
     a.update_time = Some(doc.update_time);
     Ok(a)
 }
 
 impl Service {
-    pub async fn create_attestor(&self, project: &str, id: &str, mut attestor: Attestor) -> Result<Attestor, ServiceError> {
+    pub async fn create_attestor(
+        &self,
+        project: &str,
+        id: &str,
+        mut attestor: Attestor,
+    ) -> Result<Attestor, ServiceError> {
         check_project(project)?;
         check_id("attestorId", id)?;
         let name = format!("projects/{project}/attestors/{id}");
         if !attestor.name.is_empty() && attestor.name != name {
-            return Err(ServiceError::invalid(format!("name `{}` does not match {name}", attestor.name)));
+            return Err(ServiceError::invalid(format!(
+                "name `{}` does not match {name}",
+                attestor.name
+            )));
         }
         attestor.name = name.clone();
         let note = attestor
             .user_owned_grafeas_note
             .as_mut()
             .ok_or_else(|| ServiceError::invalid("userOwnedGrafeasNote is required"))?;
-        NoteName::parse(&note.note_reference)
-            .map_err(|e| ServiceError::invalid(format!("userOwnedGrafeasNote.noteReference: {e}")))?;
-        note.delegation_service_account_email = Some(format!("service-{project}@admit-binaryauthorization.local"));
+        NoteName::parse(&note.note_reference).map_err(|e| {
+            ServiceError::invalid(format!("userOwnedGrafeasNote.noteReference: {e}"))
+        })?;
+        note.delegation_service_account_email =
+            Some(format!("service-{project}@admit-binaryauthorization.local"));
         normalise_keys(&mut attestor)?;
         let doc = self
             .store
-            .put(Kind::Attestor, &name, &format!("projects/{project}"), &to_body(&attestor)?, None, Precondition::MustNotExist, &self.now())
+            .put(
+                Kind::Attestor,
+                &name,
+                &format!("projects/{project}"),
+                &to_body(&attestor)?,
+                None,
+                Precondition::MustNotExist,
+                &self.now(),
+            )
             .await?;
         from_doc(doc)
     }
@@ -96,27 +124,50 @@ impl Service {
         from_doc(doc)
     }
 
-    pub async fn list_attestors(&self, project: &str, page: &Page) -> Result<Listed<Attestor>, ServiceError> {
+    pub async fn list_attestors(
+        &self,
+        project: &str,
+        page: &Page,
+    ) -> Result<Listed<Attestor>, ServiceError> {
         check_project(project)?;
-        let l = self.store.list(Kind::Attestor, &format!("projects/{project}"), page).await?;
+        let l = self
+            .store
+            .list(Kind::Attestor, &format!("projects/{project}"), page)
+            .await?;
         Ok(Listed {
-            items: l.items.into_iter().map(from_doc).collect::<Result<_, _>>()?,
+            items: l
+                .items
+                .into_iter()
+                .map(from_doc)
+                .collect::<Result<_, _>>()?,
             next_page_token: l.next_page_token,
         })
     }
 
     /// PUT: replaces description and keys; name and note reference are immutable.
-    pub async fn update_attestor(&self, name: &str, mut attestor: Attestor) -> Result<Attestor, ServiceError> {
+    pub async fn update_attestor(
+        &self,
+        name: &str,
+        mut attestor: Attestor,
+    ) -> Result<Attestor, ServiceError> {
         let parsed = AttestorName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let current = self.get_attestor(name).await?;
         if !attestor.name.is_empty() && attestor.name != name {
             return Err(ServiceError::invalid("name is immutable"));
         }
         attestor.name = name.to_owned();
-        let old_note = current.user_owned_grafeas_note.as_ref().map(|n| n.note_reference.as_str());
-        let new_note = attestor.user_owned_grafeas_note.as_mut().ok_or_else(|| ServiceError::invalid("userOwnedGrafeasNote is required"))?;
+        let old_note = current
+            .user_owned_grafeas_note
+            .as_ref()
+            .map(|n| n.note_reference.as_str());
+        let new_note = attestor
+            .user_owned_grafeas_note
+            .as_mut()
+            .ok_or_else(|| ServiceError::invalid("userOwnedGrafeasNote is required"))?;
         if Some(new_note.note_reference.as_str()) != old_note {
-            return Err(ServiceError::invalid("userOwnedGrafeasNote.noteReference is immutable"));
+            return Err(ServiceError::invalid(
+                "userOwnedGrafeasNote.noteReference is immutable",
+            ));
         }
         new_note.delegation_service_account_email = current
             .user_owned_grafeas_note
@@ -126,7 +177,15 @@ impl Service {
         let etag = attestor.etag.take().filter(|e| !e.is_empty());
         let doc = self
             .store
-            .put(Kind::Attestor, name, &format!("projects/{}", parsed.project), &to_body(&attestor)?, None, Precondition::MustExist { etag }, &self.now())
+            .put(
+                Kind::Attestor,
+                name,
+                &format!("projects/{}", parsed.project),
+                &to_body(&attestor)?,
+                None,
+                Precondition::MustExist { etag },
+                &self.now(),
+            )
             .await?;
         from_doc(doc)
     }

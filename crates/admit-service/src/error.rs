@@ -24,7 +24,10 @@ pub struct ServiceError {
 
 impl ServiceError {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        ServiceError { code, message: message.into() }
+        ServiceError {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(Code::InvalidArgument, message)
@@ -41,10 +44,14 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(n) => ServiceError::not_found(format!("{n} not found")),
-            StoreError::AlreadyExists(n) => ServiceError::new(Code::AlreadyExists, format!("{n} already exists")),
+            StoreError::AlreadyExists(n) => {
+                ServiceError::new(Code::AlreadyExists, format!("{n} already exists"))
+            }
             StoreError::Aborted(n) => ServiceError::new(
                 Code::Aborted,
-                format!("{n} was changed since it was read (etag mismatch); read it again and retry"),
+                format!(
+                    "{n} was changed since it was read (etag mismatch); read it again and retry"
+                ),
             ),
             StoreError::InvalidArgument(m) => ServiceError::invalid(m),
             StoreError::Unavailable(m) => {

@@ -22,34 +22,71 @@ impl Service {
     }
 
     /// `setIamPolicy`: `request` is `{policy: {...}, updateMask?}`.
-    pub async fn set_iam_policy(&self, resource: &str, request: &Value) -> Result<Value, ServiceError> {
+    pub async fn set_iam_policy(
+        &self,
+        resource: &str,
+        request: &Value,
+    ) -> Result<Value, ServiceError> {
         let mut policy = request.get("policy").cloned().unwrap_or(Value::Null);
         let Some(obj) = policy.as_object_mut() else {
             return Err(ServiceError::invalid("policy is required"));
         };
         let etag = match obj.remove("etag") {
             Some(Value::String(e)) if !e.is_empty() && e != "ACAB" => {
-                Bytes::from_base64(&e).map_err(|_| ServiceError::invalid("policy.etag must be base64"))?;
+                Bytes::from_base64(&e)
+                    .map_err(|_| ServiceError::invalid("policy.etag must be base64"))?;
                 Some(e)
             }
             _ => None,
         };
-        for (i, b) in obj.get("bindings").and_then(Value::as_array).cloned().unwrap_or_default().iter().enumerate() {
+        for (i, b) in obj
+            .get("bindings")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             let role = b.get("role").and_then(Value::as_str).unwrap_or("");
-            if !role.starts_with("roles/") && !role.starts_with("projects/") && !role.starts_with("organizations/") {
-                return Err(ServiceError::invalid(format!("policy.bindings[{i}].role `{role}` is not a role name")));
+            if !role.starts_with("roles/")
+                && !role.starts_with("projects/")
+                && !role.starts_with("organizations/")
+            {
+                return Err(ServiceError::invalid(format!(
+                    "policy.bindings[{i}].role `{role}` is not a role name"
+                )));
             }
-            for (j, m) in b.get("members").and_then(Value::as_array).cloned().unwrap_or_default().iter().enumerate() {
+            for (j, m) in b
+                .get("members")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
                 let m = m.as_str().unwrap_or("");
-                let ok = m == "allUsers" || m == "allAuthenticatedUsers" || m.split_once(':').is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
+                let ok = m == "allUsers"
+                    || m == "allAuthenticatedUsers"
+                    || m.split_once(':')
+                        .is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
                 if !ok {
-                    return Err(ServiceError::invalid(format!("policy.bindings[{i}].members[{j}] `{m}` is not a member (user:, serviceAccount:, group:, domain:)")));
+                    return Err(ServiceError::invalid(format!(
+                        "policy.bindings[{i}].members[{j}] `{m}` is not a member (user:, serviceAccount:, group:, domain:)"
+                    )));
                 }
             }
         }
         let doc = self
             .store
-            .put(Kind::IamPolicy, resource, resource, &policy, None, Precondition::Any { etag }, &self.now())
+            .put(
+                Kind::IamPolicy,
+                resource,
+                resource,
+                &policy,
+                None,
+                Precondition::Any { etag },
+                &self.now(),
+            )
             .await?;
         let mut out = doc.body;
         out["etag"] = Value::String(doc.etag);
@@ -64,17 +101,27 @@ impl Service {
     pub async fn get_cv_config(&self, project: &str) -> Result<Value, ServiceError> {
         crate::check_project(project)?;
         let name = format!("projects/{project}/continuousValidationConfig");
-        Ok(match self.store.get(Kind::ContinuousValidationConfig, &name).await? {
-            Some(doc) => {
-                let mut v = doc.body;
-                v["updateTime"] = Value::String(doc.update_time);
-                v
-            }
-            None => json!({"name": name, "enforcementPolicyConfig": {}}),
-        })
+        Ok(
+            match self
+                .store
+                .get(Kind::ContinuousValidationConfig, &name)
+                .await?
+            {
+                Some(doc) => {
+                    let mut v = doc.body;
+                    v["updateTime"] = Value::String(doc.update_time);
+                    v
+                }
+                None => json!({"name": name, "enforcementPolicyConfig": {}}),
+            },
+        )
     }
 
-    pub async fn update_cv_config(&self, project: &str, mut body: Value) -> Result<Value, ServiceError> {
+    pub async fn update_cv_config(
+        &self,
+        project: &str,
+        mut body: Value,
+    ) -> Result<Value, ServiceError> {
         crate::check_project(project)?;
         let name = format!("projects/{project}/continuousValidationConfig");
         let enabled = body
@@ -82,12 +129,22 @@ impl Service {
             .cloned()
             .unwrap_or(Value::Bool(false));
         if !enabled.is_boolean() {
-            return Err(ServiceError::invalid("enforcementPolicyConfig.enabled must be a boolean"));
+            return Err(ServiceError::invalid(
+                "enforcementPolicyConfig.enabled must be a boolean",
+            ));
         }
         body = json!({"name": name, "enforcementPolicyConfig": {"enabled": enabled}});
         let doc = self
             .store
-            .put(Kind::ContinuousValidationConfig, &name, &format!("projects/{project}"), &body, None, Precondition::Any { etag: None }, &self.now())
+            .put(
+                Kind::ContinuousValidationConfig,
+                &name,
+                &format!("projects/{project}"),
+                &body,
+                None,
+                Precondition::Any { etag: None },
+                &self.now(),
+            )
             .await?;
         let mut v = doc.body;
         v["updateTime"] = Value::String(doc.update_time);

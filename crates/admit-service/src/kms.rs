@@ -3,7 +3,9 @@
 //! version and never returned.
 
 use admit_crypto::{SignInput, crc32c, kms_algorithm_supported};
-use admit_model::{Bytes, CryptoKeyPurpose, CryptoKeyVersionAlgorithm, CryptoKeyVersionState, ProtectionLevel};
+use admit_model::{
+    Bytes, CryptoKeyPurpose, CryptoKeyVersionAlgorithm, CryptoKeyVersionState, ProtectionLevel,
+};
 use admit_store::{Doc, Kind, Listed, Page, Precondition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -19,7 +21,10 @@ fn internal(e: impl std::fmt::Display) -> ServiceError {
 }
 
 fn check_location(l: &str) -> Result<(), ServiceError> {
-    if !l.is_empty() && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !l.is_empty()
+        && l.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         Ok(())
     } else {
         Err(ServiceError::invalid(format!("invalid location `{l}`")))
@@ -29,8 +34,14 @@ fn check_location(l: &str) -> Result<(), ServiceError> {
 fn int64_opt(v: &Value) -> Result<Option<u32>, ServiceError> {
     match v {
         Value::Null => Ok(None),
-        Value::String(s) => s.parse::<u64>().map(|n| Some(n as u32)).map_err(|_| ServiceError::invalid(format!("invalid int64 `{s}`"))),
-        Value::Number(n) => n.as_u64().map(|n| Some(n as u32)).ok_or_else(|| ServiceError::invalid("invalid int64")),
+        Value::String(s) => s
+            .parse::<u64>()
+            .map(|n| Some(n as u32))
+            .map_err(|_| ServiceError::invalid(format!("invalid int64 `{s}`"))),
+        Value::Number(n) => n
+            .as_u64()
+            .map(|n| Some(n as u32))
+            .ok_or_else(|| ServiceError::invalid("invalid int64")),
         _ => Err(ServiceError::invalid("int64 fields are strings or numbers")),
     }
 }
@@ -83,49 +94,94 @@ fn public_version(doc: Doc) -> Value {
 }
 
 impl Service {
-    pub async fn create_key_ring(&self, project: &str, location: &str, id: &str) -> Result<Value, ServiceError> {
+    pub async fn create_key_ring(
+        &self,
+        project: &str,
+        location: &str,
+        id: &str,
+    ) -> Result<Value, ServiceError> {
         check_project(project)?;
         check_location(location)?;
         check_id("keyRingId", id)?;
         let parent = format!("projects/{project}/locations/{location}");
         let name = format!("{parent}/keyRings/{id}");
-        let doc = self.store.put(Kind::KeyRing, &name, &parent, &json!({"name": name}), None, Precondition::MustNotExist, &self.now()).await?;
+        let doc = self
+            .store
+            .put(
+                Kind::KeyRing,
+                &name,
+                &parent,
+                &json!({"name": name}),
+                None,
+                Precondition::MustNotExist,
+                &self.now(),
+            )
+            .await?;
         Ok(json!({"name": doc.name, "createTime": doc.create_time}))
     }
 
     pub async fn get_key_ring(&self, name: &str) -> Result<Value, ServiceError> {
-        let doc = self.store.get(Kind::KeyRing, name).await?.ok_or_else(|| ServiceError::not_found(format!("key ring {name} not found")))?;
+        let doc = self
+            .store
+            .get(Kind::KeyRing, name)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("key ring {name} not found")))?;
         Ok(json!({"name": doc.name, "createTime": doc.create_time}))
     }
 
-    pub async fn list_key_rings(&self, parent: &str, page: &Page) -> Result<Listed<Value>, ServiceError> {
+    pub async fn list_key_rings(
+        &self,
+        parent: &str,
+        page: &Page,
+    ) -> Result<Listed<Value>, ServiceError> {
         let l = self.store.list(Kind::KeyRing, parent, page).await?;
         Ok(Listed {
-            items: l.items.into_iter().map(|d| json!({"name": d.name, "createTime": d.create_time})).collect(),
+            items: l
+                .items
+                .into_iter()
+                .map(|d| json!({"name": d.name, "createTime": d.create_time}))
+                .collect(),
             next_page_token: l.next_page_token,
         })
     }
 
-    pub async fn create_crypto_key(&self, key_ring: &str, id: &str, body: Value, skip_initial_version: bool) -> Result<Value, ServiceError> {
+    pub async fn create_crypto_key(
+        &self,
+        key_ring: &str,
+        id: &str,
+        body: Value,
+        skip_initial_version: bool,
+    ) -> Result<Value, ServiceError> {
         check_id("cryptoKeyId", id)?;
         self.get_key_ring(key_ring).await?;
         let name = format!("{key_ring}/cryptoKeys/{id}");
-        let purpose: CryptoKeyPurpose = serde_json::from_value(body.get("purpose").cloned().unwrap_or(Value::Null))
-            .map_err(|e| ServiceError::invalid(format!("purpose: {e}")))?;
+        let purpose: CryptoKeyPurpose =
+            serde_json::from_value(body.get("purpose").cloned().unwrap_or(Value::Null))
+                .map_err(|e| ServiceError::invalid(format!("purpose: {e}")))?;
         if purpose != CryptoKeyPurpose::AsymmetricSign {
-            return Err(ServiceError::invalid(format!("purpose {purpose} is not supported; admit's KMS serves ASYMMETRIC_SIGN keys")));
+            return Err(ServiceError::invalid(format!(
+                "purpose {purpose} is not supported; admit's KMS serves ASYMMETRIC_SIGN keys"
+            )));
         }
         let template = body.get("versionTemplate").cloned().unwrap_or(Value::Null);
-        let alg: CryptoKeyVersionAlgorithm = serde_json::from_value(template.get("algorithm").cloned().unwrap_or(Value::Null))
-            .map_err(|e| ServiceError::invalid(format!("versionTemplate.algorithm: {e}")))?;
+        let alg: CryptoKeyVersionAlgorithm =
+            serde_json::from_value(template.get("algorithm").cloned().unwrap_or(Value::Null))
+                .map_err(|e| ServiceError::invalid(format!("versionTemplate.algorithm: {e}")))?;
         if !kms_algorithm_supported(alg) {
-            return Err(ServiceError::invalid(format!("versionTemplate.algorithm {alg} is not an asymmetric-signing algorithm admit supports")));
+            return Err(ServiceError::invalid(format!(
+                "versionTemplate.algorithm {alg} is not an asymmetric-signing algorithm admit supports"
+            )));
         }
         let level: ProtectionLevel = match template.get("protectionLevel") {
             None | Some(Value::Null) => ProtectionLevel::Software,
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| ServiceError::invalid(format!("versionTemplate.protectionLevel: {e}")))?,
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                ServiceError::invalid(format!("versionTemplate.protectionLevel: {e}"))
+            })?,
         };
-        if !matches!(level, ProtectionLevel::Software | ProtectionLevel::Unspecified) {
+        if !matches!(
+            level,
+            ProtectionLevel::Software | ProtectionLevel::Unspecified
+        ) {
             return Err(ServiceError::invalid(format!(
                 "versionTemplate.protectionLevel {level} is not available: admit keeps keys in software, wrapped under its master key"
             )));
@@ -139,7 +195,18 @@ impl Service {
         if let Some(l) = body.get("labels").filter(|l| l.is_object()) {
             stored["labels"] = l.clone();
         }
-        let doc = self.store.put(Kind::CryptoKey, &name, key_ring, &stored, None, Precondition::MustNotExist, &self.now()).await?;
+        let doc = self
+            .store
+            .put(
+                Kind::CryptoKey,
+                &name,
+                key_ring,
+                &stored,
+                None,
+                Precondition::MustNotExist,
+                &self.now(),
+            )
+            .await?;
         if !skip_initial_version {
             self.create_crypto_key_version(&name).await?;
         }
@@ -147,26 +214,46 @@ impl Service {
     }
 
     pub async fn get_crypto_key(&self, name: &str) -> Result<Value, ServiceError> {
-        let doc = self.store.get(Kind::CryptoKey, name).await?.ok_or_else(|| ServiceError::not_found(format!("crypto key {name} not found")))?;
+        let doc = self
+            .store
+            .get(Kind::CryptoKey, name)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("crypto key {name} not found")))?;
         Ok(key_response(doc))
     }
 
-    pub async fn list_crypto_keys(&self, key_ring: &str, page: &Page) -> Result<Listed<Value>, ServiceError> {
+    pub async fn list_crypto_keys(
+        &self,
+        key_ring: &str,
+        page: &Page,
+    ) -> Result<Listed<Value>, ServiceError> {
         let l = self.store.list(Kind::CryptoKey, key_ring, page).await?;
-        Ok(Listed { items: l.items.into_iter().map(key_response).collect(), next_page_token: l.next_page_token })
+        Ok(Listed {
+            items: l.items.into_iter().map(key_response).collect(),
+            next_page_token: l.next_page_token,
+        })
     }
 
     /// Generates the next version of `key`.
     pub async fn create_crypto_key_version(&self, key: &str) -> Result<Value, ServiceError> {
         let k = self.get_crypto_key(key).await?;
-        let alg: CryptoKeyVersionAlgorithm = serde_json::from_value(k["versionTemplate"]["algorithm"].clone()).map_err(internal)?;
+        let alg: CryptoKeyVersionAlgorithm =
+            serde_json::from_value(k["versionTemplate"]["algorithm"].clone()).map_err(internal)?;
         // Versions are numbered from 1; the highest existing number plus one.
         let mut max = 0u64;
-        let mut page = Page { size: Page::MAX_SIZE, token: None };
+        let mut page = Page {
+            size: Page::MAX_SIZE,
+            token: None,
+        };
         loop {
             let l = self.store.list(Kind::CryptoKeyVersion, key, &page).await?;
             for d in &l.items {
-                if let Some(n) = d.name.rsplit('/').next().and_then(|n| n.parse::<u64>().ok()) {
+                if let Some(n) = d
+                    .name
+                    .rsplit('/')
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
                     max = max.max(n);
                 }
             }
@@ -188,24 +275,42 @@ impl Service {
         });
         let doc = self
             .store
-            .put(Kind::CryptoKeyVersion, &name, key, &body, Some(&generated.wrapped_private_key), Precondition::MustNotExist, &now)
+            .put(
+                Kind::CryptoKeyVersion,
+                &name,
+                key,
+                &body,
+                Some(&generated.wrapped_private_key),
+                Precondition::MustNotExist,
+                &now,
+            )
             .await?;
         tracing::info!(version = %name, algorithm = %alg, "generated key version");
         Ok(public_version(doc))
     }
 
     async fn version_doc(&self, name: &str) -> Result<Doc, ServiceError> {
-        self.store.get(Kind::CryptoKeyVersion, name).await?.ok_or_else(|| ServiceError::not_found(format!("crypto key version {name} not found")))
+        self.store
+            .get(Kind::CryptoKeyVersion, name)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("crypto key version {name} not found")))
     }
 
     pub async fn get_crypto_key_version(&self, name: &str) -> Result<Value, ServiceError> {
         Ok(public_version(self.version_doc(name).await?))
     }
 
-    pub async fn list_crypto_key_versions(&self, key: &str, page: &Page) -> Result<Listed<Value>, ServiceError> {
+    pub async fn list_crypto_key_versions(
+        &self,
+        key: &str,
+        page: &Page,
+    ) -> Result<Listed<Value>, ServiceError> {
         self.get_crypto_key(key).await?;
         let l = self.store.list(Kind::CryptoKeyVersion, key, page).await?;
-        Ok(Listed { items: l.items.into_iter().map(public_version).collect(), next_page_token: l.next_page_token })
+        Ok(Listed {
+            items: l.items.into_iter().map(public_version).collect(),
+            next_page_token: l.next_page_token,
+        })
     }
 
     /// Schedules destruction: the version stops signing at once.
@@ -214,16 +319,36 @@ impl Service {
         let mut body = doc.body;
         body["state"] = json!(CryptoKeyVersionState::DestroyScheduled);
         body["destroyTime"] = json!(self.now());
-        let key = name.rsplit_once("/cryptoKeyVersions/").map(|(k, _)| k).unwrap_or_default();
-        let doc = self.store.put(Kind::CryptoKeyVersion, name, key, &body, None, Precondition::MustExist { etag: None }, &self.now()).await?;
+        let key = name
+            .rsplit_once("/cryptoKeyVersions/")
+            .map(|(k, _)| k)
+            .unwrap_or_default();
+        let doc = self
+            .store
+            .put(
+                Kind::CryptoKeyVersion,
+                name,
+                key,
+                &body,
+                None,
+                Precondition::MustExist { etag: None },
+                &self.now(),
+            )
+            .await?;
         Ok(public_version(doc))
     }
 
-    async fn enabled_version(&self, name: &str) -> Result<(Doc, CryptoKeyVersionAlgorithm), ServiceError> {
+    async fn enabled_version(
+        &self,
+        name: &str,
+    ) -> Result<(Doc, CryptoKeyVersionAlgorithm), ServiceError> {
         let doc = self.version_doc(name).await?;
-        let state: CryptoKeyVersionState = serde_json::from_value(doc.body["state"].clone()).map_err(internal)?;
+        let state: CryptoKeyVersionState =
+            serde_json::from_value(doc.body["state"].clone()).map_err(internal)?;
         if state != CryptoKeyVersionState::Enabled {
-            return Err(ServiceError::precondition(format!("{name} is not enabled (state {state})")));
+            return Err(ServiceError::precondition(format!(
+                "{name} is not enabled (state {state})"
+            )));
         }
         let alg = serde_json::from_value(doc.body["algorithm"].clone()).map_err(internal)?;
         Ok((doc, alg))
@@ -241,7 +366,11 @@ impl Service {
         }))
     }
 
-    pub async fn asymmetric_sign(&self, name: &str, req: SignRequest) -> Result<SignResponse, ServiceError> {
+    pub async fn asymmetric_sign(
+        &self,
+        name: &str,
+        req: SignRequest,
+    ) -> Result<SignResponse, ServiceError> {
         let (_, alg) = self.enabled_version(name).await?;
         let digest_crc = int64_opt(&req.digest_crc32c)?;
         let data_crc = int64_opt(&req.data_crc32c)?;
@@ -251,17 +380,27 @@ impl Service {
                     (Some(b), None, None) => (SignInput::Sha256(&b.0), &b.0),
                     (None, Some(b), None) => (SignInput::Sha384(&b.0), &b.0),
                     (None, None, Some(b)) => (SignInput::Sha512(&b.0), &b.0),
-                    _ => return Err(ServiceError::invalid("digest must have exactly one of sha256, sha384, sha512")),
+                    _ => {
+                        return Err(ServiceError::invalid(
+                            "digest must have exactly one of sha256, sha384, sha512",
+                        ));
+                    }
                 };
                 (input, bytes, digest_crc)
             }
             (None, Some(data)) => (SignInput::Data(&data.0), &data.0, data_crc),
-            _ => return Err(ServiceError::invalid("exactly one of digest or data is required")),
+            _ => {
+                return Err(ServiceError::invalid(
+                    "exactly one of digest or data is required",
+                ));
+            }
         };
         if let Some(want) = want_crc
             && crc32c(crc_of) != want
         {
-            return Err(ServiceError::invalid("the request's CRC32C checksum does not match its content; it was corrupted in transit"));
+            return Err(ServiceError::invalid(
+                "the request's CRC32C checksum does not match its content; it was corrupted in transit",
+            ));
         }
         let wrapped = self
             .store

@@ -33,7 +33,9 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,7 +63,9 @@ impl Service {
 pub(crate) fn check_id(field: &str, id: &str) -> Result<(), ServiceError> {
     let ok = !id.is_empty()
         && id.len() <= 63
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {

@@ -26,20 +26,30 @@ pub(crate) const NOTE_KINDS: &[(&str, &str)] = &[
 
 /// The kind implied by the single detail field of `body`; `what` names the resource.
 pub(crate) fn derive_kind(body: &Value, what: &str) -> Result<&'static str, ServiceError> {
-    let set: Vec<&(&str, &str)> = NOTE_KINDS.iter().filter(|(f, _)| body.get(*f).is_some_and(|v| !v.is_null())).collect();
+    let set: Vec<&(&str, &str)> = NOTE_KINDS
+        .iter()
+        .filter(|(f, _)| body.get(*f).is_some_and(|v| !v.is_null()))
+        .collect();
     match set.as_slice() {
         [(_, kind)] => {
             if let Some(given) = body.get("kind").and_then(Value::as_str)
                 && given != *kind
                 && given != "NOTE_KIND_UNSPECIFIED"
             {
-                return Err(ServiceError::invalid(format!("kind `{given}` does not match the `{}` field", set[0].0)));
+                return Err(ServiceError::invalid(format!(
+                    "kind `{given}` does not match the `{}` field",
+                    set[0].0
+                )));
             }
             Ok(kind)
         }
         [] => Err(ServiceError::invalid(format!(
             "{what} needs exactly one kind field ({})",
-            NOTE_KINDS.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
+            NOTE_KINDS
+                .iter()
+                .map(|(f, _)| *f)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
         many => Err(ServiceError::invalid(format!(
             "{what} has more than one kind field: {}",
@@ -60,20 +70,32 @@ pub(crate) fn with_times(doc: Doc) -> Value {
 fn object(body: Value) -> Result<serde_json::Map<String, Value>, ServiceError> {
     match body {
         Value::Object(o) => Ok(o),
-        _ => Err(ServiceError::invalid("the request body must be a JSON object")),
+        _ => Err(ServiceError::invalid(
+            "the request body must be a JSON object",
+        )),
     }
 }
 
 impl Service {
-    pub async fn create_note(&self, project: &str, note_id: &str, body: Value) -> Result<Value, ServiceError> {
+    pub async fn create_note(
+        &self,
+        project: &str,
+        note_id: &str,
+        body: Value,
+    ) -> Result<Value, ServiceError> {
         check_project(project)?;
         check_id("noteId", note_id)?;
         let name = format!("projects/{project}/notes/{note_id}");
         let mut o = object(body)?;
-        if let Some(given) = o.get("name").and_then(Value::as_str).filter(|n| !n.is_empty())
+        if let Some(given) = o
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
             && given != name
         {
-            return Err(ServiceError::invalid(format!("name `{given}` does not match {name}")));
+            return Err(ServiceError::invalid(format!(
+                "name `{given}` does not match {name}"
+            )));
         }
         o.remove("createTime");
         o.remove("updateTime");
@@ -83,34 +105,78 @@ impl Service {
         body["kind"] = Value::String(kind.into());
         let doc = self
             .store
-            .put(Kind::Note, &name, &format!("projects/{project}"), &body, None, Precondition::MustNotExist, &self.now())
+            .put(
+                Kind::Note,
+                &name,
+                &format!("projects/{project}"),
+                &body,
+                None,
+                Precondition::MustNotExist,
+                &self.now(),
+            )
             .await?;
         Ok(with_times(doc))
     }
 
     pub async fn get_note(&self, name: &str) -> Result<Value, ServiceError> {
         NoteName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let doc = self.store.get(Kind::Note, name).await?.ok_or_else(|| ServiceError::not_found(format!("note {name} not found")))?;
+        let doc = self
+            .store
+            .get(Kind::Note, name)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("note {name} not found")))?;
         Ok(with_times(doc))
     }
 
-    pub async fn list_notes(&self, project: &str, page: &Page) -> Result<Listed<Value>, ServiceError> {
+    pub async fn list_notes(
+        &self,
+        project: &str,
+        page: &Page,
+    ) -> Result<Listed<Value>, ServiceError> {
         check_project(project)?;
-        let l = self.store.list(Kind::Note, &format!("projects/{project}"), page).await?;
-        Ok(Listed { items: l.items.into_iter().map(with_times).collect(), next_page_token: l.next_page_token })
+        let l = self
+            .store
+            .list(Kind::Note, &format!("projects/{project}"), page)
+            .await?;
+        Ok(Listed {
+            items: l.items.into_iter().map(with_times).collect(),
+            next_page_token: l.next_page_token,
+        })
     }
 
     /// PATCH with an update mask of top-level fields (`*` or empty means every field given).
-    pub async fn patch_note(&self, name: &str, patch: Value, mask: &[String]) -> Result<Value, ServiceError> {
+    pub async fn patch_note(
+        &self,
+        name: &str,
+        patch: Value,
+        mask: &[String],
+    ) -> Result<Value, ServiceError> {
         let parsed = NoteName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let current = self.store.get(Kind::Note, name).await?.ok_or_else(|| ServiceError::not_found(format!("note {name} not found")))?;
-        let body = crate::occurrences::apply_mask(current.body, object(patch)?, mask, &["name", "kind", "createTime", "updateTime"])?;
+        let current = self
+            .store
+            .get(Kind::Note, name)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("note {name} not found")))?;
+        let body = crate::occurrences::apply_mask(
+            current.body,
+            &object(patch)?,
+            mask,
+            &["name", "kind", "createTime", "updateTime"],
+        )?;
         let mut body = Value::Object(body);
         let kind = derive_kind(&body, "a note")?;
         body["kind"] = Value::String(kind.into());
         let doc = self
             .store
-            .put(Kind::Note, name, &format!("projects/{}", parsed.project), &body, None, Precondition::MustExist { etag: None }, &self.now())
+            .put(
+                Kind::Note,
+                name,
+                &format!("projects/{}", parsed.project),
+                &body,
+                None,
+                Precondition::MustExist { etag: None },
+                &self.now(),
+            )
             .await?;
         Ok(with_times(doc))
     }

@@ -12,15 +12,22 @@ use crate::{Service, ServiceError, check_project};
 /// Applies an update mask of top-level field names (empty or `*`: every field in `patch`).
 pub(crate) fn apply_mask(
     current: Value,
-    patch: Map<String, Value>,
+    patch: &Map<String, Value>,
     mask: &[String],
     immutable: &[&str],
 ) -> Result<Map<String, Value>, ServiceError> {
     let Value::Object(mut body) = current else {
-        return Err(ServiceError::new(crate::Code::Internal, "stored body is not an object"));
+        return Err(ServiceError::new(
+            crate::Code::Internal,
+            "stored body is not an object",
+        ));
     };
     let all = mask.is_empty() || mask.iter().any(|m| m == "*");
-    let fields: Vec<String> = if all { patch.keys().cloned().collect() } else { mask.to_vec() };
+    let fields: Vec<String> = if all {
+        patch.keys().cloned().collect()
+    } else {
+        mask.to_vec()
+    };
     for f in fields {
         let top = f.split('.').next().unwrap_or(&f).to_owned();
         let camel = snake_to_camel(&top);
@@ -28,7 +35,9 @@ pub(crate) fn apply_mask(
             if all {
                 continue;
             }
-            return Err(ServiceError::invalid(format!("updateMask: `{f}` cannot be updated")));
+            return Err(ServiceError::invalid(format!(
+                "updateMask: `{f}` cannot be updated"
+            )));
         }
         match patch.get(&camel) {
             Some(v) => {
@@ -66,7 +75,10 @@ fn prepare(mut body: Map<String, Value>, name: &str) -> Result<Value, ServiceErr
     body.insert("name".into(), Value::String(name.to_owned()));
     let note = body.get("noteName").and_then(Value::as_str).unwrap_or("");
     NoteName::parse(note).map_err(|e| ServiceError::invalid(format!("noteName: {e}")))?;
-    let uri = body.get("resourceUri").and_then(Value::as_str).unwrap_or("");
+    let uri = body
+        .get("resourceUri")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if uri.is_empty() {
         return Err(ServiceError::invalid("resourceUri is required"));
     }
@@ -75,49 +87,92 @@ fn prepare(mut body: Map<String, Value>, name: &str) -> Result<Value, ServiceErr
     v["kind"] = Value::String(kind.into());
     // Check the typed shape of what we model (base64 bytes, enum strings) without losing
     // anything: the stored body is the original JSON.
-    serde_json::from_value::<Occurrence>(v.clone()).map_err(|e| ServiceError::invalid(format!("occurrence: {e}")))?;
+    serde_json::from_value::<Occurrence>(v.clone())
+        .map_err(|e| ServiceError::invalid(format!("occurrence: {e}")))?;
     Ok(v)
 }
 
 impl Service {
     async fn require_note(&self, note: &str) -> Result<(), ServiceError> {
-        if self.store.get(admit_store::Kind::Note, note).await?.is_none() {
+        if self
+            .store
+            .get(admit_store::Kind::Note, note)
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::not_found(format!("note {note} not found")));
         }
         Ok(())
     }
 
-    pub async fn create_occurrences(&self, project: &str, bodies: Vec<Value>) -> Result<Vec<Value>, ServiceError> {
+    pub async fn create_occurrences(
+        &self,
+        project: &str,
+        bodies: Vec<Value>,
+    ) -> Result<Vec<Value>, ServiceError> {
         check_project(project)?;
         let mut prepared = Vec::with_capacity(bodies.len());
         for (i, b) in bodies.into_iter().enumerate() {
             let Value::Object(o) = b else {
-                return Err(ServiceError::invalid(format!("occurrences[{i}] must be an object")));
+                return Err(ServiceError::invalid(format!(
+                    "occurrences[{i}] must be an object"
+                )));
             };
-            let name = format!("projects/{project}/occurrences/{}", admit_crypto::random_uuid());
-            let v = prepare(o, &name).map_err(|e| ServiceError::new(e.code, format!("occurrences[{i}]: {}", e.message)))?;
+            let name = format!(
+                "projects/{project}/occurrences/{}",
+                admit_crypto::random_uuid()
+            );
+            let v = prepare(o, &name).map_err(|e| {
+                ServiceError::new(e.code, format!("occurrences[{i}]: {}", e.message))
+            })?;
             let note = v["noteName"].as_str().unwrap_or_default().to_owned();
             self.require_note(&note).await?;
             prepared.push(v);
         }
-        let docs = self.store.create_occurrences(&prepared, &self.now()).await?;
+        let docs = self
+            .store
+            .create_occurrences(&prepared, &self.now())
+            .await?;
         Ok(docs.into_iter().map(with_times).collect())
     }
 
     pub async fn get_occurrence(&self, name: &str) -> Result<Value, ServiceError> {
-        let doc = self.store.get_occurrence(name).await?.ok_or_else(|| ServiceError::not_found(format!("occurrence {name} not found")))?;
+        let doc = self
+            .store
+            .get_occurrence(name)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("occurrence {name} not found")))?;
         Ok(with_times(doc))
     }
 
-    pub async fn patch_occurrence(&self, name: &str, patch: Value, mask: &[String]) -> Result<Value, ServiceError> {
-        let current = self.store.get_occurrence(name).await?.ok_or_else(|| ServiceError::not_found(format!("occurrence {name} not found")))?;
+    pub async fn patch_occurrence(
+        &self,
+        name: &str,
+        patch: Value,
+        mask: &[String],
+    ) -> Result<Value, ServiceError> {
+        let current = self
+            .store
+            .get_occurrence(name)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("occurrence {name} not found")))?;
         let Value::Object(p) = patch else {
-            return Err(ServiceError::invalid("the request body must be a JSON object"));
+            return Err(ServiceError::invalid(
+                "the request body must be a JSON object",
+            ));
         };
-        let merged = apply_mask(current.body, p, mask, &["name", "kind", "createTime", "updateTime"])?;
+        let merged = apply_mask(
+            current.body,
+            &p,
+            mask,
+            &["name", "kind", "createTime", "updateTime"],
+        )?;
         let v = prepare(merged, name)?;
-        self.require_note(v["noteName"].as_str().unwrap_or_default()).await?;
-        Ok(with_times(self.store.update_occurrence(name, &v, &self.now()).await?))
+        self.require_note(v["noteName"].as_str().unwrap_or_default())
+            .await?;
+        Ok(with_times(
+            self.store.update_occurrence(name, &v, &self.now()).await?,
+        ))
     }
 
     pub async fn delete_occurrence(&self, name: &str) -> Result<(), ServiceError> {
@@ -125,33 +180,55 @@ impl Service {
         Ok(())
     }
 
-    pub async fn list_occurrences(&self, scope: &OccurrenceScope, filter: &str, page: &Page) -> Result<Listed<Value>, ServiceError> {
+    pub async fn list_occurrences(
+        &self,
+        scope: &OccurrenceScope,
+        filter: &str,
+        page: &Page,
+    ) -> Result<Listed<Value>, ServiceError> {
         let f = Filter::parse(filter).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let l = self.store.list_occurrences(scope, f.as_ref(), page).await?;
-        Ok(Listed { items: l.items.into_iter().map(with_times).collect(), next_page_token: l.next_page_token })
+        Ok(Listed {
+            items: l.items.into_iter().map(with_times).collect(),
+            next_page_token: l.next_page_token,
+        })
     }
 
     /// `projects/{p}/occurrences/{id}/notes`: the occurrence's note.
     pub async fn get_occurrence_note(&self, name: &str) -> Result<Value, ServiceError> {
         let occ = self.get_occurrence(name).await?;
-        self.get_note(occ["noteName"].as_str().unwrap_or_default()).await
+        self.get_note(occ["noteName"].as_str().unwrap_or_default())
+            .await
     }
 
     /// `occurrences:vulnerabilitySummary`: counts per (resource, severity), plus a total entry
     /// per resource with severity unset.
-    pub async fn vulnerability_summary(&self, project: &str, filter: &str) -> Result<Value, ServiceError> {
+    pub async fn vulnerability_summary(
+        &self,
+        project: &str,
+        filter: &str,
+    ) -> Result<Value, ServiceError> {
         use std::collections::BTreeMap;
         let mut counts: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-        let mut page = Page { size: Page::MAX_SIZE, token: None };
+        let mut page = Page {
+            size: Page::MAX_SIZE,
+            token: None,
+        };
         loop {
-            let l = self.list_occurrences(&OccurrenceScope::Project(project.to_owned()), filter, &page).await?;
+            let l = self
+                .list_occurrences(&OccurrenceScope::Project(project.to_owned()), filter, &page)
+                .await?;
             for o in &l.items {
                 if o["kind"] != "VULNERABILITY" {
                     continue;
                 }
                 let uri = o["resourceUri"].as_str().unwrap_or_default().to_owned();
                 let v = &o["vulnerability"];
-                let sev = v["effectiveSeverity"].as_str().or(v["severity"].as_str()).unwrap_or("SEVERITY_UNSPECIFIED").to_owned();
+                let sev = v["effectiveSeverity"]
+                    .as_str()
+                    .or(v["severity"].as_str())
+                    .unwrap_or("SEVERITY_UNSPECIFIED")
+                    .to_owned();
                 let fixable = u64::from(v["fixAvailable"].as_bool().unwrap_or(false));
                 for key in [(uri.clone(), sev.clone()), (uri.clone(), String::new())] {
                     let e = counts.entry(key).or_default();
@@ -178,27 +255,50 @@ impl Service {
     }
 
     /// `attestors/{a}:validateAttestationOccurrence`.
-    pub async fn validate_attestation_occurrence(&self, attestor: &str, request: &Value) -> Result<Value, ServiceError> {
+    pub async fn validate_attestation_occurrence(
+        &self,
+        attestor: &str,
+        request: &Value,
+    ) -> Result<Value, ServiceError> {
         let a = self.get_attestor(attestor).await?;
-        let att: AttestationOccurrence = serde_json::from_value(request.get("attestation").cloned().unwrap_or(Value::Null))
-            .map_err(|e| ServiceError::invalid(format!("attestation: {e}")))?;
-        let note = request.get("occurrenceNote").and_then(Value::as_str).unwrap_or("");
-        let uri = request.get("occurrenceResourceUri").and_then(Value::as_str).unwrap_or("");
+        let att: AttestationOccurrence =
+            serde_json::from_value(request.get("attestation").cloned().unwrap_or(Value::Null))
+                .map_err(|e| ServiceError::invalid(format!("attestation: {e}")))?;
+        let note = request
+            .get("occurrenceNote")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let uri = request
+            .get("occurrenceResourceUri")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         Ok(match validate_attestation(&a, &att, note, uri) {
             Ok(()) => serde_json::json!({"result": "VERIFIED"}),
-            Err(reason) => serde_json::json!({"result": "ATTESTATION_NOT_VERIFIABLE", "denialReason": reason}),
+            Err(reason) => {
+                serde_json::json!({"result": "ATTESTATION_NOT_VERIFIABLE", "denialReason": reason})
+            }
         })
     }
 }
 
 /// Verifies one attestation against an attestor with the engine: the note must be the
 /// attestor's, the resource a digest reference, and some signature must verify and bind.
-pub fn validate_attestation(attestor: &Attestor, att: &AttestationOccurrence, note: &str, resource_uri: &str) -> Result<(), String> {
+pub fn validate_attestation(
+    attestor: &Attestor,
+    att: &AttestationOccurrence,
+    note: &str,
+    resource_uri: &str,
+) -> Result<(), String> {
     let compiled = CompiledAttestor::compile(attestor).map_err(|e| e.to_string())?;
     if note != compiled.note.to_string() {
-        return Err(format!("occurrenceNote `{note}` is not the attestor's note {}", compiled.note));
+        return Err(format!(
+            "occurrenceNote `{note}` is not the attestor's note {}",
+            compiled.note
+        ));
     }
-    let stripped = resource_uri.split_once("://").map_or(resource_uri, |(_, r)| r);
+    let stripped = resource_uri
+        .split_once("://")
+        .map_or(resource_uri, |(_, r)| r);
     let image = ImageRef::parse(stripped).map_err(|e| e.to_string())?;
     let occ = Occurrence {
         name: "request".into(),
@@ -208,5 +308,8 @@ pub fn validate_attestation(attestor: &Attestor, att: &AttestationOccurrence, no
         attestation: Some(att.clone()),
         ..Default::default()
     };
-    compiled.check(&image, std::slice::from_ref(&occ)).map(|_| ()).map_err(|r| r.join("; "))
+    compiled
+        .check(&image, std::slice::from_ref(&occ))
+        .map(|_| ())
+        .map_err(|r| r.join("; "))
 }

@@ -42,16 +42,21 @@ fn master_key(args: &ServeArgs) -> Result<MasterKey> {
         return decode_key(&v, "ADMIT_MASTER_KEY");
     }
     if let Some(f) = &args.master_key_file {
-        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         return decode_key(&text, &f.display().to_string());
     }
     let path = args.data_dir.join("master.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         return decode_key(&text, &path.display().to_string());
     }
     let key = MasterKey::generate()?;
-    write_private(&path, &base64::engine::general_purpose::STANDARD.encode(key.expose_bytes()))?;
+    write_private(
+        &path,
+        &base64::engine::general_purpose::STANDARD.encode(key.expose_bytes()),
+    )?;
     tracing::warn!(
         path = %path.display(),
         "GENERATED A NEW KMS MASTER KEY next to the database. Every KMS private key is wrapped under it: \
@@ -86,7 +91,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot open the database in {}", args.data_dir.display()))?;
     let keys = SoftwareKeyBackend::new(master_key(&args)?);
     let clock: admit_service::Clock = Arc::new(|| {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         (d.as_secs(), d.subsec_nanos())
     });
     let service = Arc::new(Service::new(Arc::new(store), keys, clock));
@@ -98,10 +105,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     // The one line scripts and tests wait for.
     crate::offline::stdout_line(&format!("admit listening on http://{addr}"))?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
-    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -8,7 +8,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::extract::{ApiVersion, Params, body, list as list_response, ok, page, param, split_method};
+use crate::extract::{
+    ApiVersion, Params, body, list as list_response, ok, page, param, split_method,
+};
 use crate::{ApiError, AppState};
 
 fn wire(a: &Attestor, v: ApiVersion) -> Value {
@@ -41,7 +43,12 @@ pub(super) async fn create(
     Ok(ok(&wire(&s.create_attestor(&project, id, a).await?, v)))
 }
 
-pub(super) async fn list(State(s): State<AppState>, v: ApiVersion, Path(project): Path<String>, q: Params) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(s): State<AppState>,
+    v: ApiVersion,
+    Path(project): Path<String>,
+    q: Params,
+) -> Result<Response, ApiError> {
     let l = s.list_attestors(&project, &page(&q)?).await?;
     let items: Vec<Value> = l.items.iter().map(|a| wire(a, v)).collect();
     Ok(list_response("attestors", &items, l.next_page_token))
@@ -50,7 +57,9 @@ pub(super) async fn list(State(s): State<AppState>, v: ApiVersion, Path(project)
 fn name(project: &str, attestor: &str) -> Result<String, ApiError> {
     match split_method(attestor) {
         (id, None) => Ok(format!("projects/{project}/attestors/{id}")),
-        (_, Some(m)) => Err(ApiError::not_found(format!("method `{m}` is not served with this HTTP verb"))),
+        (_, Some(m)) => Err(ApiError::not_found(format!(
+            "method `{m}` is not served with this HTTP verb"
+        ))),
     }
 }
 
@@ -60,9 +69,14 @@ pub(super) async fn get(
     Path((project, attestor)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     if let (id, Some("getIamPolicy")) = split_method(&attestor) {
-        return Ok(ok(&s.get_iam_policy(&format!("projects/{project}/attestors/{id}")).await?));
+        return Ok(ok(&s
+            .get_iam_policy(&format!("projects/{project}/attestors/{id}"))
+            .await?));
     }
-    Ok(ok(&wire(&s.get_attestor(&name(&project, &attestor)?).await?, v)))
+    Ok(ok(&wire(
+        &s.get_attestor(&name(&project, &attestor)?).await?,
+        v,
+    )))
 }
 
 pub(super) async fn update(
@@ -72,10 +86,16 @@ pub(super) async fn update(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let a: Attestor = body(&raw)?;
-    Ok(ok(&wire(&s.update_attestor(&name(&project, &attestor)?, a).await?, v)))
+    Ok(ok(&wire(
+        &s.update_attestor(&name(&project, &attestor)?, a).await?,
+        v,
+    )))
 }
 
-pub(super) async fn delete(State(s): State<AppState>, Path((project, attestor)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub(super) async fn delete(
+    State(s): State<AppState>,
+    Path((project, attestor)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     s.delete_attestor(&name(&project, &attestor)?).await?;
     Ok(ok(&serde_json::json!({})))
 }
@@ -90,13 +110,17 @@ pub(super) async fn custom(
     let resource = format!("projects/{project}/attestors/{id}");
     let req: Value = body(&raw)?;
     match method {
-        Some("validateAttestationOccurrence") => Ok(ok(&s.validate_attestation_occurrence(&resource, &req).await?)),
+        Some("validateAttestationOccurrence") => Ok(ok(&s
+            .validate_attestation_occurrence(&resource, &req)
+            .await?)),
         Some("setIamPolicy") => {
             s.get_attestor(&resource).await?;
             Ok(ok(&s.set_iam_policy(&resource, &req).await?))
         }
         Some("getIamPolicy") => Ok(ok(&s.get_iam_policy(&resource).await?)),
         Some("testIamPermissions") => Ok(ok(&s.test_iam_permissions(&req))),
-        other => Err(ApiError::not_found(format!("unknown attestor method {other:?}"))),
+        other => Err(ApiError::not_found(format!(
+            "unknown attestor method {other:?}"
+        ))),
     }
 }

@@ -9,11 +9,18 @@ use serde_json::Value;
 use crate::extract::{body, ok};
 use crate::{ApiError, AppState};
 
-pub(super) async fn get(State(s): State<AppState>, Path(project): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn get(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.get_cv_config(&project).await?))
 }
 
-pub(super) async fn update(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn update(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let v: Value = body(&raw)?;
     Ok(ok(&s.update_cv_config(&project, v).await?))
 }
@@ -22,11 +29,18 @@ fn resource(project: &str) -> String {
     format!("projects/{project}/continuousValidationConfig")
 }
 
-pub(super) async fn get_iam(State(s): State<AppState>, Path(project): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn get_iam(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.get_iam_policy(&resource(&project)).await?))
 }
 
-pub(super) async fn set_iam(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn set_iam(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let req: Value = body(&raw)?;
     Ok(ok(&s.set_iam_policy(&resource(&project), &req).await?))
 }

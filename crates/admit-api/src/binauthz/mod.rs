@@ -16,22 +16,52 @@ pub(crate) fn routes() -> Router<AppState> {
     let mut r = Router::new();
     for v in VERSIONS {
         r = r
-            .route(&format!("/{v}/projects/{{project}}/policy"), get(policy::get).put(policy::update))
-            .route(&format!("/{v}/projects/{{project}}/policy:getIamPolicy"), get(policy::get_iam))
-            .route(&format!("/{v}/projects/{{project}}/policy:setIamPolicy"), post(policy::set_iam))
-            .route(&format!("/{v}/projects/{{project}}/policy:testIamPermissions"), post(policy::test_iam))
-            .route(&format!("/{v}/projects/{{project}}/attestors"), get(attestors::list).post(attestors::create))
+            .route(
+                &format!("/{v}/projects/{{project}}/policy"),
+                get(policy::get).put(policy::update),
+            )
+            .route(
+                &format!("/{v}/projects/{{project}}/policy:getIamPolicy"),
+                get(policy::get_iam),
+            )
+            .route(
+                &format!("/{v}/projects/{{project}}/policy:setIamPolicy"),
+                post(policy::set_iam),
+            )
+            .route(
+                &format!("/{v}/projects/{{project}}/policy:testIamPermissions"),
+                post(policy::test_iam),
+            )
+            .route(
+                &format!("/{v}/projects/{{project}}/attestors"),
+                get(attestors::list).post(attestors::create),
+            )
             .route(
                 &format!("/{v}/projects/{{project}}/attestors/{{attestor}}"),
-                get(attestors::get).put(attestors::update).delete(attestors::delete).post(attestors::custom),
+                get(attestors::get)
+                    .put(attestors::update)
+                    .delete(attestors::delete)
+                    .post(attestors::custom),
             )
-            .route(&format!("/{v}/locations/{{location}}/policy"), get(system_policy::get));
+            .route(
+                &format!("/{v}/locations/{{location}}/policy"),
+                get(system_policy::get),
+            );
     }
     r.route(
         "/v1alpha2/projects/{project}/continuousValidationConfig",
         get(cv_config::get).put(cv_config::update),
     )
-    .route("/v1alpha2/projects/{project}/continuousValidationConfig:getIamPolicy", get(cv_config::get_iam))
-    .route("/v1alpha2/projects/{project}/continuousValidationConfig:setIamPolicy", post(cv_config::set_iam))
-    .route("/v1alpha2/projects/{project}/continuousValidationConfig:testIamPermissions", post(cv_config::test_iam))
+    .route(
+        "/v1alpha2/projects/{project}/continuousValidationConfig:getIamPolicy",
+        get(cv_config::get_iam),
+    )
+    .route(
+        "/v1alpha2/projects/{project}/continuousValidationConfig:setIamPolicy",
+        post(cv_config::set_iam),
+    )
+    .route(
+        "/v1alpha2/projects/{project}/continuousValidationConfig:testIamPermissions",
+        post(cv_config::test_iam),
+    )
 }

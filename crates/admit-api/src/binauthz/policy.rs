@@ -9,22 +9,40 @@ use serde_json::Value;
 use crate::extract::{body, ok};
 use crate::{ApiError, AppState};
 
-pub(super) async fn get(State(s): State<AppState>, Path(project): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn get(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.get_policy(&project).await?))
 }
 
-pub(super) async fn update(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn update(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let policy: Policy = body(&raw)?;
     Ok(ok(&s.update_policy(&project, policy).await?))
 }
 
-pub(super) async fn get_iam(State(s): State<AppState>, Path(project): Path<String>) -> Result<Response, ApiError> {
-    Ok(ok(&s.get_iam_policy(&format!("projects/{project}/policy")).await?))
+pub(super) async fn get_iam(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .get_iam_policy(&format!("projects/{project}/policy"))
+        .await?))
 }
 
-pub(super) async fn set_iam(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn set_iam(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let req: Value = body(&raw)?;
-    Ok(ok(&s.set_iam_policy(&format!("projects/{project}/policy"), &req).await?))
+    Ok(ok(&s
+        .set_iam_policy(&format!("projects/{project}/policy"), &req)
+        .await?))
 }
 
 pub(super) async fn test_iam(State(s): State<AppState>, raw: Bytes) -> Result<Response, ApiError> {

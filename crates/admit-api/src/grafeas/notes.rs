@@ -5,19 +5,32 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::extract::{Params, body, list as list_response, ok, page, param, split_method, update_mask};
+use crate::extract::{
+    Params, body, list as list_response, ok, page, param, split_method, update_mask,
+};
 use crate::{ApiError, AppState};
 
-pub(super) async fn create(State(s): State<AppState>, Path(project): Path<String>, q: Params, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn create(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    q: Params,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let id = param(&q, "noteId").ok_or_else(|| ApiError::invalid("noteId is required"))?;
     let note: Value = body(&raw)?;
     Ok(ok(&s.create_note(&project, id, note).await?))
 }
 
-pub(super) async fn batch_create(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn batch_create(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let req: Value = body(&raw)?;
     let Some(notes) = req.get("notes").and_then(Value::as_object) else {
-        return Err(ApiError::invalid("notes is required: a map of noteId to Note"));
+        return Err(ApiError::invalid(
+            "notes is required: a map of noteId to Note",
+        ));
     };
     let mut out = Vec::with_capacity(notes.len());
     for (id, n) in notes {
@@ -26,7 +39,11 @@ pub(super) async fn batch_create(State(s): State<AppState>, Path(project): Path<
     Ok(ok(&json!({"notes": out})))
 }
 
-pub(super) async fn list(State(s): State<AppState>, Path(project): Path<String>, q: Params) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    q: Params,
+) -> Result<Response, ApiError> {
     let l = s.list_notes(&project, &page(&q)?).await?;
     Ok(list_response("notes", &l.items, l.next_page_token))
 }
@@ -34,27 +51,46 @@ pub(super) async fn list(State(s): State<AppState>, Path(project): Path<String>,
 fn name(project: &str, note: &str) -> Result<String, ApiError> {
     match split_method(note) {
         (id, None) => Ok(format!("projects/{project}/notes/{id}")),
-        (_, Some(m)) => Err(ApiError::not_found(format!("method `{m}` is not served with this HTTP verb"))),
+        (_, Some(m)) => Err(ApiError::not_found(format!(
+            "method `{m}` is not served with this HTTP verb"
+        ))),
     }
 }
 
-pub(super) async fn get(State(s): State<AppState>, Path((project, note)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub(super) async fn get(
+    State(s): State<AppState>,
+    Path((project, note)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.get_note(&name(&project, &note)?).await?))
 }
 
-pub(super) async fn patch(State(s): State<AppState>, Path((project, note)): Path<(String, String)>, q: Params, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn patch(
+    State(s): State<AppState>,
+    Path((project, note)): Path<(String, String)>,
+    q: Params,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let v: Value = body(&raw)?;
-    Ok(ok(&s.patch_note(&name(&project, &note)?, v, &update_mask(&q)).await?))
+    Ok(ok(&s
+        .patch_note(&name(&project, &note)?, v, &update_mask(&q))
+        .await?))
 }
 
-pub(super) async fn delete(State(s): State<AppState>, Path((project, note)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub(super) async fn delete(
+    State(s): State<AppState>,
+    Path((project, note)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     s.delete_note(&name(&project, &note)?).await?;
     Ok(ok(&json!({})))
 }
 
 /// POST `notes/{n}:getIamPolicy|setIamPolicy|testIamPermissions` (Container Analysis uses POST
 /// for all three).
-pub(super) async fn custom(State(s): State<AppState>, Path((project, note)): Path<(String, String)>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn custom(
+    State(s): State<AppState>,
+    Path((project, note)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let (id, method) = split_method(&note);
     let resource = format!("projects/{project}/notes/{id}");
     let req: Value = body(&raw)?;
@@ -68,6 +104,8 @@ pub(super) async fn custom(State(s): State<AppState>, Path((project, note)): Pat
             Ok(ok(&s.set_iam_policy(&resource, &req).await?))
         }
         Some("testIamPermissions") => Ok(ok(&s.test_iam_permissions(&req))),
-        other => Err(ApiError::not_found(format!("unknown note method {other:?}"))),
+        other => Err(ApiError::not_found(format!(
+            "unknown note method {other:?}"
+        ))),
     }
 }

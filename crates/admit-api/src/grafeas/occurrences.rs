@@ -7,69 +7,127 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::extract::{Params, body, list as list_response, ok, page, param, split_method, update_mask};
+use crate::extract::{
+    Params, body, list as list_response, ok, page, param, split_method, update_mask,
+};
 use crate::{ApiError, AppState};
 
-pub(super) async fn create(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn create(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let occ: Value = body(&raw)?;
     let mut created = s.create_occurrences(&project, vec![occ]).await?;
     Ok(ok(&created.pop().unwrap_or_default()))
 }
 
-pub(super) async fn batch_create(State(s): State<AppState>, Path(project): Path<String>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn batch_create(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let req: Value = body(&raw)?;
     let Some(list) = req.get("occurrences").and_then(Value::as_array) else {
         return Err(ApiError::invalid("occurrences is required"));
     };
-    Ok(ok(&json!({"occurrences": s.create_occurrences(&project, list.clone()).await?})))
+    Ok(ok(
+        &json!({"occurrences": s.create_occurrences(&project, list.clone()).await?}),
+    ))
 }
 
-pub(super) async fn list(State(s): State<AppState>, Path(project): Path<String>, q: Params) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    q: Params,
+) -> Result<Response, ApiError> {
     let l = s
-        .list_occurrences(&OccurrenceScope::Project(project), param(&q, "filter").unwrap_or(""), &page(&q)?)
+        .list_occurrences(
+            &OccurrenceScope::Project(project),
+            param(&q, "filter").unwrap_or(""),
+            &page(&q)?,
+        )
         .await?;
     Ok(list_response("occurrences", &l.items, l.next_page_token))
 }
 
-pub(super) async fn list_for_note(State(s): State<AppState>, Path((project, note)): Path<(String, String)>, q: Params) -> Result<Response, ApiError> {
+pub(super) async fn list_for_note(
+    State(s): State<AppState>,
+    Path((project, note)): Path<(String, String)>,
+    q: Params,
+) -> Result<Response, ApiError> {
     let name = format!("projects/{project}/notes/{note}");
     s.get_note(&name).await?;
     let l = s
-        .list_occurrences(&OccurrenceScope::Note(name), param(&q, "filter").unwrap_or(""), &page(&q)?)
+        .list_occurrences(
+            &OccurrenceScope::Note(name),
+            param(&q, "filter").unwrap_or(""),
+            &page(&q)?,
+        )
         .await?;
     Ok(list_response("occurrences", &l.items, l.next_page_token))
 }
 
-pub(super) async fn summary(State(s): State<AppState>, Path(project): Path<String>, q: Params) -> Result<Response, ApiError> {
-    Ok(ok(&s.vulnerability_summary(&project, param(&q, "filter").unwrap_or("")).await?))
+pub(super) async fn summary(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    q: Params,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .vulnerability_summary(&project, param(&q, "filter").unwrap_or(""))
+        .await?))
 }
 
 fn name(project: &str, occurrence: &str) -> Result<String, ApiError> {
     match split_method(occurrence) {
         (id, None) => Ok(format!("projects/{project}/occurrences/{id}")),
-        (_, Some(m)) => Err(ApiError::not_found(format!("method `{m}` is not served with this HTTP verb"))),
+        (_, Some(m)) => Err(ApiError::not_found(format!(
+            "method `{m}` is not served with this HTTP verb"
+        ))),
     }
 }
 
-pub(super) async fn get(State(s): State<AppState>, Path((project, occurrence)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub(super) async fn get(
+    State(s): State<AppState>,
+    Path((project, occurrence)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.get_occurrence(&name(&project, &occurrence)?).await?))
 }
 
-pub(super) async fn note(State(s): State<AppState>, Path((project, occurrence)): Path<(String, String)>) -> Result<Response, ApiError> {
-    Ok(ok(&s.get_occurrence_note(&name(&project, &occurrence)?).await?))
+pub(super) async fn note(
+    State(s): State<AppState>,
+    Path((project, occurrence)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .get_occurrence_note(&name(&project, &occurrence)?)
+        .await?))
 }
 
-pub(super) async fn patch(State(s): State<AppState>, Path((project, occurrence)): Path<(String, String)>, q: Params, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn patch(
+    State(s): State<AppState>,
+    Path((project, occurrence)): Path<(String, String)>,
+    q: Params,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let v: Value = body(&raw)?;
-    Ok(ok(&s.patch_occurrence(&name(&project, &occurrence)?, v, &update_mask(&q)).await?))
+    Ok(ok(&s
+        .patch_occurrence(&name(&project, &occurrence)?, v, &update_mask(&q))
+        .await?))
 }
 
-pub(super) async fn delete(State(s): State<AppState>, Path((project, occurrence)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub(super) async fn delete(
+    State(s): State<AppState>,
+    Path((project, occurrence)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     s.delete_occurrence(&name(&project, &occurrence)?).await?;
     Ok(ok(&json!({})))
 }
 
-pub(super) async fn custom(State(s): State<AppState>, Path((project, occurrence)): Path<(String, String)>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn custom(
+    State(s): State<AppState>,
+    Path((project, occurrence)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let (id, method) = split_method(&occurrence);
     let resource = format!("projects/{project}/occurrences/{id}");
     let req: Value = body(&raw)?;
@@ -83,6 +141,8 @@ pub(super) async fn custom(State(s): State<AppState>, Path((project, occurrence)
             Ok(ok(&s.set_iam_policy(&resource, &req).await?))
         }
         Some("testIamPermissions") => Ok(ok(&s.test_iam_permissions(&req))),
-        other => Err(ApiError::not_found(format!("unknown occurrence method {other:?}"))),
+        other => Err(ApiError::not_found(format!(
+            "unknown occurrence method {other:?}"
+        ))),
     }
 }

@@ -18,38 +18,68 @@ fn key((project, location, ring, key): &KeyPath) -> String {
 fn version(p: VersionPath) -> (String, String, Option<String>) {
     let (project, location, ring, k, v) = p;
     let (id, method) = split_method(&v);
-    let name = format!("{}/cryptoKeyVersions/{id}", key(&(project, location, ring, k)));
+    let name = format!(
+        "{}/cryptoKeyVersions/{id}",
+        key(&(project, location, ring, k))
+    );
     (name, id.to_owned(), method.map(str::to_owned))
 }
 
-pub(super) async fn create(State(s): State<AppState>, Path(p): Path<KeyPath>) -> Result<Response, ApiError> {
+pub(super) async fn create(
+    State(s): State<AppState>,
+    Path(p): Path<KeyPath>,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.create_crypto_key_version(&key(&p)).await?))
 }
 
-pub(super) async fn list(State(s): State<AppState>, Path(p): Path<KeyPath>, q: Params) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(s): State<AppState>,
+    Path(p): Path<KeyPath>,
+    q: Params,
+) -> Result<Response, ApiError> {
     let l = s.list_crypto_key_versions(&key(&p), &page(&q)?).await?;
-    Ok(list_response("cryptoKeyVersions", &l.items, l.next_page_token))
+    Ok(list_response(
+        "cryptoKeyVersions",
+        &l.items,
+        l.next_page_token,
+    ))
 }
 
-pub(super) async fn get(State(s): State<AppState>, Path(p): Path<VersionPath>) -> Result<Response, ApiError> {
+pub(super) async fn get(
+    State(s): State<AppState>,
+    Path(p): Path<VersionPath>,
+) -> Result<Response, ApiError> {
     match version(p) {
         (name, _, None) => Ok(ok(&s.get_crypto_key_version(&name).await?)),
-        (_, _, Some(m)) => Err(ApiError::not_found(format!("method `{m}` is not served with GET"))),
+        (_, _, Some(m)) => Err(ApiError::not_found(format!(
+            "method `{m}` is not served with GET"
+        ))),
     }
 }
 
-pub(super) async fn public_key(State(s): State<AppState>, Path(p): Path<VersionPath>) -> Result<Response, ApiError> {
+pub(super) async fn public_key(
+    State(s): State<AppState>,
+    Path(p): Path<VersionPath>,
+) -> Result<Response, ApiError> {
     let (name, _, _) = version(p);
     Ok(ok(&s.get_public_key(&name).await?))
 }
 
-pub(super) async fn custom(State(s): State<AppState>, Path(p): Path<VersionPath>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn custom(
+    State(s): State<AppState>,
+    Path(p): Path<VersionPath>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     match version(p) {
         (name, _, Some(m)) if m == "asymmetricSign" => {
             let req: SignRequest = body(&raw)?;
             Ok(ok(&s.asymmetric_sign(&name, req).await?))
         }
-        (name, _, Some(m)) if m == "destroy" => Ok(ok(&s.destroy_crypto_key_version(&name).await?)),
-        (_, _, m) => Err(ApiError::not_found(format!("unknown key version method {m:?}"))),
+        (name, _, Some(m)) if m == "destroy" => {
+            Ok(ok(&s.destroy_crypto_key_version(&name).await?))
+        }
+        (_, _, m) => Err(ApiError::not_found(format!(
+            "unknown key version method {m:?}"
+        ))),
     }
 }

@@ -18,17 +18,34 @@ pub(super) async fn create(
     q: Params,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let id = param(&q, "cryptoKeyId").ok_or_else(|| ApiError::invalid("cryptoKeyId is required"))?;
+    let id =
+        param(&q, "cryptoKeyId").ok_or_else(|| ApiError::invalid("cryptoKeyId is required"))?;
     let skip = bool_param(&q, "skipInitialVersionCreation")?;
     let key: Value = body(&raw)?;
-    Ok(ok(&s.create_crypto_key(&ring(&project, &location, &r), id, key, skip).await?))
+    Ok(ok(&s
+        .create_crypto_key(&ring(&project, &location, &r), id, key, skip)
+        .await?))
 }
 
-pub(super) async fn get(State(s): State<AppState>, Path((project, location, r, key)): Path<(String, String, String, String)>) -> Result<Response, ApiError> {
-    Ok(ok(&s.get_crypto_key(&format!("{}/cryptoKeys/{key}", ring(&project, &location, &r))).await?))
+pub(super) async fn get(
+    State(s): State<AppState>,
+    Path((project, location, r, key)): Path<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .get_crypto_key(&format!(
+            "{}/cryptoKeys/{key}",
+            ring(&project, &location, &r)
+        ))
+        .await?))
 }
 
-pub(super) async fn list(State(s): State<AppState>, Path((project, location, r)): Path<(String, String, String)>, q: Params) -> Result<Response, ApiError> {
-    let l = s.list_crypto_keys(&ring(&project, &location, &r), &page(&q)?).await?;
+pub(super) async fn list(
+    State(s): State<AppState>,
+    Path((project, location, r)): Path<(String, String, String)>,
+    q: Params,
+) -> Result<Response, ApiError> {
+    let l = s
+        .list_crypto_keys(&ring(&project, &location, &r), &page(&q)?)
+        .await?;
     Ok(list_response("cryptoKeys", &l.items, l.next_page_token))
 }

@@ -13,9 +13,15 @@ const RING: &str = "/v1/projects/{project}/locations/{location}/keyRings/{ring}"
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/projects/{project}/locations/{location}/keyRings", get(key_rings::list).post(key_rings::create))
+        .route(
+            "/v1/projects/{project}/locations/{location}/keyRings",
+            get(key_rings::list).post(key_rings::create),
+        )
         .route(RING, get(key_rings::get))
-        .route(&format!("{RING}/cryptoKeys"), get(crypto_keys::list).post(crypto_keys::create))
+        .route(
+            &format!("{RING}/cryptoKeys"),
+            get(crypto_keys::list).post(crypto_keys::create),
+        )
         .route(&format!("{RING}/cryptoKeys/{{key}}"), get(crypto_keys::get))
         .route(
             &format!("{RING}/cryptoKeys/{{key}}/cryptoKeyVersions"),

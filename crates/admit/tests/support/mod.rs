@@ -35,13 +35,21 @@ impl Server {
             .expect("start admit serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read address line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read address line");
         let url = line
             .trim()
             .strip_prefix("admit listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
-        Server { child, url, data, gcloud_config: tempfile::tempdir().expect("tempdir"), project: "my-proj".into() }
+        Server {
+            child,
+            url,
+            data,
+            gcloud_config: tempfile::tempdir().expect("tempdir"),
+            project: "my-proj".into(),
+        }
     }
 
     /// Runs gcloud against this server; returns the output (not asserting success).
@@ -50,8 +58,14 @@ impl Server {
         Command::new("gcloud")
             .args(args)
             .env("CLOUDSDK_CONFIG", self.gcloud_config.path())
-            .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_BINARYAUTHORIZATION", &endpoint)
-            .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINERANALYSIS", &endpoint)
+            .env(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_BINARYAUTHORIZATION",
+                &endpoint,
+            )
+            .env(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINERANALYSIS",
+                &endpoint,
+            )
             .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS", &endpoint)
             .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
             .env("CLOUDSDK_CORE_PROJECT", &self.project)
@@ -66,7 +80,11 @@ impl Server {
     /// Runs gcloud and asserts it succeeded; returns stdout.
     pub(crate) fn gcloud(&self, args: &[&str]) -> String {
         let out = self.gcloud_raw(args);
-        assert!(out.status.success(), "gcloud {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "gcloud {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -75,7 +93,8 @@ impl Server {
         let mut a = args.to_vec();
         a.push("--format=json");
         let text = self.gcloud(&a);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("gcloud {args:?} printed non-JSON ({e}): {text}"))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("gcloud {args:?} printed non-JSON ({e}): {text}"))
     }
 
     /// The real curl, as the seeds use it.
@@ -85,9 +104,18 @@ impl Server {
         if let Some(b) = body {
             c.args(["--data-binary", b]);
         }
-        let out = c.arg(format!("{}{path}", self.url)).output().expect("cannot run curl: apt-get install -y curl");
-        assert!(out.status.success(), "curl {path}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("curl {path}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+        let out = c
+            .arg(format!("{}{path}", self.url))
+            .output()
+            .expect("cannot run curl: apt-get install -y curl");
+        assert!(
+            out.status.success(),
+            "curl {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("curl {path}: {e}: {}", String::from_utf8_lossy(&out.stdout))
+        })
     }
 
     pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
