@@ -118,6 +118,37 @@ impl Server {
         })
     }
 
+    /// curl returning the HTTP status and the JSON body, whatever the status.
+    pub(crate) fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut c = Command::new("curl");
+        c.args([
+            "-sS",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/json",
+        ]);
+        if let Some(b) = body {
+            c.args(["--data-binary", b]);
+        }
+        let out = c
+            .arg(format!("{}{path}", self.url))
+            .output()
+            .expect("cannot run curl: apt-get install -y curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (json, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        let v =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("{method} {path}: {e}: {json}"));
+        (code.trim().parse().unwrap_or(0), v)
+    }
+
     pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.data.path().join(name);
         std::fs::write(&p, text).expect("write");
