@@ -25,4 +25,4 @@ pub use payload::{
     create_signature_payload,
 };
 pub use pgp_key::{PgpKey, PgpVerified};
-pub use pkix::{KeyKind, PkixKey, pkix_key_id, sha256};
+pub use pkix::{KeyKind, PkixKey, pkix_key_id, sha256, sha384, sha512, sign_with_private_key_pem};

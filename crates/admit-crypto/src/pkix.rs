@@ -251,3 +251,101 @@ impl PkixKey {
         })
     }
 }
+
+/// Signs `message` with a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`, as
+/// `openssl genpkey` writes it) for the declared algorithm; returns the signature and the DER
+/// SubjectPublicKeyInfo of the matching public key. ECDSA signatures are DER, RSA-PSS uses salt
+/// = digest length, as KMS and gcloud's verifier expect.
+pub fn sign_with_private_key_pem(
+    pem: &str,
+    declared: SignatureAlgorithm,
+    message: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    use SignatureAlgorithm as A;
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+    let bad = |m: &str| CryptoError::Pem(m.to_owned());
+    if pem.contains("-----BEGIN EC PRIVATE KEY-----")
+        || pem.contains("-----BEGIN RSA PRIVATE KEY-----")
+    {
+        return Err(bad(
+            "expected a PKCS#8 `PRIVATE KEY` block; convert it with `openssl pkcs8 -topk8 -nocrypt`",
+        ));
+    }
+    let body = pem
+        .split("-----BEGIN PRIVATE KEY-----")
+        .nth(1)
+        .and_then(|r| r.split("-----END PRIVATE KEY-----").next())
+        .ok_or_else(|| {
+            bad("no `-----BEGIN PRIVATE KEY-----` block (an unencrypted PKCS#8 key is needed)")
+        })?;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(
+            body.chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect::<String>(),
+        )
+        .map_err(|e| bad(&format!("private key body is not base64: {e}")))?;
+    let rng = SystemRandom::new();
+    let reject = |e: aws_lc_rs::error::KeyRejected| {
+        CryptoError::UnsupportedKey(format!("the private key does not fit {declared}: {e}"))
+    };
+    let fail = |_| CryptoError::UnsupportedKey("signing failed".into());
+    let ec = |alg: &'static aws_lc_rs::signature::EcdsaSigningAlgorithm| -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+        let kp = EcdsaKeyPair::from_pkcs8(alg, &der).map_err(reject)?;
+        let sig = kp.sign(&rng, message).map_err(fail)?.as_ref().to_vec();
+        Ok((sig, kp.public_key().as_der().map_err(fail)?.as_ref().to_vec()))
+    };
+    let rsa = |pad: &'static dyn aws_lc_rs::signature::RsaEncoding| -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+        let kp = RsaKeyPair::from_pkcs8(&der).map_err(reject)?;
+        let mut sig = vec![0u8; kp.public_modulus_len()];
+        kp.sign(pad, &rng, message, &mut sig).map_err(fail)?;
+        Ok((sig, kp.public_key().as_der().map_err(fail)?.as_ref().to_vec()))
+    };
+    let (sig, spki) = match declared {
+        A::EcdsaP256Sha256 | A::EcSignP256Sha256 => ec(&signature::ECDSA_P256_SHA256_ASN1_SIGNING)?,
+        A::EcdsaP384Sha384 | A::EcSignP384Sha384 => ec(&signature::ECDSA_P384_SHA384_ASN1_SIGNING)?,
+        A::EcdsaP521Sha512 | A::EcSignP521Sha512 => ec(&signature::ECDSA_P521_SHA512_ASN1_SIGNING)?,
+        A::EcSignEd25519 => {
+            let kp = Ed25519KeyPair::from_pkcs8(&der).map_err(reject)?;
+            (
+                kp.sign(message).as_ref().to_vec(),
+                kp.public_key().as_der().map_err(fail)?.as_ref().to_vec(),
+            )
+        }
+        A::RsaPss2048Sha256
+        | A::RsaSignPss2048Sha256
+        | A::RsaPss3072Sha256
+        | A::RsaSignPss3072Sha256
+        | A::RsaPss4096Sha256
+        | A::RsaSignPss4096Sha256 => rsa(&signature::RSA_PSS_SHA256)?,
+        A::RsaPss4096Sha512 | A::RsaSignPss4096Sha512 => rsa(&signature::RSA_PSS_SHA512)?,
+        A::RsaSignPkcs12048Sha256 | A::RsaSignPkcs13072Sha256 | A::RsaSignPkcs14096Sha256 => {
+            rsa(&signature::RSA_PKCS1_SHA256)?
+        }
+        A::RsaSignPkcs14096Sha512 => rsa(&signature::RSA_PKCS1_SHA512)?,
+        A::Unspecified => {
+            return Err(CryptoError::AlgorithmUnspecified {
+                actual: "a private key".into(),
+            });
+        }
+    };
+    // The key must really be what was declared (size included), exactly as verification checks.
+    let pub_pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&spki)
+    );
+    PkixKey::from_pem(&pub_pem, declared)?;
+    Ok((sig, spki))
+}
+
+/// SHA-384 of `data`.
+pub fn sha384(data: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA384, data).as_ref().to_vec()
+}
+
+/// SHA-512 of `data`.
+pub fn sha512(data: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA512, data).as_ref().to_vec()
+}

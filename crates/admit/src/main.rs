@@ -3,6 +3,7 @@
 //!
 //! Exit codes scripts rely on: 0 success or allowed, 2 denied or non-conformant, 1 error.
 
+mod client;
 mod load;
 mod offline;
 mod render;
@@ -38,6 +39,27 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Manage attestors on the server (as `gcloud container binauthz attestors`).
+    Attestors {
+        #[command(flatten)]
+        target: client::Target,
+        #[command(subcommand)]
+        command: client::attestors::AttestorsCommand,
+    },
+    /// Create and list attestations on the server (as `gcloud container binauthz attestations`).
+    Attestations {
+        #[command(flatten)]
+        target: client::Target,
+        #[command(subcommand)]
+        command: client::attestations::AttestationsCommand,
+    },
+    /// The server's KMS: key rings, signing keys, versions (as `gcloud kms`).
+    Kms {
+        #[command(flatten)]
+        target: client::Target,
+        #[command(subcommand)]
+        command: client::kms::KmsCommand,
+    },
     /// Evaluate images against a policy offline, with attestors and attestations from files.
     Evaluate(offline::EvaluateArgs),
     /// Print the signature payload for an image digest, byte-identical to
@@ -57,6 +79,17 @@ enum PolicyCommand {
         /// The policy file.
         file: std::path::PathBuf,
     },
+    /// Replace the project's policy on the server with FILE (YAML or JSON).
+    Import {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        target: client::Target,
+    },
+    /// Print the project's policy from the server.
+    Export {
+        #[command(flatten)]
+        target: client::Target,
+    },
 }
 
 fn serve_main(args: serve::ServeArgs) -> anyhow::Result<Outcome> {
@@ -74,6 +107,20 @@ fn serve_main(args: serve::ServeArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// Runs one client command on a current-thread runtime.
+fn remote<F, Fut>(target: &client::Target, f: F) -> anyhow::Result<Outcome>
+where
+    F: FnOnce(client::Client) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let c = client::Client::new(target)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(f(c))?;
+    Ok(Outcome::Ok)
+}
+
 /// An outcome that maps to an exit code.
 pub(crate) enum Outcome {
     Ok,
@@ -87,6 +134,26 @@ fn main() -> ExitCode {
         Command::Policy {
             command: PolicyCommand::Validate { file },
         } => offline::validate_policy(&file),
+        Command::Policy {
+            command: PolicyCommand::Import { file, target },
+        } => remote(&target, |c| async move {
+            client::policy::import(&c, &file).await
+        }),
+        Command::Policy {
+            command: PolicyCommand::Export { target },
+        } => remote(&target, |c| async move { client::policy::export(&c).await }),
+        Command::Attestors { target, command } => remote(&target, |c| async move {
+            client::attestors::run(&c, command).await
+        }),
+        Command::Attestations { target, command } => remote(&target, |c| async move {
+            client::attestations::run(&c, command).await
+        }),
+        Command::Kms { target, command } => {
+            remote(
+                &target,
+                |c| async move { client::kms::run(&c, command).await },
+            )
+        }
         Command::Evaluate(args) => offline::evaluate(&args),
         Command::CreateSignaturePayload { artifact_url } => {
             offline::create_signature_payload(&artifact_url)

@@ -42,7 +42,7 @@ pub(crate) struct EvaluateArgs {
     format: OutputFormat,
 }
 
-fn stdout_write(s: &str) -> Result<()> {
+pub(crate) fn stdout_write(s: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(s.as_bytes())?;
     out.flush()?;
