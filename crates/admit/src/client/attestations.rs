@@ -270,7 +270,7 @@ pub(crate) async fn run(c: &Client, cmd: AttestationsCommand) -> Result<()> {
 fn aws_digest(data: &[u8], bits: u16) -> Vec<u8> {
     match bits {
         256 => admit_crypto::sha256(data).to_vec(),
-        384 => admit_crypto::sha384(data).to_vec(),
-        _ => admit_crypto::sha512(data).to_vec(),
+        384 => admit_crypto::sha384(data),
+        _ => admit_crypto::sha512(data),
     }
 }
