@@ -10,6 +10,8 @@ mod iam;
 mod kms;
 mod notes;
 mod occurrences;
+mod platform_eval;
+mod platform_policies;
 mod policy;
 
 use std::sync::Arc;

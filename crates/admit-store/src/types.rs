@@ -15,6 +15,7 @@ pub enum Kind {
     CryptoKey,
     CryptoKeyVersion,
     ContinuousValidationConfig,
+    PlatformPolicy,
 }
 
 impl Kind {
@@ -28,6 +29,7 @@ impl Kind {
             Kind::CryptoKey => "cryptokey",
             Kind::CryptoKeyVersion => "cryptokeyversion",
             Kind::ContinuousValidationConfig => "cvconfig",
+            Kind::PlatformPolicy => "platformpolicy",
         }
     }
 }

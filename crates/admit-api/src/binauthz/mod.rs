@@ -2,6 +2,7 @@
 
 mod attestors;
 mod cv_config;
+mod platform_policies;
 mod policy;
 mod system_policy;
 
@@ -49,6 +50,21 @@ pub(crate) fn routes() -> Router<AppState> {
             );
     }
     r.route(
+        "/v1/projects/{project}/platforms",
+        get(platform_policies::platforms),
+    )
+    .route(
+        "/v1/projects/{project}/platforms/{platform}/policies",
+        get(platform_policies::list).post(platform_policies::create),
+    )
+    .route(
+        "/v1/projects/{project}/platforms/{platform}/policies/{policy}",
+        get(platform_policies::get)
+            .put(platform_policies::replace)
+            .delete(platform_policies::delete)
+            .post(platform_policies::custom),
+    )
+    .route(
         "/v1alpha2/projects/{project}/continuousValidationConfig",
         get(cv_config::get).put(cv_config::update),
     )
