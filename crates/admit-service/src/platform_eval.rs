@@ -109,13 +109,13 @@ fn severity_rank(s: &str) -> u8 {
 
 fn allowed_rank(s: &str) -> u8 {
     match s {
-        "BLOCK_ALL" => 0,
         "MINIMAL" => 1,
         "LOW" => 2,
         "MEDIUM" => 3,
         "HIGH" => 4,
         "CRITICAL" => 5,
         "ALLOW_ALL" => 6,
+        // BLOCK_ALL, and anything unknown, allows nothing.
         _ => 0,
     }
 }

@@ -111,10 +111,8 @@ fn check_check(field: &str, c: &Value) -> Result<(), ServiceError> {
     let v = &c[k];
     let f = format!("{field}.{k}");
     match k {
-        "imageFreshnessCheck" => {
-            if v["maxUploadAgeDays"].as_i64().unwrap_or(0) <= 0 {
-                return Err(bad(&format!("{f}.maxUploadAgeDays"), "must be > 0"));
-            }
+        "imageFreshnessCheck" if v["maxUploadAgeDays"].as_i64().unwrap_or(0) <= 0 => {
+            return Err(bad(&format!("{f}.maxUploadAgeDays"), "must be > 0"));
         }
         "trustedDirectoryCheck" => {
             let pats = v["trustedDirPatterns"]
