@@ -32,7 +32,19 @@ impl Service {
             return Err(ServiceError::invalid("policy is required"));
         };
         let etag = match obj.remove("etag") {
-            Some(Value::String(e)) if !e.is_empty() && e != "ACAB" => {
+            // The etag of "no policy yet": only valid while there is none.
+            Some(Value::String(e)) if e == "ACAB" => {
+                if self.store.get(Kind::IamPolicy, resource).await?.is_some() {
+                    return Err(ServiceError::new(
+                        crate::Code::Aborted,
+                        format!(
+                            "the IAM policy of {resource} was changed since it was read (etag mismatch)"
+                        ),
+                    ));
+                }
+                None
+            }
+            Some(Value::String(e)) if !e.is_empty() => {
                 Bytes::from_base64(&e)
                     .map_err(|_| ServiceError::invalid("policy.etag must be base64"))?;
                 Some(e)

@@ -482,3 +482,172 @@ fn kms_public_key_and_asymmetric_sign_with_crc32c() {
         "{keys}"
     );
 }
+
+#[test]
+fn attestations_in_every_track() {
+    let s = Server::start();
+    let p = s.project.clone();
+    note(&s, "n");
+    s.gcloud(&[
+        "container",
+        "binauthz",
+        "attestors",
+        "create",
+        "a",
+        "--attestation-authority-note=n",
+        &format!("--attestation-authority-note-project={p}"),
+    ]);
+    s.gcloud(&["kms", "keyrings", "create", "r", "--location=global"]);
+    s.gcloud(&[
+        "kms",
+        "keys",
+        "create",
+        "k",
+        "--keyring=r",
+        "--location=global",
+        "--purpose=asymmetric-signing",
+        "--default-algorithm=rsa-sign-pkcs1-2048-sha256",
+    ]);
+    let kv = format!("projects/{p}/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1");
+    s.gcloud(&[
+        "container",
+        "binauthz",
+        "attestors",
+        "public-keys",
+        "add",
+        "--attestor=a",
+        &format!("--keyversion={kv}"),
+    ]);
+    let key = admit_testkit::OpensslKey::generate("p256");
+    let pem_file = s.write("k.pem", &key.public_pem);
+    let added = s.gcloud_json(&[
+        "container",
+        "binauthz",
+        "attestors",
+        "public-keys",
+        "add",
+        "--attestor=a",
+        &format!("--pkix-public-key-file={}", path_str(&pem_file)),
+        "--pkix-public-key-algorithm=ecdsa-p256-sha256",
+    ]);
+    let pkix_id = added["id"].as_str().unwrap().to_owned();
+    for (i, track) in TRACKS.iter().enumerate() {
+        let image = format!("gcr.io/{p}/app{i}@sha256:{}", format!("{i}").repeat(64));
+        // create-signature-payload is the same in every track.
+        let payload = s.gcloud(&cmd(
+            track,
+            &[
+                "container",
+                "binauthz",
+                "create-signature-payload",
+                &format!("--artifact-url={image}"),
+            ],
+        ));
+        let payload_file = s.write(&format!("payload{i}"), &payload);
+        let sig_file = s.data.path().join(format!("sig{i}"));
+        std::fs::write(
+            &sig_file,
+            key.sign(admit_testkit::SigMode::Dgst("sha256"), payload.as_bytes()),
+        )
+        .unwrap();
+        s.gcloud(&cmd(
+            track,
+            &[
+                "container",
+                "binauthz",
+                "attestations",
+                "create",
+                &format!("--artifact-url={image}"),
+                "--attestor=a",
+                &format!("--attestor-project={p}"),
+                &format!("--signature-file={}", path_str(&sig_file)),
+                &format!("--payload-file={}", path_str(&payload_file)),
+                &format!("--public-key-id={pkix_id}"),
+                "--validate",
+            ],
+        ));
+        if !track.is_empty() {
+            s.gcloud(&cmd(
+                track,
+                &[
+                    "container",
+                    "binauthz",
+                    "attestations",
+                    "sign-and-create",
+                    &format!("--artifact-url={image}"),
+                    "--attestor=a",
+                    &format!("--attestor-project={p}"),
+                    &format!("--keyversion={kv}"),
+                    "--validate",
+                    "--pae-encode-payload",
+                ],
+            ));
+        }
+        let listed = s.gcloud_json(&cmd(
+            track,
+            &[
+                "container",
+                "binauthz",
+                "attestations",
+                "list",
+                "--attestor=a",
+                &format!("--artifact-url={image}"),
+            ],
+        ));
+        let want = if track.is_empty() { 1 } else { 2 };
+        assert_eq!(listed.as_array().map(Vec::len), Some(want), "{listed}");
+        // Whatever gcloud stored verifies on the server.
+        for o in listed.as_array().unwrap() {
+            let v = s.curl("POST", &format!("/v1/projects/{p}/attestors/a:validateAttestationOccurrence"), Some(&serde_json::json!({"attestation": o["attestation"], "occurrenceNote": o["noteName"], "occurrenceResourceUri": o["resourceUri"]}).to_string()));
+            assert_eq!(v["result"], "VERIFIED", "{v}");
+        }
+    }
+    // A signature that does not verify: --validate warns, gcloud still creates it (advisory),
+    // and the server's validation says why.
+    let image = format!("gcr.io/{p}/tampered@sha256:{}", "f".repeat(64));
+    let sig_file = s.data.path().join("bad-sig");
+    std::fs::write(
+        &sig_file,
+        key.sign(admit_testkit::SigMode::Dgst("sha256"), b"something else"),
+    )
+    .unwrap();
+    let out = s.gcloud_raw(&[
+        "container",
+        "binauthz",
+        "attestations",
+        "create",
+        &format!("--artifact-url={image}"),
+        "--attestor=a",
+        &format!("--attestor-project={p}"),
+        &format!("--signature-file={}", path_str(&sig_file)),
+        &format!("--public-key-id={pkix_id}"),
+        "--validate",
+    ]);
+    assert!(
+        stderr(&out).contains("Attestation could not be validated")
+            && stderr(&out).contains("does not verify"),
+        "{}",
+        stderr(&out)
+    );
+
+    // IAM from a file, with an etag that must be base64 and current.
+    let iam = s.gcloud_json(&["container", "binauthz", "attestors", "get-iam-policy", "a"]);
+    let file = s.write("iam.json", &serde_json::json!({"bindings": [{"role": "roles/binaryauthorization.attestorsViewer", "members": ["group:sec@example.com"]}], "etag": iam["etag"]}).to_string());
+    s.gcloud(&[
+        "container",
+        "binauthz",
+        "attestors",
+        "set-iam-policy",
+        "a",
+        path_str(&file),
+    ]);
+    let stale = s.gcloud_raw(&[
+        "container",
+        "binauthz",
+        "attestors",
+        "set-iam-policy",
+        "a",
+        path_str(&file),
+    ]);
+    assert!(!stale.status.success(), "a stale IAM etag must be refused");
+}

@@ -124,3 +124,20 @@ pub(super) async fn custom(
         ))),
     }
 }
+
+/// v1alpha2 `attestors/{a}/attestations/{id}:testIamPermissions`.
+pub(super) async fn attestation_test_iam(
+    State(s): State<AppState>,
+    Path((_project, _attestor, attestation)): Path<(String, String, String)>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    match split_method(&attestation) {
+        (_, Some("testIamPermissions")) => {
+            let req: Value = body(&raw)?;
+            Ok(ok(&s.test_iam_permissions(&req)))
+        }
+        (_, m) => Err(ApiError::not_found(format!(
+            "unknown attestation method {m:?}"
+        ))),
+    }
+}

@@ -65,6 +65,10 @@ pub(crate) fn routes() -> Router<AppState> {
             .post(platform_policies::custom),
     )
     .route(
+        "/v1alpha2/projects/{project}/attestors/{attestor}/attestations/{attestation}",
+        post(attestors::attestation_test_iam),
+    )
+    .route(
         "/v1alpha2/projects/{project}/continuousValidationConfig",
         get(cv_config::get).put(cv_config::update),
     )
