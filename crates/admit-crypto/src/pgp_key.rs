@@ -258,3 +258,33 @@ impl PgpKey {
         }
     }
 }
+
+/// Signs `payload` as `gpg --armor --sign` does (the payload inside an armored signed
+/// message), with an ascii-armored secret key: its signing subkey when it has one, else the
+/// primary. Returns the armored message and the certificate's fingerprint (the key id).
+pub fn pgp_sign_message(
+    armored_secret_key: &str,
+    passphrase: &str,
+    payload: &[u8],
+) -> Result<(String, String), CryptoError> {
+    use pgp::composed::{ArmorOptions, MessageBuilder, SignedSecretKey};
+    use pgp::types::{KeyDetails as _, Password, SigningKey};
+
+    let (key, _) =
+        SignedSecretKey::from_string(armored_secret_key).map_err(pgp_err("secret key"))?;
+    let fingerprint = format!("{:X}", key.primary_key.fingerprint());
+    let signer: &dyn SigningKey = match key
+        .secret_subkeys
+        .iter()
+        .find(|sk| sk.signatures.iter().any(|s| s.key_flags().sign()))
+    {
+        Some(sk) => &sk.key,
+        None => &key.primary_key,
+    };
+    let mut builder = MessageBuilder::from_bytes("", payload.to_vec());
+    builder.sign(signer, Password::from(passphrase), HashAlgorithm::Sha256);
+    let armored = builder
+        .to_armored_string(rand::rngs::OsRng, ArmorOptions::default())
+        .map_err(pgp_err("sign"))?;
+    Ok((armored, fingerprint))
+}

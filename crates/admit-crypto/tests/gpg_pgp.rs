@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use admit_crypto::PgpKey;
+use admit_crypto::{PgpKey, pgp_sign_message};
 use admit_testkit::Gpg;
 use rstest::rstest;
 
@@ -117,4 +117,23 @@ fn malformed_keys_are_rejected_naming_the_field(#[case] text: &str) {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("asciiArmoredPgpPublicKey"), "{err}");
+}
+
+#[rstest]
+#[case::ed25519_primary("ed@example.com")]
+#[case::rsa_primary("rsa@example.com")]
+#[case::signing_subkey("sub@example.com")]
+fn our_pgp_signatures_verify_with_gpg_and_with_us(#[case] uid: &str) {
+    let (armored, fpr) = pgp_sign_message(&gpg().export_secret(uid), "", PAYLOAD).expect("signs");
+    assert_eq!(fpr, gpg().fingerprint(uid));
+    assert!(armored.starts_with("-----BEGIN PGP MESSAGE-----"));
+    assert_eq!(
+        gpg().verify_message(armored.as_bytes()),
+        PAYLOAD,
+        "gpg verifies and extracts the payload"
+    );
+    let v = key(uid)
+        .verify(armored.as_bytes(), PAYLOAD)
+        .expect("we verify it too");
+    assert!(v.matches_payload(PAYLOAD));
 }

@@ -208,6 +208,16 @@ impl Gpg {
         String::from_utf8(self.run(&["--armor", "--export", uid], b"")).expect("utf8")
     }
 
+    /// `gpg --armor --export-secret-keys UID` (the keys have no passphrase).
+    pub fn export_secret(&self, uid: &str) -> String {
+        String::from_utf8(self.run(&["--armor", "--export-secret-keys", uid], b"")).expect("utf8")
+    }
+
+    /// `gpg --verify` of an armored signed message; returns the signed content.
+    pub fn verify_message(&self, armored: &[u8]) -> Vec<u8> {
+        self.run(&["--decrypt"], armored)
+    }
+
     /// Signs `payload` as `uid` with extra gpg arguments (`--armor --sign`, `--clearsign`, …).
     pub fn sign(&self, uid: &str, how: &[&str], payload: &[u8]) -> Vec<u8> {
         let mut args = vec!["--local-user", uid];

@@ -194,6 +194,64 @@ fn admit_client_commands_round_trip_with_gcloud() {
     );
     assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
 
+    // A PGP attestor signed with a local OpenPGP secret key.
+    let gpg = admit_testkit::Gpg::new();
+    gpg.generate("signer <signer@example.com>", "ed25519", "sign");
+    let pgp_pub = s.write("signer.asc", &gpg.export("signer@example.com"));
+    let pgp_sec = s.write("signer.sec", &gpg.export_secret("signer@example.com"));
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/notes?noteId=qa"),
+        Some(r#"{"attestation":{"hint":{"humanReadableName":"qa"}}}"#),
+    );
+    ok(
+        &s,
+        &[
+            "attestors",
+            "create",
+            "qa",
+            "--attestation-authority-note",
+            "qa",
+        ],
+    );
+    ok(
+        &s,
+        &[
+            "attestors",
+            "public-keys",
+            "add",
+            "--attestor",
+            "qa",
+            "--pgp-public-key-file",
+            path_str(&pgp_pub),
+        ],
+    );
+    ok(
+        &s,
+        &[
+            "attestations",
+            "sign-and-create",
+            "--artifact-url",
+            &image,
+            "--attestor",
+            "qa",
+            "--pgp-private-key-file",
+            path_str(&pgp_sec),
+            "--validate",
+        ],
+    );
+    let pgp_atts = s.gcloud_json(&[
+        "container",
+        "binauthz",
+        "attestations",
+        "list",
+        "--attestor=qa",
+    ]);
+    assert_eq!(
+        pgp_atts[0]["attestation"]["signatures"][0]["publicKeyId"],
+        gpg.fingerprint("signer@example.com").as_str()
+    );
+
     // gcloud lists both and the server verifies each of them.
     let listed = s.gcloud_json(&[
         "container",
@@ -272,9 +330,10 @@ fn admit_client_commands_round_trip_with_gcloud() {
         "{}",
         stderr(&refused)
     );
+    // Two signed by KMS and a local PKIX key, one by PGP, one from a signature file.
     assert_eq!(
         json(&s, &["attestations", "list"]).as_array().map(Vec::len),
-        Some(3)
+        Some(4)
     );
 
     // Policy import/export through admit, read by gcloud.

@@ -63,6 +63,13 @@ pub(crate) enum AttestationsCommand {
         /// The key's algorithm, e.g. ecdsa-p256-sha256.
         #[arg(long)]
         pkix_algorithm: Option<String>,
+        /// An ascii-armored OpenPGP secret key (`gpg --armor --export-secret-keys`); the
+        /// attestation is an armored signed message and its key id the fingerprint.
+        #[arg(long, conflicts_with_all = ["keyversion", "pkix_private_key_file"])]
+        pgp_private_key_file: Option<PathBuf>,
+        /// The secret key's passphrase, read from this environment variable (default: none).
+        #[arg(long, requires = "pgp_private_key_file")]
+        pgp_passphrase_env: Option<String>,
         #[arg(long)]
         public_key_id_override: Option<String>,
         /// Sign the DSSE pre-authentication encoding of the payload (stores the plain payload).
@@ -189,6 +196,8 @@ pub(crate) async fn run(c: &Client, cmd: AttestationsCommand) -> Result<()> {
             keyversion,
             pkix_private_key_file,
             pkix_algorithm,
+            pgp_private_key_file,
+            pgp_passphrase_env,
             public_key_id_override,
             pae_encode_payload,
             validate,
@@ -200,6 +209,27 @@ pub(crate) async fn run(c: &Client, cmd: AttestationsCommand) -> Result<()> {
             } else {
                 payload.as_bytes().to_vec()
             };
+            if let Some(f) = pgp_private_key_file {
+                let secret =
+                    std::fs::read_to_string(&f).with_context(|| f.display().to_string())?;
+                let pass = match pgp_passphrase_env {
+                    Some(var) => std::env::var(&var)
+                        .with_context(|| format!("environment variable {var} is not set"))?,
+                    None => String::new(),
+                };
+                let (armored, fpr) =
+                    admit_crypto::pgp_sign_message(&secret, &pass, payload.as_bytes())?;
+                return store(
+                    c,
+                    &attestor,
+                    &artifact_url,
+                    payload.as_bytes(),
+                    armored.as_bytes(),
+                    &fpr,
+                    validate,
+                )
+                .await;
+            }
             let (sig, key_id) = match (keyversion, pkix_private_key_file) {
                 (Some(v), None) => {
                     let pk = c.get(&format!("v1/{v}/publicKey"), &[]).await?;
