@@ -183,20 +183,6 @@ impl Service {
         image: &ImageRef,
         default_project: &str,
     ) -> Result<Outcome, ServiceError> {
-        let projects = |field: &str| -> Vec<String> {
-            let l: Vec<String> = check[field]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|p| p.as_str()?.strip_prefix("projects/").map(str::to_owned))
-                .collect();
-            if l.is_empty() {
-                vec![default_project.to_owned()]
-            } else {
-                l
-            }
-        };
         if check
             .get("alwaysDeny")
             .is_some_and(|v| v.as_bool() == Some(true))
@@ -224,15 +210,11 @@ impl Service {
         };
         if let Some(v) = check.get("vulnerabilityCheck") {
             let vuln = v.clone();
-            let mut check_projects = projects("containerAnalysisVulnerabilityProjects");
-            if let Some(ps) = vuln["containerAnalysisVulnerabilityProjects"].as_array()
-                && !ps.is_empty()
-            {
-                check_projects = ps
-                    .iter()
-                    .filter_map(|p| p.as_str()?.strip_prefix("projects/").map(str::to_owned))
-                    .collect();
-            }
+            let check_projects = projects_of(
+                &vuln,
+                "containerAnalysisVulnerabilityProjects",
+                default_project,
+            );
             let occs = self
                 .occurrences_for(&check_projects, digest, "VULNERABILITY")
                 .await?;
