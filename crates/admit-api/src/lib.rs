@@ -4,6 +4,7 @@
 //!
 //! Must not depend on: storage backends, the binary, or anything that reads the environment.
 
+mod audit;
 mod binauthz;
 mod error;
 mod extract;
@@ -32,6 +33,7 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(audit::routes())
         .merge(binauthz::routes())
         .merge(grafeas::routes())
         .merge(kms::routes())

@@ -7,7 +7,7 @@ use admit_model::{
     Attestor, EnforcementMode, EvaluationMode, GlobalPolicyEvaluationMode, Occurrence, Policy,
 };
 
-use crate::attest::CompiledAttestor;
+use crate::attest::{CompiledAttestor, Satisfied};
 use crate::decision::{Basis, Decision, Failure, ImageDecision, Verdict};
 use crate::image::ImageRef;
 use crate::pattern::{ExemptPattern, MatchKeys};
@@ -27,6 +27,8 @@ pub struct Request {
 pub struct Evidence {
     attestors: BTreeMap<String, Result<CompiledAttestor, String>>,
     occurrences: BTreeMap<String, Vec<Occurrence>>,
+    /// Results the caller already verified (from its cache), by (attestor, canonical image).
+    verified: BTreeMap<(String, String), Result<Satisfied, Vec<String>>>,
 }
 
 impl Evidence {
@@ -44,6 +46,18 @@ impl Evidence {
     pub fn add_compiled_attestor(&mut self, attestor: CompiledAttestor) {
         self.attestors
             .insert(attestor.name.to_string(), Ok(attestor));
+    }
+
+    /// Records the outcome of checking `attestor` for `image` (canonical form), verified by the
+    /// caller with [`CompiledAttestor::check`]; the engine then does no crypto for that pair.
+    pub fn add_verified(
+        &mut self,
+        attestor: &str,
+        image: &ImageRef,
+        result: Result<Satisfied, Vec<String>>,
+    ) {
+        self.verified
+            .insert((attestor.to_owned(), image.canonical()), result);
     }
 
     /// Adds an occurrence, indexed by its note.
@@ -109,6 +123,11 @@ impl CompiledPolicy {
             }
         }
         out
+    }
+
+    /// Whether `image` is exempt (system policy or exempt patterns): no attestation is needed.
+    pub fn is_exempt(&self, image: &ImageRef) -> bool {
+        self.exemption(image).is_some()
     }
 
     fn exemption(&self, image: &ImageRef) -> Option<Basis> {
@@ -193,17 +212,24 @@ impl CompiledPolicy {
             }),
             EvaluationMode::RequireAttestation => {
                 for name in &rule.require_attestations_by {
-                    let result = match evidence.attestors.get(name) {
-                        None => Err(vec![format!("attestor {name} not found")]),
-                        Some(Err(e)) => Err(vec![e.clone()]),
-                        Some(Ok(a)) => {
-                            let occs = evidence
-                                .occurrences
-                                .get(&a.note.to_string())
-                                .map(Vec::as_slice)
-                                .unwrap_or(&[]);
-                            a.check(&image, occs)
-                        }
+                    let known = evidence
+                        .verified
+                        .get(&(name.clone(), image.canonical()))
+                        .cloned();
+                    let result = match (known, evidence.attestors.get(name)) {
+                        (Some(r), _) => r,
+                        (None, a) => match a {
+                            None => Err(vec![format!("attestor {name} not found")]),
+                            Some(Err(e)) => Err(vec![e.clone()]),
+                            Some(Ok(a)) => {
+                                let occs = evidence
+                                    .occurrences
+                                    .get(&a.note.to_string())
+                                    .map(Vec::as_slice)
+                                    .unwrap_or(&[]);
+                                a.check(&image, occs)
+                            }
+                        },
                     };
                     match result {
                         Ok(s) => satisfied_by.push(s),

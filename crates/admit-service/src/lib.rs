@@ -4,6 +4,7 @@
 //! Owns: what a request means. Must not depend on: axum/HTTP types, sqlx, or the binary.
 //! Library crates never read the environment; time comes from the injected clock.
 
+mod admission;
 mod attestors;
 mod error;
 mod iam;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use admit_crypto::SoftwareKeyBackend;
 use admit_store::Store;
 
+pub use admission::AdmissionRequest;
 pub use error::{Code, ServiceError};
 pub use kms::{SignRequest, SignResponse};
 pub use occurrences::validate_attestation;
@@ -31,6 +33,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     keys: SoftwareKeyBackend,
     clock: Clock,
+    admission: admission::AdmissionCache,
 }
 
 impl std::fmt::Debug for Service {
@@ -43,7 +46,18 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, keys: SoftwareKeyBackend, clock: Clock) -> Self {
-        Service { store, keys, clock }
+        Service {
+            store,
+            keys,
+            clock,
+            admission: admission::AdmissionCache::new(true),
+        }
+    }
+
+    /// Turns the admission caches off (every review verifies: the "cold" benchmark).
+    pub fn without_admission_cache(mut self) -> Self {
+        self.admission = admission::AdmissionCache::new(false);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -10,4 +10,4 @@ mod types;
 
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
-pub use types::{Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store};
+pub use types::{AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store};

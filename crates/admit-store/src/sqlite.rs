@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: WAL journal, `synchronous=FULL` (a write is acknowledged only
 //! once it is durable), reads on a pool, writes serialised through a single connection.
 
+mod audit;
 mod filter_sql;
 mod migrate;
 mod occurrences;
@@ -18,7 +19,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlitePool};
 
-use crate::{Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError};
+use crate::{
+    AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
+};
 
 /// SQLite-backed store.
 #[derive(Debug, Clone)]
@@ -274,6 +277,19 @@ impl Store for SqliteStore {
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
         occurrences::delete(&self.write, name).await
+    }
+
+    async fn append_audit(&self, record: &Value) -> Result<(), StoreError> {
+        audit::append(&self.write, record).await
+    }
+
+    async fn list_audit(
+        &self,
+        project: &str,
+        filter: &AuditFilter,
+        page: &Page,
+    ) -> Result<Listed<Value>, StoreError> {
+        audit::list(&self.read, project, filter, page).await
     }
 
     async fn list_occurrences(

@@ -92,6 +92,18 @@ pub enum OccurrenceScope {
     Note(String),
 }
 
+/// Which audit records to list; every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub verdict: Option<String>,
+    pub namespace: Option<String>,
+    pub cluster: Option<String>,
+    pub kind: Option<String>,
+    pub user: Option<String>,
+    pub breakglass: Option<bool>,
+    pub dry_run: Option<bool>,
+}
+
 /// The storage interface every backend implements.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
@@ -140,6 +152,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Doc, StoreError>;
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Appends an admission audit record (a JSON object with `time`, `project`, `cluster`,
+    /// `namespace`, `kind`, `name`, `user`, `verdict`, `breakglass`, `dryRun`).
+    async fn append_audit(&self, record: &Value) -> Result<(), StoreError>;
+
+    /// Audit records of `project`, oldest first.
+    async fn list_audit(
+        &self,
+        project: &str,
+        filter: &AuditFilter,
+        page: &Page,
+    ) -> Result<Listed<Value>, StoreError>;
 
     async fn list_occurrences(
         &self,

@@ -8,6 +8,7 @@ mod load;
 mod offline;
 mod render;
 mod serve;
+mod webhook_cert;
 
 use std::process::ExitCode;
 
@@ -59,6 +60,15 @@ enum Command {
         target: client::Target,
         #[command(subcommand)]
         command: client::kms::KmsCommand,
+    },
+    /// Create the webhook's serving certificate, its CA and the caBundle.
+    WebhookCert(webhook_cert::WebhookCertArgs),
+    /// Query the admission audit log on the server.
+    Audit {
+        #[command(flatten)]
+        target: client::Target,
+        #[command(subcommand)]
+        command: client::audit::AuditCommand,
     },
     /// Evaluate images against a policy offline, with attestors and attestations from files.
     Evaluate(offline::EvaluateArgs),
@@ -148,6 +158,10 @@ fn main() -> ExitCode {
         Command::Attestations { target, command } => remote(&target, |c| async move {
             client::attestations::run(&c, command).await
         }),
+        Command::WebhookCert(args) => webhook_cert::run(&args).map(|()| Outcome::Ok),
+        Command::Audit { target, command } => {
+            remote(&target, |c| async move { client::audit::run(&c, command).await })
+        }
         Command::Kms { target, command } => {
             remote(
                 &target,

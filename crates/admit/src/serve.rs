@@ -25,6 +25,30 @@ pub(crate) struct ServeArgs {
     /// ADMIT_MASTER_KEY) a key is generated into DATA_DIR/master.key on first run.
     #[arg(long, env = "ADMIT_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// Also serve the Kubernetes admission webhook (HTTPS, `POST /validate`) on this address.
+    #[arg(long, env = "ADMIT_WEBHOOK_LISTEN", requires_all = ["tls_cert", "tls_key", "project"])]
+    webhook_listen: Option<SocketAddr>,
+    /// PEM certificate chain for the webhook (reloaded every 30 s, for rotation).
+    #[arg(long, env = "ADMIT_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for the webhook.
+    #[arg(long, env = "ADMIT_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// The project whose policy the webhook enforces.
+    #[arg(long, env = "ADMIT_PROJECT")]
+    project: Option<String>,
+    /// This cluster as `location.name` (selects clusterAdmissionRules).
+    #[arg(long, env = "ADMIT_CLUSTER")]
+    cluster: Option<String>,
+    /// Require this annotation, non-empty, next to the breakglass annotation.
+    #[arg(long, env = "ADMIT_BREAKGLASS_JUSTIFICATION_ANNOTATION")]
+    breakglass_justification_annotation: Option<String>,
+    /// SPIFFE trust domain for Istio identities.
+    #[arg(long, env = "ADMIT_ISTIO_TRUST_DOMAIN", default_value = "cluster.local")]
+    istio_trust_domain: String,
+    /// Verify every attestation on every review (no verified-result cache).
+    #[arg(long, env = "ADMIT_NO_ADMISSION_CACHE")]
+    no_admission_cache: bool,
     /// Allow listening on a non-loopback address although nothing authenticates callers.
     #[arg(long, env = "ADMIT_ALLOW_UNAUTHENTICATED_NETWORK")]
     allow_unauthenticated_network: bool,
@@ -96,8 +120,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             .unwrap_or_default();
         (d.as_secs(), d.subsec_nanos())
     });
-    let service = Arc::new(Service::new(Arc::new(store), keys, clock));
-    let app = admit_api::app(service);
+    let mut service = Service::new(Arc::new(store), keys, clock);
+    if args.no_admission_cache {
+        service = service.without_admission_cache();
+    }
+    let service = Arc::new(service);
+    let app = admit_api::app(service.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -105,13 +133,58 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     // The one line scripts and tests wait for.
     crate::offline::stdout_line(&format!("admit listening on http://{addr}"))?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    Ok(())
+    let api = async {
+        axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    match &args.webhook_listen {
+        None => api.await,
+        Some(wl) => {
+            let webhook = webhook(&args, *wl, service).await?;
+            tokio::try_join!(api, webhook).map(|_| ())
+        }
+    }
+}
+
+/// Binds the webhook listener and returns the future that serves it.
+async fn webhook(
+    args: &ServeArgs,
+    addr: SocketAddr,
+    service: Arc<Service>,
+) -> Result<impl std::future::Future<Output = Result<()>>> {
+    use axum_server::tls_rustls::RustlsConfig;
+    let (Some(cert), Some(key), Some(project)) = (&args.tls_cert, &args.tls_key, &args.project) else {
+        bail!("--webhook-listen needs --tls-cert, --tls-key and --project");
+    };
+    let tls = RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| format!("cannot load the webhook certificate {} / key {}", cert.display(), key.display()))?;
+    // Reload the certificate regularly so a rotated Secret is picked up without a restart.
+    let (reload, c, k) = (tls.clone(), cert.clone(), key.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            if let Err(e) = reload.reload_from_pem_file(&c, &k).await {
+                tracing::error!(error = %e, "cannot reload the webhook certificate; keeping the previous one");
+            }
+        }
+    });
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let config = admit_webhook::WebhookConfig {
+        project: project.clone(),
+        cluster: args.cluster.clone(),
+        breakglass_justification_annotation: args.breakglass_justification_annotation.clone(),
+        istio_trust_domain: args.istio_trust_domain.clone(),
+    };
+    let app = admit_webhook::router(service, config);
+    crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;
+    tracing::info!(addr = %bound, "serving the admission webhook");
+    let server = axum_server::from_tcp_rustls(listener, tls)?;
+    Ok(async move { server.serve(app.into_make_service()).await.map_err(anyhow::Error::from) })
 }

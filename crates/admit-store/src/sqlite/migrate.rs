@@ -4,11 +4,18 @@ use sqlx::{AssertSqlSafe, SqlitePool};
 
 use crate::StoreError;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "audit",
+        include_str!("../../migrations/sqlite/0002_audit.sql"),
+    ),
+];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     let db = StoreError::db("migrate");

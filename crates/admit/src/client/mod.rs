@@ -2,6 +2,7 @@
 //! `container binauthz` and `kms` commands, against `--server` / `ADMIT_SERVER`.
 
 pub(crate) mod attestations;
+pub(crate) mod audit;
 pub(crate) mod attestors;
 pub(crate) mod kms;
 pub(crate) mod policy;
@@ -41,7 +42,7 @@ pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     project: Option<String>,
-    format: Format,
+    pub(crate) format: Format,
 }
 
 impl Client {

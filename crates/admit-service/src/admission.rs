@@ -1,0 +1,258 @@
+//! Admission: fetch what the policy needs, verify it (with caches that can never answer from
+//! stale data), decide with the engine.
+//!
+//! Caches: the compiled policy per project, keyed by the policy's etag; each compiled attestor
+//! keyed by its etag (so a key rotation or any attestor edit recompiles); and each verified
+//! (attestor version, occurrence version, image) triple. Occurrences are listed on every
+//! admission (an indexed lookup), so a deleted attestation stops counting at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use admit_model::Attestor;
+use admit_policy::{
+    CompiledAttestor, CompiledPolicy, Context, Decision, Evidence, ImageRef, Request, Satisfied,
+};
+use admit_store::{Kind, OccurrenceScope, Page};
+use serde_json::Value;
+
+use crate::{Code, Service, ServiceError};
+
+type Verified = Result<Satisfied, Vec<String>>;
+
+/// Bounds the verification cache; past it the cache is cleared (entries are cheap to rebuild).
+const MAX_VERIFIED: usize = 100_000;
+
+#[derive(Debug, Default)]
+pub(crate) struct AdmissionCache {
+    enabled: bool,
+    policies: Mutex<HashMap<String, (String, Arc<CompiledPolicy>)>>,
+    attestors: Mutex<HashMap<String, (String, Arc<Result<CompiledAttestor, String>>)>>,
+    verified: Mutex<HashMap<(String, String, String, String, String), Verified>>,
+}
+
+impl AdmissionCache {
+    pub(crate) fn new(enabled: bool) -> Self {
+        AdmissionCache {
+            enabled,
+            ..Default::default()
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What the webhook asks.
+#[derive(Debug, Clone)]
+pub struct AdmissionRequest {
+    pub project: String,
+    pub images: Vec<String>,
+    pub context: Context,
+}
+
+impl Service {
+    async fn compiled_policy(&self, project: &str) -> Result<Arc<CompiledPolicy>, ServiceError> {
+        let policy = self.get_policy(project).await?;
+        let etag = policy.etag.clone().unwrap_or_else(|| "default".into());
+        if self.admission.enabled
+            && let Some((e, c)) = lock(&self.admission.policies).get(project)
+            && *e == etag
+        {
+            return Ok(c.clone());
+        }
+        let compiled = Arc::new(CompiledPolicy::new(policy).map_err(|e| {
+            ServiceError::new(Code::Internal, format!("the stored policy is invalid: {e}"))
+        })?);
+        if self.admission.enabled {
+            lock(&self.admission.policies).insert(project.to_owned(), (etag, compiled.clone()));
+        }
+        Ok(compiled)
+    }
+
+    async fn compiled_attestor(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, Arc<Result<CompiledAttestor, String>>)>, ServiceError> {
+        let Some(doc) = self.store.get(Kind::Attestor, name).await? else {
+            return Ok(None);
+        };
+        if self.admission.enabled
+            && let Some((e, c)) = lock(&self.admission.attestors).get(name)
+            && *e == doc.etag
+        {
+            return Ok(Some((doc.etag, c.clone())));
+        }
+        let compiled = serde_json::from_value::<Attestor>(doc.body)
+            .map_err(|e| e.to_string())
+            .and_then(|a| CompiledAttestor::compile(&a).map_err(|e| e.to_string()));
+        let compiled = Arc::new(compiled);
+        if self.admission.enabled {
+            lock(&self.admission.attestors)
+                .insert(name.to_owned(), (doc.etag.clone(), compiled.clone()));
+        }
+        Ok(Some((doc.etag, compiled)))
+    }
+
+    /// Every attestation of `image` under the attestor's note, each verified once per version.
+    async fn verify_for(
+        &self,
+        attestor: &CompiledAttestor,
+        attestor_etag: &str,
+        image: &ImageRef,
+    ) -> Result<Verified, ServiceError> {
+        let digest = image.digest().unwrap_or_default();
+        let filter = format!("has_suffix(resourceUrl, \"{digest}\") AND kind = \"ATTESTATION\"");
+        let scope = OccurrenceScope::Note(attestor.note.to_string());
+        let name = attestor.name.to_string();
+        let canonical = image.canonical();
+        let mut reasons: Vec<String> = Vec::new();
+        let mut page = Page {
+            size: Page::MAX_SIZE,
+            token: None,
+        };
+        loop {
+            let l = self.list_occurrences(&scope, &filter, &page).await?;
+            for v in l.items {
+                let key = (
+                    name.clone(),
+                    attestor_etag.to_owned(),
+                    v["name"].as_str().unwrap_or_default().to_owned(),
+                    v["updateTime"].as_str().unwrap_or_default().to_owned(),
+                    canonical.clone(),
+                );
+                let cached = if self.admission.enabled {
+                    lock(&self.admission.verified).get(&key).cloned()
+                } else {
+                    None
+                };
+                let result = match cached {
+                    Some(r) => r,
+                    None => {
+                        let r = match serde_json::from_value::<admit_model::Occurrence>(v) {
+                            Ok(o) => attestor.check(image, std::slice::from_ref(&o)),
+                            Err(e) => Err(vec![format!("unreadable occurrence: {e}")]),
+                        };
+                        if self.admission.enabled {
+                            let mut m = lock(&self.admission.verified);
+                            if m.len() >= MAX_VERIFIED {
+                                m.clear();
+                            }
+                            m.insert(key, r.clone());
+                        }
+                        r
+                    }
+                };
+                match result {
+                    Ok(s) => return Ok(Ok(s)),
+                    Err(r) => reasons.extend(
+                        r.into_iter()
+                            .filter(|x| !x.starts_with("no attestation by")),
+                    ),
+                }
+            }
+            match l.next_page_token {
+                Some(t) => page.token = Some(t),
+                None => break,
+            }
+        }
+        reasons.dedup();
+        if reasons.is_empty() {
+            reasons.push(format!(
+                "no attestation by {name} for {}@{digest}",
+                image.repository()
+            ));
+        }
+        Ok(Err(reasons))
+    }
+
+    /// Decides an admission. Any storage failure is an error: the caller must deny.
+    pub async fn evaluate_admission(
+        &self,
+        req: &AdmissionRequest,
+        now: u64,
+    ) -> Result<Decision, ServiceError> {
+        let policy = self.compiled_policy(&req.project).await?;
+        let request = Request {
+            images: req.images.clone(),
+            context: req.context.clone(),
+        };
+        let mut evidence = Evidence::new();
+        for name in policy.required_attestors(&request) {
+            let Some((etag, compiled)) = self.compiled_attestor(&name).await? else {
+                continue; // the engine reports "attestor not found"
+            };
+            let attestor = match compiled.as_ref() {
+                Ok(a) => a,
+                Err(e) => {
+                    for i in req.images.iter().filter_map(|i| ImageRef::parse(i).ok()) {
+                        evidence.add_verified(&name, &i, Err(vec![e.clone()]));
+                    }
+                    continue;
+                }
+            };
+            for raw in &req.images {
+                let Ok(image) = ImageRef::parse(raw) else {
+                    continue;
+                };
+                if image.digest().is_none() || policy.is_exempt(&image) {
+                    continue;
+                }
+                let r = self.verify_for(attestor, &etag, &image).await?;
+                evidence.add_verified(&name, &image, r);
+            }
+            evidence.add_compiled_attestor(attestor.clone());
+        }
+        Ok(policy.evaluate(&request, &evidence, now))
+    }
+
+    /// Appends an audit record to the store.
+    pub async fn record_audit(&self, record: &Value) -> Result<(), ServiceError> {
+        self.store.append_audit(record).await.map_err(Into::into)
+    }
+
+    /// Lists audit records: `filter` is `field=value` terms joined by ` AND ` (fields: verdict,
+    /// namespace, cluster, kind, user, breakglass, dryRun).
+    pub async fn list_audit(
+        &self,
+        project: &str,
+        filter: &str,
+        page: &Page,
+    ) -> Result<admit_store::Listed<Value>, ServiceError> {
+        let mut f = admit_store::AuditFilter::default();
+        for term in filter
+            .split(" AND ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let (k, v) = term.split_once('=').ok_or_else(|| {
+                ServiceError::invalid(format!("filter term `{term}` is not field=value"))
+            })?;
+            let v = v.trim().trim_matches('"').to_owned();
+            let b = || {
+                v.parse::<bool>().map_err(|_| {
+                    ServiceError::invalid(format!("filter: {k} must be true or false"))
+                })
+            };
+            match k.trim() {
+                "verdict" => f.verdict = Some(v.to_ascii_uppercase()),
+                "namespace" => f.namespace = Some(v),
+                "cluster" => f.cluster = Some(v),
+                "kind" => f.kind = Some(v),
+                "user" => f.user = Some(v),
+                "breakglass" => f.breakglass = Some(b()?),
+                "dryRun" | "dry_run" => f.dry_run = Some(b()?),
+                other => {
+                    return Err(ServiceError::invalid(format!(
+                        "filter: unsupported field `{other}` (verdict, namespace, cluster, kind, user, breakglass, dryRun)"
+                    )));
+                }
+            }
+        }
+        self.store
+            .list_audit(project, &f, page)
+            .await
+            .map_err(Into::into)
+    }
+}

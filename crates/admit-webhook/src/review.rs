@@ -1,0 +1,70 @@
+//! AdmissionReview requests and responses, both API versions.
+
+use serde_json::{Value, json};
+
+/// The parts of an AdmissionReview request the webhook uses.
+#[derive(Debug, Clone)]
+pub(crate) struct Review {
+    pub(crate) api_version: String,
+    pub(crate) uid: String,
+    pub(crate) kind: String,
+    pub(crate) group: String,
+    pub(crate) sub_resource: String,
+    pub(crate) operation: String,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) user: String,
+    pub(crate) kubernetes_dry_run: bool,
+    pub(crate) object: Value,
+}
+
+/// Parses a review; the message names the missing or malformed field.
+pub(crate) fn parse(body: &[u8]) -> Result<Review, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let api_version = v["apiVersion"].as_str().unwrap_or_default();
+    if !matches!(api_version, "admission.k8s.io/v1" | "admission.k8s.io/v1beta1") {
+        return Err(format!("apiVersion: expected admission.k8s.io/v1 or v1beta1, got `{api_version}`"));
+    }
+    if v["kind"] != "AdmissionReview" {
+        return Err("kind: expected AdmissionReview".into());
+    }
+    let r = &v["request"];
+    let s = |p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let uid = s("/uid");
+    if uid.is_empty() {
+        return Err("request.uid is required".into());
+    }
+    let operation = s("/operation");
+    if operation.is_empty() {
+        return Err("request.operation is required".into());
+    }
+    Ok(Review {
+        api_version: api_version.to_owned(),
+        uid,
+        kind: s("/kind/kind"),
+        group: s("/kind/group"),
+        sub_resource: s("/subResource"),
+        operation,
+        namespace: s("/namespace"),
+        name: s("/name"),
+        user: s("/userInfo/username"),
+        kubernetes_dry_run: r["dryRun"].as_bool().unwrap_or(false),
+        object: r["object"].clone(),
+    })
+}
+
+/// The response, echoing the request's uid and apiVersion.
+pub(crate) fn respond(api_version: &str, uid: &str, allowed: bool, message: Option<&str>, warnings: &[String]) -> Value {
+    let mut response = json!({"uid": uid, "allowed": allowed});
+    if let Some(m) = message {
+        response["status"] = if allowed {
+            json!({"code": 200, "message": m})
+        } else {
+            json!({"code": 403, "reason": "Forbidden", "message": m})
+        };
+    }
+    if !warnings.is_empty() {
+        response["warnings"] = json!(warnings);
+    }
+    json!({"apiVersion": api_version, "kind": "AdmissionReview", "response": response})
+}
