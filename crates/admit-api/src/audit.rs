@@ -12,7 +12,13 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/admit/v1/projects/{project}/auditRecords", get(list))
 }
 
-async fn list(State(s): State<AppState>, Path(project): Path<String>, q: Params) -> Result<Response, ApiError> {
-    let l = s.list_audit(&project, param(&q, "filter").unwrap_or(""), &page(&q)?).await?;
+async fn list(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    q: Params,
+) -> Result<Response, ApiError> {
+    let l = s
+        .list_audit(&project, param(&q, "filter").unwrap_or(""), &page(&q)?)
+        .await?;
     Ok(list_response("auditRecords", &l.items, l.next_page_token))
 }

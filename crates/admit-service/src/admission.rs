@@ -19,6 +19,10 @@ use serde_json::Value;
 use crate::{Code, Service, ServiceError};
 
 type Verified = Result<Satisfied, Vec<String>>;
+/// An attestor compiled at one etag (or why it cannot be).
+type CompiledAt = (String, Arc<Result<CompiledAttestor, String>>);
+/// (attestor, attestor etag, occurrence, occurrence update time, canonical image).
+type VerifyKey = (String, String, String, String, String);
 
 /// Bounds the verification cache; past it the cache is cleared (entries are cheap to rebuild).
 const MAX_VERIFIED: usize = 100_000;
@@ -27,8 +31,8 @@ const MAX_VERIFIED: usize = 100_000;
 pub(crate) struct AdmissionCache {
     enabled: bool,
     policies: Mutex<HashMap<String, (String, Arc<CompiledPolicy>)>>,
-    attestors: Mutex<HashMap<String, (String, Arc<Result<CompiledAttestor, String>>)>>,
-    verified: Mutex<HashMap<(String, String, String, String, String), Verified>>,
+    attestors: Mutex<HashMap<String, CompiledAt>>,
+    verified: Mutex<HashMap<VerifyKey, Verified>>,
 }
 
 impl AdmissionCache {
@@ -71,10 +75,7 @@ impl Service {
         Ok(compiled)
     }
 
-    async fn compiled_attestor(
-        &self,
-        name: &str,
-    ) -> Result<Option<(String, Arc<Result<CompiledAttestor, String>>)>, ServiceError> {
+    async fn compiled_attestor(&self, name: &str) -> Result<Option<CompiledAt>, ServiceError> {
         let Some(doc) = self.store.get(Kind::Attestor, name).await? else {
             return Ok(None);
         };

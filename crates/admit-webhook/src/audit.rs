@@ -34,7 +34,14 @@ pub(crate) struct Context<'a> {
     pub(crate) namespace: &'a str,
 }
 
-pub(crate) fn record(ctx: &Context<'_>, review: &Review, name: &str, outcome: Outcome, decision: Option<&Decision>, reason: &str) -> Value {
+pub(crate) fn record(
+    ctx: &Context<'_>,
+    review: &Review,
+    name: &str,
+    outcome: Outcome,
+    decision: Option<&Decision>,
+    reason: &str,
+) -> Value {
     let images: Vec<Value> = decision
         .map(|d| {
             d.images

@@ -22,12 +22,19 @@ fn deadline(q: &std::collections::HashMap<String, String>) -> Duration {
         .and_then(|t| t.strip_suffix('s'))
         .and_then(|n| n.parse::<u64>().ok())
         .map_or(Duration::from_secs(10), Duration::from_secs);
-    given.saturating_sub(Duration::from_millis(500)).max(Duration::from_millis(200))
+    given
+        .saturating_sub(Duration::from_millis(500))
+        .max(Duration::from_millis(200))
 }
 
 fn now() -> (u64, String) {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    (d.as_secs(), admit_model::rfc3339(d.as_secs(), d.subsec_nanos()))
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        d.as_secs(),
+        admit_model::rfc3339(d.as_secs(), d.subsec_nanos()),
+    )
 }
 
 pub(crate) async fn ready(AxState(s): AxState<State>) -> (StatusCode, &'static str) {
@@ -37,21 +44,43 @@ pub(crate) async fn ready(AxState(s): AxState<State>) -> (StatusCode, &'static s
     }
 }
 
-pub(crate) async fn validate(AxState(s): AxState<State>, Query(q): Query<std::collections::HashMap<String, String>>, body: Bytes) -> Response {
+pub(crate) async fn validate(
+    AxState(s): AxState<State>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
     let review = match review::parse(&body) {
         Ok(r) => r,
         // Without a uid there is no response the API server would accept; an HTTP error is a
         // webhook failure, which `failurePolicy: Fail` turns into a denial.
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid AdmissionReview: {e}\n")).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("invalid AdmissionReview: {e}\n"),
+            )
+                .into_response();
+        }
     };
     let limit = deadline(&q);
     let response = match tokio::time::timeout(limit, decide(&s, &review)).await {
         Ok(v) => v,
         Err(_) => {
-            let msg = format!("admit could not decide within the {}ms webhook deadline; denying (fail closed)", limit.as_millis());
+            let msg = format!(
+                "admit could not decide within the {}ms webhook deadline; denying (fail closed)",
+                limit.as_millis()
+            );
             let (_, time) = now();
-            let ctx = audit::Context { time, project: &s.config.project, cluster: s.config.cluster.as_deref().unwrap_or(""), namespace: &review.namespace };
-            emit(&s, &audit::record(&ctx, &review, &review.name, Outcome::Error, None, &msg)).await;
+            let ctx = audit::Context {
+                time,
+                project: &s.config.project,
+                cluster: s.config.cluster.as_deref().unwrap_or(""),
+                namespace: &review.namespace,
+            };
+            emit(
+                &s,
+                &audit::record(&ctx, &review, &review.name, Outcome::Error, None, &msg),
+            )
+            .await;
             review::respond(&review.api_version, &review.uid, false, Some(&msg), &[])
         }
     };
@@ -80,16 +109,29 @@ async fn decide(s: &State, review: &Review) -> Value {
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
-        .or_else(|| object.pointer("/metadata/generateName").and_then(Value::as_str))
+        .or_else(|| {
+            object
+                .pointer("/metadata/generateName")
+                .and_then(Value::as_str)
+        })
         .unwrap_or(&review.name)
         .to_owned();
     let namespace = if review.namespace.is_empty() {
-        object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_owned()
+        object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_owned()
     } else {
         review.namespace.clone()
     };
     let cluster = s.config.cluster.clone().unwrap_or_default();
-    let ctx = audit::Context { time, project: &s.config.project, cluster: &cluster, namespace: &namespace };
+    let ctx = audit::Context {
+        time,
+        project: &s.config.project,
+        cluster: &cluster,
+        namespace: &namespace,
+    };
     let deny = |msg: &str| review::respond(&review.api_version, &review.uid, false, Some(msg), &[]);
 
     if !matches!(review.operation.as_str(), "CREATE" | "UPDATE") {
@@ -99,7 +141,11 @@ async fn decide(s: &State, review: &Review) -> Value {
         Ok(w) => w,
         Err(e) => {
             let msg = format!("admit denied {} {name}: {e}", review.kind);
-            emit(s, &audit::record(&ctx, review, &name, Outcome::Denied, None, &msg)).await;
+            emit(
+                s,
+                &audit::record(&ctx, review, &name, Outcome::Denied, None, &msg),
+            )
+            .await;
             return deny(&msg);
         }
     };
@@ -107,9 +153,16 @@ async fn decide(s: &State, review: &Review) -> Value {
         let note = if w.known_kind || w.has_pod_spec {
             "no container images to check".to_owned()
         } else {
-            format!("admit does not know kind {}/{} and found no containers in it; nothing to enforce", review.group, review.kind)
+            format!(
+                "admit does not know kind {}/{} and found no containers in it; nothing to enforce",
+                review.group, review.kind
+            )
         };
-        emit(s, &audit::record(&ctx, review, &name, Outcome::Allowed, None, &note)).await;
+        emit(
+            s,
+            &audit::record(&ctx, review, &name, Outcome::Allowed, None, &note),
+        )
+        .await;
         let warnings = if w.known_kind { vec![] } else { vec![note] };
         return review::respond(&review.api_version, &review.uid, true, None, &warnings);
     }
@@ -121,26 +174,57 @@ async fn decide(s: &State, review: &Review) -> Value {
             cluster: s.config.cluster.clone(),
             namespace: Some(namespace.clone()),
             service_account: Some(w.service_account.clone()),
-            istio_identity: Some(format!("spiffe://{}/ns/{namespace}/sa/{}", s.config.istio_trust_domain, w.service_account)),
+            istio_identity: Some(format!(
+                "spiffe://{}/ns/{namespace}/sa/{}",
+                s.config.istio_trust_domain, w.service_account
+            )),
         },
     };
     let decision = match s.service.evaluate_admission(&request, secs).await {
         Ok(d) => d,
         Err(e) => {
-            let msg = format!("admit could not evaluate the policy ({}); denying (fail closed)", e.message);
-            emit(s, &audit::record(&ctx, review, &name, Outcome::Error, None, &msg)).await;
+            let msg = format!(
+                "admit could not evaluate the policy ({}); denying (fail closed)",
+                e.message
+            );
+            emit(
+                s,
+                &audit::record(&ctx, review, &name, Outcome::Error, None, &msg),
+            )
+            .await;
             return deny(&msg);
         }
     };
 
     let dry_run: Vec<String> = decision
         .dry_run_violations()
-        .map(|i| format!("admit dry-run: {} would be denied: {}", i.image, i.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
+        .map(|i| {
+            format!(
+                "admit dry-run: {} would be denied: {}",
+                i.image,
+                i.failures
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
         .collect();
     if decision.allowed {
-        let outcome = if dry_run.is_empty() { Outcome::Allowed } else { Outcome::DryRun };
-        if !emit(s, &audit::record(&ctx, review, &name, outcome, Some(&decision), "")).await {
-            return deny("admit could not record the decision in its audit log; denying (fail closed)");
+        let outcome = if dry_run.is_empty() {
+            Outcome::Allowed
+        } else {
+            Outcome::DryRun
+        };
+        if !emit(
+            s,
+            &audit::record(&ctx, review, &name, outcome, Some(&decision), ""),
+        )
+        .await
+        {
+            return deny(
+                "admit could not record the decision in its audit log; denying (fail closed)",
+            );
         }
         return review::respond(&review.api_version, &review.uid, true, None, &dry_run);
     }
@@ -149,30 +233,80 @@ async fn decide(s: &State, review: &Review) -> Value {
         .images
         .iter()
         .filter(|i| i.verdict == Verdict::Denied)
-        .map(|i| format!("image {} denied by {}: {}", i.image, i.basis, i.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
+        .map(|i| {
+            format!(
+                "image {} denied by {}: {}",
+                i.image,
+                i.basis,
+                i.failures
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
         .collect();
     let summary = denied.join("\n");
-    let breakglass = w.annotations.get(BREAKGLASS_ANNOTATION).and_then(Value::as_str) == Some("true");
+    let breakglass = w
+        .annotations
+        .get(BREAKGLASS_ANNOTATION)
+        .and_then(Value::as_str)
+        == Some("true");
     if breakglass {
         let justified = match &s.config.breakglass_justification_annotation {
             None => true,
-            Some(a) => w.annotations.get(a).and_then(Value::as_str).is_some_and(|j| !j.trim().is_empty()),
+            Some(a) => w
+                .annotations
+                .get(a)
+                .and_then(Value::as_str)
+                .is_some_and(|j| !j.trim().is_empty()),
         };
         if justified {
             let msg = format!("admit breakglass by {}: {summary}", review.user);
-            if !emit(s, &audit::record(&ctx, review, &name, Outcome::Breakglass, Some(&decision), &msg)).await {
-                return deny("admit could not record the breakglass in its audit log; denying (fail closed)");
+            if !emit(
+                s,
+                &audit::record(
+                    &ctx,
+                    review,
+                    &name,
+                    Outcome::Breakglass,
+                    Some(&decision),
+                    &msg,
+                ),
+            )
+            .await
+            {
+                return deny(
+                    "admit could not record the breakglass in its audit log; denying (fail closed)",
+                );
             }
-            let mut warnings = vec![format!("admit: breakglass used; this deployment violates the policy and was recorded: {summary}")];
+            let mut warnings = vec![format!(
+                "admit: breakglass used; this deployment violates the policy and was recorded: {summary}"
+            )];
             warnings.extend(dry_run);
             return review::respond(&review.api_version, &review.uid, true, None, &warnings);
         }
-        let a = s.config.breakglass_justification_annotation.as_deref().unwrap_or_default();
-        let msg = format!("admit denied {} {name}: breakglass requires a justification in the `{a}` annotation\n{summary}", review.kind);
-        emit(s, &audit::record(&ctx, review, &name, Outcome::Denied, Some(&decision), &msg)).await;
+        let a = s
+            .config
+            .breakglass_justification_annotation
+            .as_deref()
+            .unwrap_or_default();
+        let msg = format!(
+            "admit denied {} {name}: breakglass requires a justification in the `{a}` annotation\n{summary}",
+            review.kind
+        );
+        emit(
+            s,
+            &audit::record(&ctx, review, &name, Outcome::Denied, Some(&decision), &msg),
+        )
+        .await;
         return deny(&msg);
     }
     let msg = format!("admit denied {} {name}:\n{summary}", review.kind);
-    emit(s, &audit::record(&ctx, review, &name, Outcome::Denied, Some(&decision), &msg)).await;
+    emit(
+        s,
+        &audit::record(&ctx, review, &name, Outcome::Denied, Some(&decision), &msg),
+    )
+    .await;
     deny(&msg)
 }

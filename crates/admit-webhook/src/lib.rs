@@ -40,7 +40,10 @@ struct State {
 
 /// `POST /validate`, `/healthz`, `/readyz`.
 pub fn router(service: Arc<Service>, config: WebhookConfig) -> Router {
-    let state = State { service, config: Arc::new(config) };
+    let state = State {
+        service,
+        config: Arc::new(config),
+    };
     Router::new()
         .route("/validate", post(handler::validate))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -20,16 +20,27 @@ pub(crate) struct Review {
 
 /// Parses a review; the message names the missing or malformed field.
 pub(crate) fn parse(body: &[u8]) -> Result<Review, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let api_version = v["apiVersion"].as_str().unwrap_or_default();
-    if !matches!(api_version, "admission.k8s.io/v1" | "admission.k8s.io/v1beta1") {
-        return Err(format!("apiVersion: expected admission.k8s.io/v1 or v1beta1, got `{api_version}`"));
+    if !matches!(
+        api_version,
+        "admission.k8s.io/v1" | "admission.k8s.io/v1beta1"
+    ) {
+        return Err(format!(
+            "apiVersion: expected admission.k8s.io/v1 or v1beta1, got `{api_version}`"
+        ));
     }
     if v["kind"] != "AdmissionReview" {
         return Err("kind: expected AdmissionReview".into());
     }
     let r = &v["request"];
-    let s = |p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let s = |p: &str| {
+        r.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let uid = s("/uid");
     if uid.is_empty() {
         return Err("request.uid is required".into());
@@ -54,7 +65,13 @@ pub(crate) fn parse(body: &[u8]) -> Result<Review, String> {
 }
 
 /// The response, echoing the request's uid and apiVersion.
-pub(crate) fn respond(api_version: &str, uid: &str, allowed: bool, message: Option<&str>, warnings: &[String]) -> Value {
+pub(crate) fn respond(
+    api_version: &str,
+    uid: &str,
+    allowed: bool,
+    message: Option<&str>,
+    warnings: &[String],
+) -> Value {
     let mut response = json!({"uid": uid, "allowed": allowed});
     if let Some(m) = message {
         response["status"] = if allowed {

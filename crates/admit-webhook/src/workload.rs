@@ -43,11 +43,17 @@ fn merge_annotations(into: &mut serde_json::Map<String, Value>, meta: &Value) {
 }
 
 pub(crate) fn extract(group: &str, kind: &str, object: &Value) -> Result<Workload, String> {
-    let mut w = Workload { known_kind: KNOWN.contains(&(group, kind)), ..Default::default() };
+    let mut w = Workload {
+        known_kind: KNOWN.contains(&(group, kind)),
+        ..Default::default()
+    };
     merge_annotations(&mut w.annotations, &object["metadata"]);
     let candidates: [(&Value, &Value); 3] = [
         (&object["spec"], &Value::Null),
-        (&object["spec"]["template"]["spec"], &object["spec"]["template"]["metadata"]),
+        (
+            &object["spec"]["template"]["spec"],
+            &object["spec"]["template"]["metadata"],
+        ),
         (
             &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
             &object["spec"]["jobTemplate"]["spec"]["template"]["metadata"],
@@ -61,7 +67,13 @@ pub(crate) fn extract(group: &str, kind: &str, object: &Value) -> Result<Workloa
         w.has_pod_spec = true;
         merge_annotations(&mut w.annotations, meta);
         for list in lists {
-            for (i, c) in spec[list].as_array().cloned().unwrap_or_default().iter().enumerate() {
+            for (i, c) in spec[list]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
                 match c["image"].as_str() {
                     Some(img) if !img.is_empty() => w.images.push(img.to_owned()),
                     // A container without an image cannot be judged: refuse it.

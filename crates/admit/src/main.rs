@@ -160,7 +160,10 @@ fn main() -> ExitCode {
         }),
         Command::WebhookCert(args) => webhook_cert::run(&args).map(|()| Outcome::Ok),
         Command::Audit { target, command } => {
-            remote(&target, |c| async move { client::audit::run(&c, command).await })
+            remote(
+                &target,
+                |c| async move { client::audit::run(&c, command).await },
+            )
         }
         Command::Kms { target, command } => {
             remote(

@@ -44,7 +44,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ADMIT_BREAKGLASS_JUSTIFICATION_ANNOTATION")]
     breakglass_justification_annotation: Option<String>,
     /// SPIFFE trust domain for Istio identities.
-    #[arg(long, env = "ADMIT_ISTIO_TRUST_DOMAIN", default_value = "cluster.local")]
+    #[arg(
+        long,
+        env = "ADMIT_ISTIO_TRUST_DOMAIN",
+        default_value = "cluster.local"
+    )]
     istio_trust_domain: String,
     /// Verify every attestation on every review (no verified-result cache).
     #[arg(long, env = "ADMIT_NO_ADMISSION_CACHE")]
@@ -134,12 +138,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     crate::offline::stdout_line(&format!("admit listening on http://{addr}"))?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
     let api = async {
-        axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(anyhow::Error::from)
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(anyhow::Error::from)
     };
     match &args.webhook_listen {
         None => api.await,
@@ -157,12 +164,19 @@ async fn webhook(
     service: Arc<Service>,
 ) -> Result<impl std::future::Future<Output = Result<()>>> {
     use axum_server::tls_rustls::RustlsConfig;
-    let (Some(cert), Some(key), Some(project)) = (&args.tls_cert, &args.tls_key, &args.project) else {
+    let (Some(cert), Some(key), Some(project)) = (&args.tls_cert, &args.tls_key, &args.project)
+    else {
         bail!("--webhook-listen needs --tls-cert, --tls-key and --project");
     };
     let tls = RustlsConfig::from_pem_file(cert, key)
         .await
-        .with_context(|| format!("cannot load the webhook certificate {} / key {}", cert.display(), key.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot load the webhook certificate {} / key {}",
+                cert.display(),
+                key.display()
+            )
+        })?;
     // Reload the certificate regularly so a rotated Secret is picked up without a restart.
     let (reload, c, k) = (tls.clone(), cert.clone(), key.clone());
     tokio::spawn(async move {
@@ -173,7 +187,8 @@ async fn webhook(
             }
         }
     });
-    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
     let config = admit_webhook::WebhookConfig {
@@ -186,5 +201,10 @@ async fn webhook(
     crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;
     tracing::info!(addr = %bound, "serving the admission webhook");
     let server = axum_server::from_tcp_rustls(listener, tls)?;
-    Ok(async move { server.serve(app.into_make_service()).await.map_err(anyhow::Error::from) })
+    Ok(async move {
+        server
+            .serve(app.into_make_service())
+            .await
+            .map_err(anyhow::Error::from)
+    })
 }

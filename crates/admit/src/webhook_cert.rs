@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use base64::Engine as _;
 use clap::Args;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
 
 #[derive(Debug, Args)]
 pub(crate) struct WebhookCertArgs {
@@ -42,11 +45,15 @@ fn write(path: &Path, text: &str, private: bool) -> Result<()> {
 }
 
 pub(crate) fn run(a: &WebhookCertArgs) -> Result<()> {
-    std::fs::create_dir_all(&a.out_dir).with_context(|| format!("cannot create {}", a.out_dir.display()))?;
+    std::fs::create_dir_all(&a.out_dir)
+        .with_context(|| format!("cannot create {}", a.out_dir.display()))?;
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.distinguished_name.push(DnType::CommonName, format!("admit webhook CA ({}/{})", a.namespace, a.service));
+    ca_params.distinguished_name.push(
+        DnType::CommonName,
+        format!("admit webhook CA ({}/{})", a.namespace, a.service),
+    );
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key)?;
 
@@ -60,10 +67,17 @@ pub(crate) fn run(a: &WebhookCertArgs) -> Result<()> {
     ];
     sans.extend(a.extra_sans.iter().cloned());
     let mut params = CertificateParams::new(sans)?;
-    params.distinguished_name.push(DnType::CommonName, format!("{svc}.{ns}.svc"));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("{svc}.{ns}.svc"));
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     let (y, m, d) = ymd(now.saturating_sub(86_400))?;
     params.not_before = rcgen::date_time_ymd(y, m, d);
     let (y, m, d) = ymd(now + u64::from(a.days) * 86_400)?;
@@ -75,7 +89,10 @@ pub(crate) fn run(a: &WebhookCertArgs) -> Result<()> {
     write(&a.out_dir.join("tls.crt"), &cert.pem(), false)?;
     write(&a.out_dir.join("tls.key"), &key.serialize_pem(), true)?;
     let bundle = base64::engine::general_purpose::STANDARD.encode(ca.pem());
-    crate::offline::stdout_line(&format!("wrote ca.crt, tls.crt and tls.key to {}", a.out_dir.display()))?;
+    crate::offline::stdout_line(&format!(
+        "wrote ca.crt, tls.crt and tls.key to {}",
+        a.out_dir.display()
+    ))?;
     crate::offline::stdout_line(&format!("caBundle: {bundle}"))
 }
 

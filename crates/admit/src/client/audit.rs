@@ -23,14 +23,26 @@ pub(crate) enum AuditCommand {
 
 pub(crate) async fn run(c: &Client, cmd: AuditCommand) -> Result<()> {
     let AuditCommand::List { filter, table } = cmd;
-    let items = c.list_all(&format!("admit/v1/projects/{}/auditRecords", c.project()?), "auditRecords", &[("filter", &filter)]).await?;
+    let items = c
+        .list_all(
+            &format!("admit/v1/projects/{}/auditRecords", c.project()?),
+            "auditRecords",
+            &[("filter", &filter)],
+        )
+        .await?;
     if !table || c.format == Format::Json {
         return c.print_list(&items);
     }
-    let mut out = format!("{:<32} {:<13} {:<16} {:<40} {:<20} {}\n", "TIME", "VERDICT", "NAMESPACE", "KIND/NAME", "USER", "IMAGES");
+    let mut out = format!(
+        "{:<32} {:<13} {:<16} {:<40} {:<20} {}\n",
+        "TIME", "VERDICT", "NAMESPACE", "KIND/NAME", "USER", "IMAGES"
+    );
     for r in &items {
         let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
-        let images: Vec<&str> = r["images"].as_array().map(|a| a.iter().filter_map(|i| i["image"].as_str()).collect()).unwrap_or_default();
+        let images: Vec<&str> = r["images"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["image"].as_str()).collect())
+            .unwrap_or_default();
         out.push_str(&format!(
             "{:<32} {:<13} {:<16} {:<40} {:<20} {}\n",
             s("time"),

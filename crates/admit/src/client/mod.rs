@@ -2,8 +2,8 @@
 //! `container binauthz` and `kms` commands, against `--server` / `ADMIT_SERVER`.
 
 pub(crate) mod attestations;
-pub(crate) mod audit;
 pub(crate) mod attestors;
+pub(crate) mod audit;
 pub(crate) mod kms;
 pub(crate) mod policy;
 

@@ -1,5 +1,6 @@
-//! A real `admit serve` on a free loopback port with a private data directory, and the real
-//! gcloud pointed at it through a private configuration (contract §5).
+//! A real `admit serve` on a free loopback port with a private data directory (optionally
+//! with its TLS admission webhook), and the real gcloud pointed at it through a private
+//! configuration (contract §5).
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
@@ -10,6 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 pub(crate) struct Server {
     child: Child,
     pub(crate) url: String,
+    /// `https://127.0.0.1:PORT` of the webhook, when started with one.
+    pub(crate) webhook: Option<String>,
     pub(crate) data: tempfile::TempDir,
     gcloud_config: tempfile::TempDir,
     pub(crate) project: String,
@@ -24,28 +27,86 @@ impl Drop for Server {
 
 impl Server {
     pub(crate) fn start() -> Server {
+        Self::start_with(&[], None)
+    }
+
+    /// Starts with the webhook on a free port, TLS from `admit webhook-cert`.
+    pub(crate) fn start_webhook(extra: &[&str]) -> Server {
+        let certs = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(env!("CARGO_BIN_EXE_admit"))
+            .args(["webhook-cert", "--san", "127.0.0.1", "--out-dir"])
+            .arg(certs.path())
+            .output()
+            .expect("webhook-cert");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cert = certs.path().join("tls.crt");
+        let key = certs.path().join("tls.key");
+        let mut args = vec![
+            "--webhook-listen".to_owned(),
+            "127.0.0.1:0".into(),
+            "--tls-cert".into(),
+            path_str(&cert).into(),
+            "--tls-key".into(),
+            path_str(&key).into(),
+            "--project".into(),
+            "my-proj".into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        Self::start_with(&refs, Some(certs))
+    }
+
+    fn start_with(extra: &[&str], certs: Option<tempfile::TempDir>) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
+        if let Some(c) = &certs {
+            std::fs::copy(c.path().join("ca.crt"), data.path().join("ca.crt")).expect("copy ca");
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_admit"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
+            .args(extra)
             .env("ADMIT_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start admit serve");
         let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read address line");
+        reader.read_line(&mut line).expect("read address line");
         let url = line
             .trim()
             .strip_prefix("admit listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
+        let webhook = if extra.contains(&"--webhook-listen") {
+            let mut l = String::new();
+            reader.read_line(&mut l).expect("read webhook line");
+            Some(
+                l.trim()
+                    .strip_prefix("admit webhook listening on ")
+                    .unwrap_or_else(|| panic!("unexpected line: {l:?}"))
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
+        // Keep draining stdout (audit JSON lines) so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
+            }
+        });
+        drop(certs);
         Server {
             child,
             url,
+            webhook,
             data,
             gcloud_config: tempfile::tempdir().expect("tempdir"),
             project: "my-proj".into(),
@@ -99,23 +160,12 @@ impl Server {
 
     /// The real curl, as the seeds use it.
     pub(crate) fn curl(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
-        let mut c = Command::new("curl");
-        c.args(["-sS", "-X", method, "-H", "Content-Type: application/json"]);
-        if let Some(b) = body {
-            c.args(["--data-binary", b]);
-        }
-        let out = c
-            .arg(format!("{}{path}", self.url))
-            .output()
-            .expect("cannot run curl: apt-get install -y curl");
+        let (code, v) = self.call(method, path, body);
         assert!(
-            out.status.success(),
-            "curl {path}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            (200..300).contains(&code),
+            "curl {method} {path}: HTTP {code}: {v}"
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("curl {path}: {e}: {}", String::from_utf8_lossy(&out.stdout))
-        })
+        v
     }
 
     /// curl returning the HTTP status and the JSON body, whatever the status.
@@ -147,6 +197,44 @@ impl Server {
         let v =
             serde_json::from_str(json).unwrap_or_else(|e| panic!("{method} {path}: {e}: {json}"));
         (code.trim().parse().unwrap_or(0), v)
+    }
+
+    /// POSTs an AdmissionReview to the webhook over TLS, verifying the server certificate
+    /// against the CA `admit webhook-cert` made, and returns the parsed response.
+    pub(crate) fn review(&self, review: &serde_json::Value) -> serde_json::Value {
+        use std::io::Write as _;
+        let url = self.webhook.as_ref().expect("started with a webhook");
+        let mut child = Command::new("curl")
+            .args(["-sS", "--fail-with-body", "--cacert"])
+            .arg(self.data.path().join("ca.crt"))
+            .args([
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                "@-",
+            ])
+            .arg(format!("{url}/validate?timeout=10s"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("curl");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(review.to_string().as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("curl");
+        assert!(
+            out.status.success(),
+            "webhook: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("AdmissionReview JSON")
     }
 
     pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
