@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Creates the serving certificate and caBundle with `admit webhook-cert`, then applies the
+# manifests. Needs kubectl pointed at the cluster and the admit binary on PATH.
+set -euo pipefail
+cd "$(dirname "$0")"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+bundle=$(admit webhook-cert --service admit-webhook --namespace admit-system --out-dir "$out" | sed -n 's/^caBundle: //p')
+kubectl apply -f namespace.yaml
+kubectl -n admit-system create secret tls admit-webhook-tls --cert="$out/tls.crt" --key="$out/tls.key" \
+  --dry-run=client -o yaml | kubectl apply -f -
+if ! kubectl -n admit-system get secret admit-master-key >/dev/null 2>&1; then
+  head -c 32 /dev/urandom | base64 > "$out/master.key"
+  kubectl -n admit-system create secret generic admit-master-key --from-file=master.key="$out/master.key"
+fi
+kubectl apply -f deployment.yaml -f service.yaml
+sed "s|CA_BUNDLE|$bundle|" webhook.yaml | kubectl apply -f -
