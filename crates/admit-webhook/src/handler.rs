@@ -310,3 +310,21 @@ async fn decide(s: &State, review: &Review) -> Value {
     .await;
     deny(&msg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_honours_the_api_servers_timeout_minus_a_margin() {
+        let q = |t: &str| std::iter::once(("timeout".to_owned(), t.to_owned())).collect();
+        assert_eq!(deadline(&q("10s")), Duration::from_millis(9_500));
+        assert_eq!(deadline(&q("3s")), Duration::from_millis(2_500));
+        assert_eq!(deadline(&q("0s")), Duration::from_millis(200));
+        assert_eq!(
+            deadline(&std::collections::HashMap::new()),
+            Duration::from_millis(9_500)
+        );
+        assert_eq!(deadline(&q("garbage")), Duration::from_millis(9_500));
+    }
+}

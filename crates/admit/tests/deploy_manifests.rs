@@ -2,7 +2,12 @@
 //! a ValidatingWebhookConfiguration that fails closed, covers every enforced kind (including
 //! `pods/ephemeralcontainers`) and excludes only the webhook's own namespace.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "tests abort loudly")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests abort loudly"
+)]
 
 use serde_json::Value;
 
@@ -14,13 +19,26 @@ fn docs(file: &str) -> Vec<Value> {
 
 #[test]
 fn deployment_has_replicas_probes_and_the_webhook_flags() {
-    let d = docs("deployment.yaml").into_iter().find(|d| d["kind"] == "Deployment").expect("a Deployment");
+    let d = docs("deployment.yaml")
+        .into_iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
     assert!(d["spec"]["replicas"].as_u64().unwrap() >= 2);
     let c = &d["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
-    let args: Vec<&str> = c["args"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for flag in ["serve", "--webhook-listen=0.0.0.0:8443", "--tls-cert=/etc/admit/tls/tls.crt", "--tls-key=/etc/admit/tls/tls.key"] {
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for flag in [
+        "serve",
+        "--webhook-listen=0.0.0.0:8443",
+        "--tls-cert=/etc/admit/tls/tls.crt",
+        "--tls-key=/etc/admit/tls/tls.key",
+    ] {
         assert!(args.contains(&flag), "{flag} in {args:?}");
     }
     let svc = docs("service.yaml").remove(0);
@@ -41,7 +59,12 @@ fn webhook_configuration_fails_closed_and_covers_every_kind() {
     assert_eq!(excluded["values"], serde_json::json!(["admit-system"]));
     let mut covered = Vec::new();
     for r in hook["rules"].as_array().unwrap() {
-        let ops: Vec<&str> = r["operations"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let ops: Vec<&str> = r["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         assert_eq!(ops, ["CREATE", "UPDATE"]);
         for g in r["apiGroups"].as_array().unwrap() {
             for res in r["resources"].as_array().unwrap() {
@@ -50,9 +73,20 @@ fn webhook_configuration_fails_closed_and_covers_every_kind() {
         }
     }
     for want in [
-        "/pods", "/pods/ephemeralcontainers", "/replicationcontrollers", "apps/deployments", "apps/replicasets",
-        "apps/statefulsets", "apps/daemonsets", "batch/jobs", "batch/cronjobs", "serving.knative.dev/services",
+        "/pods",
+        "/pods/ephemeralcontainers",
+        "/replicationcontrollers",
+        "apps/deployments",
+        "apps/replicasets",
+        "apps/statefulsets",
+        "apps/daemonsets",
+        "batch/jobs",
+        "batch/cronjobs",
+        "serving.knative.dev/services",
     ] {
-        assert!(covered.iter().any(|c| c == want), "{want} not in {covered:?}");
+        assert!(
+            covered.iter().any(|c| c == want),
+            "{want} not in {covered:?}"
+        );
     }
 }
