@@ -4,7 +4,9 @@
 //!
 //! Must not depend on: the service, API or webhook crates, or the policy engine.
 
+mod common;
 mod error;
+mod filter_sql;
 mod sqlite;
 mod types;
 

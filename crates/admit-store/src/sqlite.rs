@@ -2,7 +2,6 @@
 //! once it is durable), reads on a pool, writes serialised through a single connection.
 
 mod audit;
-mod filter_sql;
 mod migrate;
 mod occurrences;
 
@@ -12,13 +11,13 @@ use std::time::Duration;
 
 use admit_model::Filter;
 use async_trait::async_trait;
-use base64::Engine as _;
 use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
 
+use crate::common::{after_seq, etag, page_token};
 use crate::{
     AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
 };
@@ -28,29 +27,6 @@ use crate::{
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
-}
-
-pub(crate) fn etag(seq: i64, version: i64) -> String {
-    let mut b = [0u8; 12];
-    b[..8].copy_from_slice(&seq.to_be_bytes());
-    b[8..].copy_from_slice(&(version as u32).to_be_bytes());
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-pub(crate) fn page_token(seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s{seq}"))
-}
-
-pub(crate) fn after_seq(page: &Page) -> Result<i64, StoreError> {
-    let Some(tok) = page.token.as_deref().filter(|t| !t.is_empty()) else {
-        return Ok(0);
-    };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(tok)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix('s').and_then(|n| n.parse().ok()))
-        .ok_or_else(|| StoreError::InvalidArgument(format!("invalid pageToken `{tok}`")))
 }
 
 fn parse_body(step: &'static str, text: &str) -> Result<Value, StoreError> {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
-use super::{after_seq, page_token};
+use crate::common::{after_seq, page_token};
 use crate::{AuditFilter, Listed, Page, StoreError};
 
 pub(super) async fn append(pool: &SqlitePool, r: &Value) -> Result<(), StoreError> {

@@ -1,58 +1,13 @@
 //! Occurrence rows: the indexed columns are derived from the body on every write.
 
-use admit_model::{Filter, NoteName};
+use admit_model::Filter;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, SqlitePool};
 
-use super::filter_sql::{Sql, compile};
-use super::{after_seq, doc_from_row, etag, paginate};
+use super::{doc_from_row, paginate};
+use crate::common::{after_seq, columns, etag};
+use crate::filter_sql::{Dialect, Sql, compile};
 use crate::{Doc, Listed, OccurrenceScope, Page, StoreError};
-
-struct Columns {
-    name: String,
-    project: String,
-    note_name: String,
-    note_project: String,
-    note_id: String,
-    kind: String,
-    resource_uri: String,
-    resource_uri_rev: String,
-    resource_digest: String,
-}
-
-fn columns(body: &Value) -> Result<Columns, StoreError> {
-    let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    let name = s("name");
-    let project = name
-        .strip_prefix("projects/")
-        .and_then(|r| r.split('/').next())
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| {
-            StoreError::InvalidArgument(format!(
-                "occurrence name `{name}` is not projects/*/occurrences/*"
-            ))
-        })?
-        .to_owned();
-    let note_name = s("noteName");
-    let note = NoteName::parse(&note_name)
-        .map_err(|e| StoreError::InvalidArgument(format!("noteName: {e}")))?;
-    let resource_uri = s("resourceUri");
-    let resource_digest = resource_uri
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_owned())
-        .unwrap_or_default();
-    Ok(Columns {
-        name,
-        project,
-        note_project: note.project.to_string(),
-        note_id: note.note,
-        note_name,
-        kind: s("kind"),
-        resource_uri_rev: resource_uri.chars().rev().collect(),
-        resource_uri,
-        resource_digest,
-    })
-}
 
 const SELECT: &str = "SELECT seq, name, body, version, create_time, update_time FROM occurrences";
 
@@ -162,17 +117,13 @@ pub(super) async fn delete(pool: &SqlitePool, name: &str) -> Result<(), StoreErr
 
 /// The SQL for a list: scope, filter, page start; exposed for the query-plan test.
 pub(crate) fn list_sql(scope: &OccurrenceScope, filter: Option<&Filter>) -> Sql {
-    let mut sql = Sql::default();
-    match scope {
-        OccurrenceScope::Project(p) => {
-            sql.text.push_str("project = ?");
-            sql.binds.push(p.clone());
-        }
-        OccurrenceScope::Note(n) => {
-            sql.text.push_str("note_name = ?");
-            sql.binds.push(n.clone());
-        }
-    }
+    let mut sql = Sql::new(Dialect::Sqlite);
+    let (col, v) = match scope {
+        OccurrenceScope::Project(p) => ("project", p),
+        OccurrenceScope::Note(n) => ("note_name", n),
+    };
+    let p = sql.bind(v.clone());
+    sql.text.push_str(&format!("{col} = {p}"));
     if let Some(f) = filter {
         sql.text.push_str(" AND ");
         compile(f, &mut sql);

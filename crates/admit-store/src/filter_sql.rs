@@ -4,11 +4,43 @@
 
 use admit_model::{Filter, FilterField};
 
+/// The SQL dialect: placeholders and the suffix function differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
 /// A SQL fragment and its bind values, in order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Sql {
+    pub(crate) dialect: Dialect,
     pub(crate) text: String,
     pub(crate) binds: Vec<String>,
+}
+
+impl Sql {
+    pub(crate) fn new(dialect: Dialect) -> Self {
+        Sql {
+            dialect,
+            text: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    /// Appends a bind value and returns its placeholder.
+    pub(crate) fn bind(&mut self, v: impl Into<String>) -> String {
+        self.binds.push(v.into());
+        self.placeholder(self.binds.len())
+    }
+
+    /// The placeholder for the `n`th (1-based) parameter.
+    pub(crate) fn placeholder(&self, n: usize) -> String {
+        match self.dialect {
+            Dialect::Sqlite => "?".into(),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
 }
 
 /// Sorts after every string that starts with the prefix.
@@ -54,49 +86,46 @@ pub(crate) fn compile(f: &Filter, out: &mut Sql) {
             out.text.push(')');
         }
         Filter::Eq(field, v) => {
-            out.text.push_str(&format!("{} = ?", column(*field)));
-            out.binds.push(v.clone());
+            let p = out.bind(v.clone());
+            out.text.push_str(&format!("{} = {p}", column(*field)));
         }
         Filter::Ne(field, v) => {
-            out.text.push_str(&format!("{} <> ?", column(*field)));
-            out.binds.push(v.clone());
+            let p = out.bind(v.clone());
+            out.text.push_str(&format!("{} <> {p}", column(*field)));
         }
         Filter::HasSuffix(FilterField::ResourceUri, v) => {
             let rev: String = v.chars().rev().collect();
             let digest = v.strip_prefix('@').unwrap_or(v);
+            let mut parts = Vec::new();
             if is_digest(digest) {
-                out.text.push_str(
-                    "(resource_digest = ? AND resource_uri_rev >= ? AND resource_uri_rev < ?)",
-                );
-                out.binds.push(digest.to_owned());
-            } else {
-                out.text
-                    .push_str("(resource_uri_rev >= ? AND resource_uri_rev < ?)");
+                parts.push(format!("resource_digest = {}", out.bind(digest)));
             }
-            out.binds.push(rev.clone());
-            out.binds.push(format!("{rev}{TOP}"));
+            parts.push(format!("resource_uri_rev >= {}", out.bind(rev.clone())));
+            parts.push(format!(
+                "resource_uri_rev < {}",
+                out.bind(format!("{rev}{TOP}"))
+            ));
+            out.text.push_str(&format!("({})", parts.join(" AND ")));
         }
         Filter::HasPrefix(FilterField::ResourceUri, v) => {
+            let lo = out.bind(v.clone());
+            let hi = out.bind(format!("{v}{TOP}"));
             out.text
-                .push_str("(resource_uri >= ? AND resource_uri < ?)");
-            out.binds.push(v.clone());
-            out.binds.push(format!("{v}{TOP}"));
+                .push_str(&format!("(resource_uri >= {lo} AND resource_uri < {hi})"));
         }
         Filter::HasSuffix(field, v) => {
-            out.text.push_str(&format!(
-                "(substr({c}, -length(?)) = ?)",
-                c = column(*field)
-            ));
-            out.binds.push(v.clone());
-            out.binds.push(v.clone());
+            let (a, b) = (out.bind(v.clone()), out.bind(v.clone()));
+            let c = column(*field);
+            out.text.push_str(&match out.dialect {
+                Dialect::Sqlite => format!("(substr({c}, -length({a})) = {b})"),
+                Dialect::Postgres => format!("(right({c}, length({a})) = {b})"),
+            });
         }
         Filter::HasPrefix(field, v) => {
-            out.text.push_str(&format!(
-                "(substr({c}, 1, length(?)) = ?)",
-                c = column(*field)
-            ));
-            out.binds.push(v.clone());
-            out.binds.push(v.clone());
+            let (a, b) = (out.bind(v.clone()), out.bind(v.clone()));
+            let c = column(*field);
+            out.text
+                .push_str(&format!("(substr({c}, 1, length({a})) = {b})"));
         }
     }
 }
