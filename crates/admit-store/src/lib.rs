@@ -1,5 +1,5 @@
 //! Storage for admit behind one trait, `Store`, that speaks resources and occurrences and never
-//! leaks SQL or sqlx types. Backends: SQLite (embedded default). Each backend owns its
+//! leaks SQL or sqlx types. Backends: SQLite (embedded default) and PostgreSQL (several replicas). Each backend owns its
 //! versioned migrations; writes are optimistic (etags) and acknowledged only after commit.
 //!
 //! Must not depend on: the service, API or webhook crates, or the policy engine.
@@ -7,9 +7,11 @@
 mod common;
 mod error;
 mod filter_sql;
+mod postgres;
 mod sqlite;
 mod types;
 
 pub use error::StoreError;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store};

@@ -1,4 +1,6 @@
-//! The storage contract, run against the SQLite backend (PostgreSQL will run the same suite).
+//! The storage contract: one suite, run against every backend — SQLite (a temporary file) and
+//! PostgreSQL (a fresh database on the server at `ADMIT_TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`; `.ci/run` starts it).
 
 #![allow(
     clippy::expect_used,
@@ -7,8 +9,12 @@
     reason = "integration tests abort loudly on broken set-up"
 )]
 
+use std::sync::Arc;
+
 use admit_model::Filter;
-use admit_store::{Kind, OccurrenceScope, Page, Precondition, SqliteStore, Store, StoreError};
+use admit_store::{
+    Kind, OccurrenceScope, Page, PostgresStore, Precondition, SqliteStore, Store, StoreError,
+};
 use serde_json::json;
 
 const NOW: &str = "2026-11-22T00:00:00.000000000Z";
@@ -16,349 +22,418 @@ const LATER: &str = "2026-11-22T00:00:01.000000000Z";
 const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
-async fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).await.unwrap();
-    (dir, s)
-}
-
-#[tokio::test]
-async fn resources_create_get_update_with_etags_and_delete() {
-    let (_d, s) = store().await;
-    let name = "projects/p/attestors/a";
-    let created = s
-        .put(
-            Kind::Attestor,
-            name,
-            "projects/p",
-            &json!({"name": name}),
-            None,
-            Precondition::MustNotExist,
-            NOW,
-        )
-        .await
-        .unwrap();
-    assert!(matches!(
-        s.put(
-            Kind::Attestor,
-            name,
-            "projects/p",
-            &json!({}),
-            None,
-            Precondition::MustNotExist,
-            NOW
-        )
-        .await,
-        Err(StoreError::AlreadyExists(_))
-    ));
-    let got = s.get(Kind::Attestor, name).await.unwrap().unwrap();
-    assert_eq!(got, created);
-
-    let updated = s
-        .put(
-            Kind::Attestor,
-            name,
-            "projects/p",
-            &json!({"name": name, "description": "x"}),
-            None,
-            Precondition::MustExist {
-                etag: Some(created.etag.clone()),
-            },
-            LATER,
-        )
-        .await
-        .unwrap();
-    assert_ne!(updated.etag, created.etag);
-    assert_eq!(updated.create_time, NOW);
-    assert_eq!(updated.update_time, LATER);
-    // The old etag is now stale.
-    assert!(matches!(
-        s.put(
-            Kind::Attestor,
-            name,
-            "projects/p",
-            &json!({}),
-            None,
-            Precondition::MustExist {
-                etag: Some(created.etag)
-            },
-            LATER
-        )
-        .await,
-        Err(StoreError::Aborted(_))
-    ));
-    // A stale write changed nothing.
-    assert_eq!(
-        s.get(Kind::Attestor, name).await.unwrap().unwrap().body["description"],
-        "x"
-    );
-
-    s.delete(Kind::Attestor, name).await.unwrap();
-    assert!(s.get(Kind::Attestor, name).await.unwrap().is_none());
-    assert!(matches!(
-        s.delete(Kind::Attestor, name).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        s.put(
-            Kind::Attestor,
-            name,
-            "projects/p",
-            &json!({}),
-            None,
-            Precondition::MustExist { etag: None },
-            NOW
-        )
-        .await,
-        Err(StoreError::NotFound(_))
-    ));
-}
-
-#[tokio::test]
-async fn lists_page_stably_within_their_parent() {
-    let (_d, s) = store().await;
-    for i in 0..5 {
-        let name = format!("projects/p/attestors/a{i}");
-        s.put(
-            Kind::Attestor,
-            &name,
-            "projects/p",
-            &json!({"i": i}),
-            None,
-            Precondition::MustNotExist,
-            NOW,
-        )
-        .await
-        .unwrap();
-    }
-    s.put(
-        Kind::Attestor,
-        "projects/q/attestors/x",
-        "projects/q",
-        &json!({}),
-        None,
-        Precondition::MustNotExist,
-        NOW,
-    )
-    .await
-    .unwrap();
-    let mut page = Page {
-        size: 2,
-        token: None,
-    };
-    let mut seen = Vec::new();
-    loop {
-        let l = s.list(Kind::Attestor, "projects/p", &page).await.unwrap();
-        seen.extend(l.items.iter().map(|d| d.name.clone()));
-        match l.next_page_token {
-            Some(t) => page.token = Some(t),
-            None => break,
-        }
-    }
-    assert_eq!(
-        seen,
-        (0..5)
-            .map(|i| format!("projects/p/attestors/a{i}"))
-            .collect::<Vec<_>>()
-    );
-    assert!(matches!(
-        s.list(
-            Kind::Attestor,
-            "projects/p",
-            &Page {
-                size: 2,
-                token: Some("garbage!".into())
-            }
-        )
-        .await,
-        Err(StoreError::InvalidArgument(_))
-    ));
-}
-
-#[tokio::test]
-async fn secrets_are_kept_beside_the_body_and_survive_updates() {
-    let (_d, s) = store().await;
-    let n = "projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1";
-    s.put(
-        Kind::CryptoKeyVersion,
-        n,
-        "k",
-        &json!({}),
-        Some(b"wrapped"),
-        Precondition::MustNotExist,
-        NOW,
-    )
-    .await
-    .unwrap();
-    s.put(
-        Kind::CryptoKeyVersion,
-        n,
-        "k",
-        &json!({"state": "DESTROYED"}),
-        None,
-        Precondition::MustExist { etag: None },
-        NOW,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        s.secret(Kind::CryptoKeyVersion, n)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(&b"wrapped"[..])
-    );
-}
-
 fn occ(id: &str, note: &str, resource: &str, kind: &str) -> serde_json::Value {
     json!({"name": format!("projects/p/occurrences/{id}"), "noteName": note, "resourceUri": resource, "kind": kind, "extra": {"kept": true}})
 }
 
-#[tokio::test]
-async fn occurrences_filter_by_suffix_equality_and_boolean_logic() {
-    let (_d, s) = store().await;
-    let a = "projects/p/notes/a";
-    let b = "projects/other/notes/b";
-    s.create_occurrences(
-        &[
-            occ("1", a, &format!("gcr.io/p/app@{D1}"), "ATTESTATION"),
-            occ("2", a, &format!("https://gcr.io/p/app@{D2}"), "ATTESTATION"),
-            occ("3", b, &format!("gcr.io/p/app@{D1}"), "VULNERABILITY"),
-        ],
-        NOW,
-    )
-    .await
-    .unwrap();
-    let names = |l: admit_store::Listed<admit_store::Doc>| {
-        l.items.into_iter().map(|d| d.name).collect::<Vec<_>>()
-    };
-    let run = |f: &str| {
-        let f = Filter::parse(f).unwrap();
-        let s = s.clone();
-        async move {
-            s.list_occurrences(
-                &OccurrenceScope::Project("p".into()),
-                f.as_ref(),
-                &Page::default(),
+macro_rules! conformance_suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+        #[tokio::test]
+        async fn resources_create_get_update_with_etags_and_delete() {
+            let (_guard, s) = $make().await;
+            let name = "projects/p/attestors/a";
+            let created = s
+                .put(
+                    Kind::Attestor,
+                    name,
+                    "projects/p",
+                    &json!({"name": name}),
+                    None,
+                    Precondition::MustNotExist,
+                    NOW,
+                )
+                .await
+                .unwrap();
+            assert!(matches!(
+                s.put(
+                    Kind::Attestor,
+                    name,
+                    "projects/p",
+                    &json!({}),
+                    None,
+                    Precondition::MustNotExist,
+                    NOW
+                )
+                .await,
+                Err(StoreError::AlreadyExists(_))
+            ));
+            let got = s.get(Kind::Attestor, name).await.unwrap().unwrap();
+            assert_eq!(got, created);
+
+            let updated = s
+                .put(
+                    Kind::Attestor,
+                    name,
+                    "projects/p",
+                    &json!({"name": name, "description": "x"}),
+                    None,
+                    Precondition::MustExist {
+                        etag: Some(created.etag.clone()),
+                    },
+                    LATER,
+                )
+                .await
+                .unwrap();
+            assert_ne!(updated.etag, created.etag);
+            assert_eq!(updated.create_time, NOW);
+            assert_eq!(updated.update_time, LATER);
+            // The old etag is now stale.
+            assert!(matches!(
+                s.put(
+                    Kind::Attestor,
+                    name,
+                    "projects/p",
+                    &json!({}),
+                    None,
+                    Precondition::MustExist {
+                        etag: Some(created.etag)
+                    },
+                    LATER
+                )
+                .await,
+                Err(StoreError::Aborted(_))
+            ));
+            // A stale write changed nothing.
+            assert_eq!(
+                s.get(Kind::Attestor, name).await.unwrap().unwrap().body["description"],
+                "x"
+            );
+
+            s.delete(Kind::Attestor, name).await.unwrap();
+            assert!(s.get(Kind::Attestor, name).await.unwrap().is_none());
+            assert!(matches!(
+                s.delete(Kind::Attestor, name).await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(matches!(
+                s.put(
+                    Kind::Attestor,
+                    name,
+                    "projects/p",
+                    &json!({}),
+                    None,
+                    Precondition::MustExist { etag: None },
+                    NOW
+                )
+                .await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn lists_page_stably_within_their_parent() {
+            let (_guard, s) = $make().await;
+            for i in 0..5 {
+                let name = format!("projects/p/attestors/a{i}");
+                s.put(
+                    Kind::Attestor,
+                    &name,
+                    "projects/p",
+                    &json!({"i": i}),
+                    None,
+                    Precondition::MustNotExist,
+                    NOW,
+                )
+                .await
+                .unwrap();
+            }
+            s.put(
+                Kind::Attestor,
+                "projects/q/attestors/x",
+                "projects/q",
+                &json!({}),
+                None,
+                Precondition::MustNotExist,
+                NOW,
             )
             .await
+            .unwrap();
+            let mut page = Page {
+                size: 2,
+                token: None,
+            };
+            let mut seen = Vec::new();
+            loop {
+                let l = s.list(Kind::Attestor, "projects/p", &page).await.unwrap();
+                seen.extend(l.items.iter().map(|d| d.name.clone()));
+                match l.next_page_token {
+                    Some(t) => page.token = Some(t),
+                    None => break,
+                }
+            }
+            assert_eq!(
+                seen,
+                (0..5)
+                    .map(|i| format!("projects/p/attestors/a{i}"))
+                    .collect::<Vec<_>>()
+            );
+            assert!(matches!(
+                s.list(
+                    Kind::Attestor,
+                    "projects/p",
+                    &Page {
+                        size: 2,
+                        token: Some("garbage!".into())
+                    }
+                )
+                .await,
+                Err(StoreError::InvalidArgument(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn secrets_are_kept_beside_the_body_and_survive_updates() {
+            let (_guard, s) = $make().await;
+            let n = "projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1";
+            s.put(
+                Kind::CryptoKeyVersion,
+                n,
+                "k",
+                &json!({}),
+                Some(b"wrapped"),
+                Precondition::MustNotExist,
+                NOW,
+            )
+            .await
+            .unwrap();
+            s.put(
+                Kind::CryptoKeyVersion,
+                n,
+                "k",
+                &json!({"state": "DESTROYED"}),
+                None,
+                Precondition::MustExist { etag: None },
+                NOW,
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                s.secret(Kind::CryptoKeyVersion, n)
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some(&b"wrapped"[..])
+            );
+        }
+
+
+        #[tokio::test]
+        async fn occurrences_filter_by_suffix_equality_and_boolean_logic() {
+            let (_guard, s) = $make().await;
+            let a = "projects/p/notes/a";
+            let b = "projects/other/notes/b";
+            s.create_occurrences(
+                &[
+                    occ("1", a, &format!("gcr.io/p/app@{D1}"), "ATTESTATION"),
+                    occ("2", a, &format!("https://gcr.io/p/app@{D2}"), "ATTESTATION"),
+                    occ("3", b, &format!("gcr.io/p/app@{D1}"), "VULNERABILITY"),
+                ],
+                NOW,
+            )
+            .await
+            .unwrap();
+            let names = |l: admit_store::Listed<admit_store::Doc>| {
+                l.items.into_iter().map(|d| d.name).collect::<Vec<_>>()
+            };
+            let run = |f: &str| {
+                let f = Filter::parse(f).unwrap();
+                let s = s.clone();
+                async move {
+                    s.list_occurrences(
+                        &OccurrenceScope::Project("p".into()),
+                        f.as_ref(),
+                        &Page::default(),
+                    )
+                    .await
+                }
+            };
+            let ids = |v: &[&str]| {
+                v.iter()
+                    .map(|i| format!("projects/p/occurrences/{i}"))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                names(
+                    run(&format!("has_suffix(resourceUrl, \"{D1}\")"))
+                        .await
+                        .unwrap()
+                ),
+                ids(&["1", "3"])
+            );
+            assert_eq!(
+                names(
+                    run(&format!(
+                        "has_suffix(resourceUrl, \"{D1}\") AND kind = \"ATTESTATION\""
+                    ))
+                    .await
+                    .unwrap()
+                ),
+                ids(&["1"])
+            );
+            assert_eq!(
+                names(
+                    run("noteProjectId = \"other\" OR noteId = \"a\"")
+                        .await
+                        .unwrap()
+                ),
+                ids(&["1", "2", "3"])
+            );
+            assert_eq!(
+                names(run("NOT kind = \"ATTESTATION\"").await.unwrap()),
+                ids(&["3"])
+            );
+            assert_eq!(
+                names(run("has_prefix(resourceUri, \"https://\")").await.unwrap()),
+                ids(&["2"])
+            );
+            assert_eq!(names(run("").await.unwrap()), ids(&["1", "2", "3"]));
+
+            let by_note = s
+                .list_occurrences(&OccurrenceScope::Note(b.into()), None, &Page::default())
+                .await
+                .unwrap();
+            assert_eq!(names(by_note), ids(&["3"]));
+            // Unknown fields are preserved verbatim.
+            let got = s
+                .get_occurrence("projects/p/occurrences/3")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(got.body["extra"]["kept"], true);
+        }
+
+        #[tokio::test]
+        async fn batch_create_is_all_or_nothing() {
+            let (_guard, s) = $make().await;
+            let a = "projects/p/notes/a";
+            s.create_occurrences(&[occ("1", a, "gcr.io/x", "ATTESTATION")], NOW)
+                .await
+                .unwrap();
+            let r = s
+                .create_occurrences(
+                    &[
+                        occ("2", a, "gcr.io/x", "ATTESTATION"),
+                        occ("1", a, "gcr.io/x", "ATTESTATION"),
+                    ],
+                    NOW,
+                )
+                .await;
+            assert!(matches!(r, Err(StoreError::AlreadyExists(_))));
+            assert!(
+                s.get_occurrence("projects/p/occurrences/2")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
+
+        #[tokio::test]
+        async fn occurrence_update_reindexes_and_delete_removes() {
+            let (_guard, s) = $make().await;
+            let a = "projects/p/notes/a";
+            s.create_occurrences(
+                &[occ("1", a, &format!("gcr.io/p/app@{D1}"), "ATTESTATION")],
+                NOW,
+            )
+            .await
+            .unwrap();
+            let mut body = occ("1", a, &format!("gcr.io/p/app@{D2}"), "ATTESTATION");
+            body["extra"] = json!("changed");
+            let d = s
+                .update_occurrence("projects/p/occurrences/1", &body, LATER)
+                .await
+                .unwrap();
+            assert_eq!(d.update_time, LATER);
+            let f = Filter::parse(&format!("has_suffix(resourceUrl, \"{D2}\")")).unwrap();
+            let l = s
+                .list_occurrences(
+                    &OccurrenceScope::Project("p".into()),
+                    f.as_ref(),
+                    &Page::default(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(l.items.len(), 1);
+            s.delete_occurrence("projects/p/occurrences/1")
+                .await
+                .unwrap();
+            assert!(matches!(
+                s.delete_occurrence("projects/p/occurrences/1").await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
+
         }
     };
-    let ids = |v: &[&str]| {
-        v.iter()
-            .map(|i| format!("projects/p/occurrences/{i}"))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        names(
-            run(&format!("has_suffix(resourceUrl, \"{D1}\")"))
-                .await
-                .unwrap()
-        ),
-        ids(&["1", "3"])
-    );
-    assert_eq!(
-        names(
-            run(&format!(
-                "has_suffix(resourceUrl, \"{D1}\") AND kind = \"ATTESTATION\""
+}
+
+/// Removes a per-test PostgreSQL database.
+struct PgDatabase {
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+            ])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
             ))
-            .await
-            .unwrap()
-        ),
-        ids(&["1"])
-    );
-    assert_eq!(
-        names(
-            run("noteProjectId = \"other\" OR noteId = \"a\"")
-                .await
-                .unwrap()
-        ),
-        ids(&["1", "2", "3"])
-    );
-    assert_eq!(
-        names(run("NOT kind = \"ATTESTATION\"").await.unwrap()),
-        ids(&["3"])
-    );
-    assert_eq!(
-        names(run("has_prefix(resourceUri, \"https://\")").await.unwrap()),
-        ids(&["2"])
-    );
-    assert_eq!(names(run("").await.unwrap()), ids(&["1", "2", "3"]));
-
-    let by_note = s
-        .list_occurrences(&OccurrenceScope::Note(b.into()), None, &Page::default())
-        .await
-        .unwrap();
-    assert_eq!(names(by_note), ids(&["3"]));
-    // Unknown fields are preserved verbatim.
-    let got = s
-        .get_occurrence("projects/p/occurrences/3")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(got.body["extra"]["kept"], true);
+            .output();
+    }
 }
 
-#[tokio::test]
-async fn batch_create_is_all_or_nothing() {
-    let (_d, s) = store().await;
-    let a = "projects/p/notes/a";
-    s.create_occurrences(&[occ("1", a, "gcr.io/x", "ATTESTATION")], NOW)
-        .await
-        .unwrap();
-    let r = s
-        .create_occurrences(
-            &[
-                occ("2", a, "gcr.io/x", "ATTESTATION"),
-                occ("1", a, "gcr.io/x", "ATTESTATION"),
-            ],
-            NOW,
-        )
-        .await;
-    assert!(matches!(r, Err(StoreError::AlreadyExists(_))));
-    assert!(
-        s.get_occurrence("projects/p/occurrences/2")
-            .await
-            .unwrap()
-            .is_none()
-    );
+fn admin_url() -> String {
+    std::env::var("ADMIT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-#[tokio::test]
-async fn occurrence_update_reindexes_and_delete_removes() {
-    let (_d, s) = store().await;
-    let a = "projects/p/notes/a";
-    s.create_occurrences(
-        &[occ("1", a, &format!("gcr.io/p/app@{D1}"), "ATTESTATION")],
-        NOW,
-    )
-    .await
-    .unwrap();
-    let mut body = occ("1", a, &format!("gcr.io/p/app@{D2}"), "ATTESTATION");
-    body["extra"] = json!("changed");
-    let d = s
-        .update_occurrence("projects/p/occurrences/1", &body, LATER)
+/// A fresh, empty database for one test.
+async fn postgres() -> (PgDatabase, Arc<dyn Store>) {
+    use sqlx::Executor as _;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "admit_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let admin = sqlx::PgPool::connect(&admin_url())
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (start it: pg_ctlcluster 15 main start)");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .unwrap();
-    assert_eq!(d.update_time, LATER);
-    let f = Filter::parse(&format!("has_suffix(resourceUrl, \"{D2}\")")).unwrap();
-    let l = s
-        .list_occurrences(
-            &OccurrenceScope::Project("p".into()),
-            f.as_ref(),
-            &Page::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(l.items.len(), 1);
-    s.delete_occurrence("projects/p/occurrences/1")
-        .await
-        .unwrap();
-    assert!(matches!(
-        s.delete_occurrence("projects/p/occurrences/1").await,
-        Err(StoreError::NotFound(_))
-    ));
+    admin.close().await;
+    let url = match admin_url().rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("bad ADMIT_TEST_DATABASE_URL"),
+    };
+    let s = PostgresStore::connect(&url).await.unwrap();
+    (PgDatabase { name }, Arc::new(s))
 }
+
+async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).await.unwrap();
+    (dir, Arc::new(s))
+}
+
+conformance_suite!(sqlite_backend, sqlite);
+conformance_suite!(postgres_backend, postgres);
 
 #[tokio::test]
 async fn data_survives_reopening() {

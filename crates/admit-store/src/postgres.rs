@@ -1,0 +1,270 @@
+//! The PostgreSQL backend, for several replicas serving one fleet: the same schema and
+//! semantics as SQLite (etags, stable pages, indexed filters), a bounded pool with timeouts,
+//! migrations serialised across replicas by an advisory lock. When the database goes away,
+//! calls fail with `Unavailable`; the pool reconnects by itself when it returns.
+
+mod audit;
+mod migrate;
+mod occurrences;
+
+use std::time::Duration;
+
+use admit_model::Filter;
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Row, postgres::PgConnectOptions};
+
+use crate::common::{after_seq, etag, page_token};
+use crate::{
+    AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
+};
+
+/// PostgreSQL-backed store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+pub(crate) fn doc_from_row(row: &PgRow) -> Result<Doc, StoreError> {
+    let g = StoreError::db("read row");
+    let seq: i64 = row.try_get("seq").map_err(&g)?;
+    let version: i64 = row.try_get("version").map_err(&g)?;
+    let body: String = row.try_get("body").map_err(&g)?;
+    Ok(Doc {
+        name: row.try_get("name").map_err(&g)?,
+        body: serde_json::from_str(&body).map_err(|e| StoreError::Internal {
+            step: "decode stored body",
+            message: e.to_string(),
+        })?,
+        etag: etag(seq, version),
+        create_time: row.try_get("create_time").map_err(&g)?,
+        update_time: row.try_get("update_time").map_err(&g)?,
+    })
+}
+
+pub(crate) fn paginate(rows: &[PgRow], limit: u32) -> Result<Listed<Doc>, StoreError> {
+    let more = rows.len() > limit as usize;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last = 0i64;
+    for row in rows.iter().take(limit as usize) {
+        last = row.try_get("seq").map_err(StoreError::db("read row"))?;
+        items.push(doc_from_row(row)?);
+    }
+    Ok(Listed {
+        items,
+        next_page_token: more.then(|| page_token(last)),
+    })
+}
+
+impl PostgresStore {
+    /// Connects (lazily: the server starts even while the database is down) and migrates.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let opts: PgConnectOptions = url
+            .parse()
+            .map_err(|e: sqlx::Error| StoreError::InvalidArgument(format!("database URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(3))
+            .idle_timeout(Duration::from_secs(300))
+            .max_lifetime(Duration::from_secs(1800))
+            .test_before_acquire(true)
+            .connect_lazy_with(opts);
+        migrate::run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("ping"))?;
+        Ok(())
+    }
+
+    async fn get(&self, kind: Kind, name: &str) -> Result<Option<Doc>, StoreError> {
+        let row = sqlx::query("SELECT seq, name, body, version, create_time, update_time FROM resources WHERE kind = $1 AND name = $2")
+            .bind(kind.as_str())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("get resource"))?;
+        row.as_ref().map(doc_from_row).transpose()
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call carries a whole conditional write"
+    )]
+    async fn put(
+        &self,
+        kind: Kind,
+        name: &str,
+        parent: &str,
+        body: &Value,
+        secret: Option<&[u8]>,
+        pre: Precondition,
+        now: &str,
+    ) -> Result<Doc, StoreError> {
+        let db = StoreError::db("write resource");
+        let mut tx = self.pool.begin().await.map_err(&db)?;
+        let existing: Option<(i64, i64, String)> = sqlx::query_as("SELECT seq, version, create_time FROM resources WHERE kind = $1 AND name = $2 FOR UPDATE")
+            .bind(kind.as_str())
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(&db)?;
+        let expected = match (&pre, &existing) {
+            (Precondition::MustNotExist, Some(_)) => {
+                return Err(StoreError::AlreadyExists(name.to_owned()));
+            }
+            (Precondition::MustExist { .. }, None) => {
+                return Err(StoreError::NotFound(name.to_owned()));
+            }
+            (Precondition::MustExist { etag } | Precondition::Any { etag }, _) => etag.as_deref(),
+            (Precondition::MustNotExist, None) => None,
+        };
+        if let Some(want) = expected.filter(|e| !e.is_empty()) {
+            let current = existing.as_ref().map(|(s, v, _)| etag(*s, *v));
+            if current.as_deref() != Some(want) {
+                return Err(StoreError::Aborted(name.to_owned()));
+            }
+        }
+        let text = body.to_string();
+        let (seq, version, create_time) = match existing {
+            Some((seq, version, create_time)) => {
+                sqlx::query("UPDATE resources SET body = $1, secret = COALESCE($2, secret), version = $3, update_time = $4, parent = $5 WHERE seq = $6")
+                    .bind(&text)
+                    .bind(secret)
+                    .bind(version + 1)
+                    .bind(now)
+                    .bind(parent)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&db)?;
+                (seq, version + 1, create_time)
+            }
+            None => {
+                let res = sqlx::query_scalar::<_, i64>("INSERT INTO resources (kind, name, parent, body, secret, version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING seq")
+                    .bind(kind.as_str())
+                    .bind(name)
+                    .bind(parent)
+                    .bind(&text)
+                    .bind(secret)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await;
+                match res {
+                    Ok(seq) => (seq, 1, now.to_owned()),
+                    // Two replicas creating the same resource at once: one wins.
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                        return Err(match pre {
+                            Precondition::MustNotExist => {
+                                StoreError::AlreadyExists(name.to_owned())
+                            }
+                            _ => StoreError::Aborted(name.to_owned()),
+                        });
+                    }
+                    Err(e) => return Err(db(e)),
+                }
+            }
+        };
+        tx.commit().await.map_err(&db)?;
+        Ok(Doc {
+            name: name.to_owned(),
+            body: body.clone(),
+            etag: etag(seq, version),
+            create_time,
+            update_time: now.to_owned(),
+        })
+    }
+
+    async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM resources WHERE kind = $1 AND name = $2")
+            .bind(kind.as_str())
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("delete resource"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn list(&self, kind: Kind, parent: &str, page: &Page) -> Result<Listed<Doc>, StoreError> {
+        let limit = page.limit();
+        let rows = sqlx::query("SELECT seq, name, body, version, create_time, update_time FROM resources WHERE kind = $1 AND parent = $2 AND seq > $3 ORDER BY seq LIMIT $4")
+            .bind(kind.as_str())
+            .bind(parent)
+            .bind(after_seq(page)?)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("list resources"))?;
+        paginate(&rows, limit)
+    }
+
+    async fn secret(&self, kind: Kind, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let v: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT secret FROM resources WHERE kind = $1 AND name = $2")
+                .bind(kind.as_str())
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::db("read secret"))?;
+        Ok(v.flatten())
+    }
+
+    async fn create_occurrences(
+        &self,
+        bodies: &[Value],
+        now: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
+        occurrences::create(&self.pool, bodies, now).await
+    }
+
+    async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError> {
+        occurrences::get(&self.pool, name).await
+    }
+
+    async fn update_occurrence(
+        &self,
+        name: &str,
+        body: &Value,
+        now: &str,
+    ) -> Result<Doc, StoreError> {
+        occurrences::update(&self.pool, name, body, now).await
+    }
+
+    async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
+        occurrences::delete(&self.pool, name).await
+    }
+
+    async fn append_audit(&self, record: &Value) -> Result<(), StoreError> {
+        audit::append(&self.pool, record).await
+    }
+
+    async fn list_audit(
+        &self,
+        project: &str,
+        filter: &AuditFilter,
+        page: &Page,
+    ) -> Result<Listed<Value>, StoreError> {
+        audit::list(&self.pool, project, filter, page).await
+    }
+
+    async fn list_occurrences(
+        &self,
+        scope: &OccurrenceScope,
+        filter: Option<&Filter>,
+        page: &Page,
+    ) -> Result<Listed<Doc>, StoreError> {
+        occurrences::list(&self.pool, scope, filter, page).await
+    }
+}

@@ -1,0 +1,88 @@
+//! The admission audit log (PostgreSQL).
+
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgPool, Row};
+
+use crate::common::{after_seq, page_token};
+use crate::{AuditFilter, Listed, Page, StoreError};
+
+pub(super) async fn append(pool: &PgPool, r: &Value) -> Result<(), StoreError> {
+    let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let b = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+    sqlx::query("INSERT INTO audit_records (time, project, cluster, namespace, kind, name, username, verdict, breakglass, dry_run, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        .bind(s("time"))
+        .bind(s("project"))
+        .bind(s("cluster"))
+        .bind(s("namespace"))
+        .bind(s("kind"))
+        .bind(s("name"))
+        .bind(s("user"))
+        .bind(s("verdict"))
+        .bind(b("breakglass"))
+        .bind(b("dryRun"))
+        .bind(r.to_string())
+        .execute(pool)
+        .await
+        .map_err(StoreError::db("append audit record"))?;
+    Ok(())
+}
+
+pub(super) async fn list(
+    pool: &PgPool,
+    project: &str,
+    f: &AuditFilter,
+    page: &Page,
+) -> Result<Listed<Value>, StoreError> {
+    let mut sql = String::from("SELECT seq, body FROM audit_records WHERE project = $1");
+    let mut binds: Vec<String> = vec![project.to_owned()];
+    for (col, v) in [
+        ("verdict", &f.verdict),
+        ("namespace", &f.namespace),
+        ("cluster", &f.cluster),
+        ("kind", &f.kind),
+        ("username", &f.user),
+    ] {
+        if let Some(v) = v {
+            binds.push(v.clone());
+            sql.push_str(&format!(" AND {col} = ${}", binds.len()));
+        }
+    }
+    for (col, v) in [("breakglass", f.breakglass), ("dry_run", f.dry_run)] {
+        if let Some(v) = v {
+            sql.push_str(&format!(" AND {col} = {v}"));
+        }
+    }
+    sql.push_str(&format!(
+        " AND seq > ${} ORDER BY seq LIMIT ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    ));
+    let limit = page.limit();
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for b in &binds {
+        q = q.bind(b);
+    }
+    let rows = q
+        .bind(after_seq(page)?)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::db("list audit records"))?;
+    let more = rows.len() > limit as usize;
+    let mut items = Vec::new();
+    let mut last = 0i64;
+    for row in rows.iter().take(limit as usize) {
+        last = row.try_get("seq").map_err(StoreError::db("read row"))?;
+        let body: String = row.try_get("body").map_err(StoreError::db("read row"))?;
+        items.push(
+            serde_json::from_str(&body).map_err(|e| StoreError::Internal {
+                step: "decode audit record",
+                message: e.to_string(),
+            })?,
+        );
+    }
+    Ok(Listed {
+        items,
+        next_page_token: more.then(|| page_token(last)),
+    })
+}

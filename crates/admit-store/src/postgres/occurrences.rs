@@ -1,0 +1,160 @@
+//! Occurrence rows (PostgreSQL): the indexed columns are derived from the body on every write.
+
+use admit_model::Filter;
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgPool};
+
+use super::{doc_from_row, paginate};
+use crate::common::{after_seq, columns, etag};
+use crate::filter_sql::{Dialect, Sql, compile};
+use crate::{Doc, Listed, OccurrenceScope, Page, StoreError};
+
+const SELECT: &str = "SELECT seq, name, body, version, create_time, update_time FROM occurrences";
+
+pub(super) async fn create(
+    pool: &PgPool,
+    bodies: &[Value],
+    now: &str,
+) -> Result<Vec<Doc>, StoreError> {
+    let db = StoreError::db("create occurrences");
+    let cols = bodies.iter().map(columns).collect::<Result<Vec<_>, _>>()?;
+    let mut tx = pool.begin().await.map_err(&db)?;
+    let mut out = Vec::with_capacity(bodies.len());
+    for (c, body) in cols.iter().zip(bodies) {
+        let res = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO occurrences (name, project, note_name, note_project, note_id, kind, resource_uri, resource_uri_rev, resource_digest, body, version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12) RETURNING seq",
+        )
+        .bind(&c.name)
+        .bind(&c.project)
+        .bind(&c.note_name)
+        .bind(&c.note_project)
+        .bind(&c.note_id)
+        .bind(&c.kind)
+        .bind(&c.resource_uri)
+        .bind(&c.resource_uri_rev)
+        .bind(&c.resource_digest)
+        .bind(body.to_string())
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await;
+        let seq = match res {
+            Ok(seq) => seq,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::AlreadyExists(c.name.clone()));
+            }
+            Err(e) => return Err(db(e)),
+        };
+        out.push(Doc {
+            name: c.name.clone(),
+            body: body.clone(),
+            etag: etag(seq, 1),
+            create_time: now.to_owned(),
+            update_time: now.to_owned(),
+        });
+    }
+    tx.commit().await.map_err(&db)?;
+    Ok(out)
+}
+
+pub(super) async fn get(pool: &PgPool, name: &str) -> Result<Option<Doc>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!("{SELECT} WHERE name = $1")))
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .map_err(StoreError::db("get occurrence"))?;
+    row.as_ref().map(doc_from_row).transpose()
+}
+
+pub(super) async fn update(
+    pool: &PgPool,
+    name: &str,
+    body: &Value,
+    now: &str,
+) -> Result<Doc, StoreError> {
+    let db = StoreError::db("update occurrence");
+    let c = columns(body)?;
+    if c.name != name {
+        return Err(StoreError::InvalidArgument("name cannot be changed".into()));
+    }
+    let row: Option<(i64, i64, String)> = sqlx::query_as(
+        "UPDATE occurrences SET note_name = $1, note_project = $2, note_id = $3, kind = $4, resource_uri = $5, resource_uri_rev = $6, resource_digest = $7, body = $8, version = version + 1, update_time = $9 WHERE name = $10 RETURNING seq, version, create_time",
+    )
+    .bind(&c.note_name)
+    .bind(&c.note_project)
+    .bind(&c.note_id)
+    .bind(&c.kind)
+    .bind(&c.resource_uri)
+    .bind(&c.resource_uri_rev)
+    .bind(&c.resource_digest)
+    .bind(body.to_string())
+    .bind(now)
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+    .map_err(&db)?;
+    let (seq, version, create_time) = row.ok_or_else(|| StoreError::NotFound(name.to_owned()))?;
+    Ok(Doc {
+        name: name.to_owned(),
+        body: body.clone(),
+        etag: etag(seq, version),
+        create_time,
+        update_time: now.to_owned(),
+    })
+}
+
+pub(super) async fn delete(pool: &PgPool, name: &str) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM occurrences WHERE name = $1")
+        .bind(name)
+        .execute(pool)
+        .await
+        .map_err(StoreError::db("delete occurrence"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// The SQL for a list: scope and filter.
+fn list_sql(scope: &OccurrenceScope, filter: Option<&Filter>) -> Sql {
+    let mut sql = Sql::new(Dialect::Postgres);
+    let (col, v) = match scope {
+        OccurrenceScope::Project(p) => ("project", p),
+        OccurrenceScope::Note(n) => ("note_name", n),
+    };
+    let p = sql.bind(v.clone());
+    sql.text.push_str(&format!("{col} = {p}"));
+    if let Some(f) = filter {
+        sql.text.push_str(" AND ");
+        compile(f, &mut sql);
+    }
+    sql
+}
+
+pub(super) async fn list(
+    pool: &PgPool,
+    scope: &OccurrenceScope,
+    filter: Option<&Filter>,
+    page: &Page,
+) -> Result<Listed<Doc>, StoreError> {
+    let limit = page.limit();
+    let sql = list_sql(scope, filter);
+    let n = sql.binds.len();
+    let text = format!(
+        "{SELECT} WHERE {} AND seq > ${} ORDER BY seq LIMIT ${}",
+        sql.text,
+        n + 1,
+        n + 2
+    );
+    let mut q = sqlx::query(AssertSqlSafe(text));
+    for b in &sql.binds {
+        q = q.bind(b);
+    }
+    let rows = q
+        .bind(after_seq(page)?)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::db("list occurrences"))?;
+    paginate(&rows, limit)
+}
