@@ -61,6 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: client::kms::KmsCommand,
     },
+    /// Apply the PostgreSQL migrations and exit.
+    Migrate(serve::MigrateArgs),
     /// Create the webhook's serving certificate, its CA and the caBundle.
     WebhookCert(webhook_cert::WebhookCertArgs),
     /// Query the admission audit log on the server.
@@ -158,6 +160,12 @@ fn main() -> ExitCode {
         Command::Attestations { target, command } => remote(&target, |c| async move {
             client::attestations::run(&c, command).await
         }),
+        Command::Migrate(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(serve::migrate(args)))
+            .map(|()| Outcome::Ok),
         Command::WebhookCert(args) => webhook_cert::run(&args).map(|()| Outcome::Ok),
         Command::Audit { target, command } => {
             remote(

@@ -21,6 +21,10 @@ pub(crate) struct ServeArgs {
     /// Where the SQLite database (and a generated master key) live.
     #[arg(long, env = "ADMIT_DATA_DIR", default_value = "./admit-data")]
     data_dir: PathBuf,
+    /// Use PostgreSQL (`postgres://…`) instead of SQLite under --data-dir, so several replicas
+    /// serve one fleet. Needs a shared master key (--master-key-file or ADMIT_MASTER_KEY).
+    #[arg(long, env = "ADMIT_DATABASE_URL")]
+    database_url: Option<String>,
     /// A file holding the 32-byte KMS master key, base64-encoded. Without it (and without
     /// ADMIT_MASTER_KEY) a key is generated into DATA_DIR/master.key on first run.
     #[arg(long, env = "ADMIT_MASTER_KEY_FILE")]
@@ -114,9 +118,25 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             args.listen
         );
     }
-    let store = SqliteStore::open(&args.data_dir)
-        .await
-        .with_context(|| format!("cannot open the database in {}", args.data_dir.display()))?;
+    let store: Arc<dyn admit_store::Store> = match &args.database_url {
+        Some(url) => {
+            if std::env::var("ADMIT_MASTER_KEY").is_err() && args.master_key_file.is_none() {
+                bail!(
+                    "with --database-url every replica must share the KMS master key: pass --master-key-file or set ADMIT_MASTER_KEY"
+                );
+            }
+            Arc::new(
+                admit_store::PostgresStore::connect(url)
+                    .await
+                    .context("cannot prepare the PostgreSQL database")?,
+            )
+        }
+        None => {
+            Arc::new(SqliteStore::open(&args.data_dir).await.with_context(|| {
+                format!("cannot open the database in {}", args.data_dir.display())
+            })?)
+        }
+    };
     let keys = SoftwareKeyBackend::new(master_key(&args)?);
     let clock: admit_service::Clock = Arc::new(|| {
         let d = SystemTime::now()
@@ -124,7 +144,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             .unwrap_or_default();
         (d.as_secs(), d.subsec_nanos())
     });
-    let mut service = Service::new(Arc::new(store), keys, clock);
+    let mut service = Service::new(store, keys, clock);
     if args.no_admission_cache {
         service = service.without_admission_cache();
     }
@@ -207,4 +227,19 @@ async fn webhook(
             .await
             .map_err(anyhow::Error::from)
     })
+}
+
+/// `admit migrate`: apply pending migrations to a PostgreSQL database and exit (run it once
+/// before rolling out new replicas; `serve` also migrates, serialised by an advisory lock).
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    #[arg(long, env = "ADMIT_DATABASE_URL")]
+    database_url: String,
+}
+
+pub(crate) async fn migrate(args: MigrateArgs) -> Result<()> {
+    admit_store::PostgresStore::connect(&args.database_url)
+        .await
+        .context("migration failed")?;
+    crate::offline::stdout_line("migrations applied")
 }

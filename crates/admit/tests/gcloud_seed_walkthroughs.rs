@@ -34,7 +34,17 @@ fn digest(seed: &str) -> String {
 /// offline engine over gcloud's own JSON).
 #[test]
 fn seed_000_codelab_walkthrough() {
-    let s = Server::start();
+    seed_000(&Server::start());
+}
+
+/// The same walkthrough against a PostgreSQL-backed server.
+#[test]
+fn seed_000_codelab_walkthrough_on_postgres() {
+    let db = support::PgDatabase::create();
+    seed_000(&Server::start_postgres(&db.url, &[]));
+}
+
+fn seed_000(s: &Server) {
     let p = s.project.clone();
     s.gcloud(&[
         "kms",

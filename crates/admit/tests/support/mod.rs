@@ -60,6 +60,21 @@ impl Server {
         Self::start_with(&refs, Some(certs))
     }
 
+    /// Starts against PostgreSQL at `url` (replicas share `url` and the master key).
+    pub(crate) fn start_postgres(url: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["--database-url", url];
+        args.extend_from_slice(extra);
+        if extra.contains(&"--webhook-listen") {
+            panic!("use start_postgres_webhook");
+        }
+        Self::start_with(&args, None)
+    }
+
+    /// PostgreSQL-backed, with the webhook.
+    pub(crate) fn start_postgres_webhook(url: &str) -> Server {
+        Self::start_webhook(&["--database-url", url])
+    }
+
     fn start_with(extra: &[&str], certs: Option<tempfile::TempDir>) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         if let Some(c) = &certs {
@@ -70,6 +85,11 @@ impl Server {
             .arg(data.path())
             .args(extra)
             .env("ADMIT_LOG", "warn")
+            // Replicas on one database must share the KMS master key.
+            .env(
+                "ADMIT_MASTER_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -250,4 +270,58 @@ pub(crate) fn path_str(p: &Path) -> &str {
 
 pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh PostgreSQL database, dropped (connections and all) when this guard goes.
+pub(crate) struct PgDatabase {
+    pub(crate) name: String,
+    pub(crate) url: String,
+}
+
+pub(crate) fn psql(sql: &str) -> Output {
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql (PostgreSQL client) is on PATH")
+}
+
+impl PgDatabase {
+    pub(crate) fn create() -> PgDatabase {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "admit_it_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let out = psql(&format!("CREATE DATABASE {name}"));
+        assert!(
+            out.status.success(),
+            "PostgreSQL on 127.0.0.1:5432 is needed: {}",
+            stderr(&out)
+        );
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        PgDatabase { name, url }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
 }
