@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the serving certificate and caBundle with `admit webhook-cert`, then applies the
-# manifests. Needs kubectl pointed at the cluster and the admit binary on PATH.
+# manifests. Needs kubectl pointed at the cluster, the admit binary on PATH and
+# ADMIT_DATABASE_URL (the PostgreSQL database the replicas share).
 set -euo pipefail
 cd "$(dirname "$0")"
 out=$(mktemp -d)
@@ -13,5 +14,8 @@ if ! kubectl -n admit-system get secret admit-master-key >/dev/null 2>&1; then
   head -c 32 /dev/urandom | base64 > "$out/master.key"
   kubectl -n admit-system create secret generic admit-master-key --from-file=master.key="$out/master.key"
 fi
+: "${ADMIT_DATABASE_URL:?set ADMIT_DATABASE_URL to the PostgreSQL database the replicas share}"
+kubectl -n admit-system create secret generic admit-database --from-literal=url="$ADMIT_DATABASE_URL" \
+  --dry-run=client -o yaml | kubectl apply -f -
 kubectl apply -f deployment.yaml -f service.yaml
 sed "s|CA_BUNDLE|$bundle|" webhook.yaml | kubectl apply -f -
