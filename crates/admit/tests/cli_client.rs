@@ -37,9 +37,8 @@ fn json(s: &Server, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&ok(s, &a)).unwrap()
 }
 
-#[test]
-fn admit_client_commands_round_trip_with_gcloud() {
-    let s = Server::start();
+support::both_backends!(admit_client_commands_round_trip_with_gcloud);
+fn admit_client_commands_round_trip_with_gcloud(s: Server) {
     let p = s.project.clone();
     s.curl(
         "POST",

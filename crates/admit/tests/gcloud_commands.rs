@@ -28,9 +28,8 @@ fn note(s: &Server, id: &str) {
     );
 }
 
-#[test]
-fn attestors_lifecycle_in_every_track() {
-    let s = Server::start();
+support::both_backends!(attestors_lifecycle_in_every_track);
+fn attestors_lifecycle_in_every_track(s: Server) {
     note(&s, "n");
     let gpg = admit_testkit::Gpg::new();
     gpg.generate("a <a@example.com>", "ed25519", "sign");
@@ -219,9 +218,8 @@ fn attestors_lifecycle_in_every_track() {
     }
 }
 
-#[test]
-fn policy_import_export_etags_and_validation() {
-    let s = Server::start();
+support::both_backends!(policy_import_export_etags_and_validation);
+fn policy_import_export_etags_and_validation(s: Server) {
     let p = s.project.clone();
     let default = s.gcloud(&["container", "binauthz", "policy", "export"]);
     assert!(
@@ -277,9 +275,8 @@ fn policy_import_export_etags_and_validation() {
     );
 }
 
-#[test]
-fn iam_and_continuous_validation() {
-    let s = Server::start();
+support::both_backends!(iam_and_continuous_validation);
+fn iam_and_continuous_validation(s: Server) {
     note(&s, "n");
     s.gcloud(&[
         "container",
@@ -377,9 +374,8 @@ fn iam_and_continuous_validation() {
     );
 }
 
-#[test]
-fn kms_public_key_and_asymmetric_sign_with_crc32c() {
-    let s = Server::start();
+support::both_backends!(kms_public_key_and_asymmetric_sign_with_crc32c);
+fn kms_public_key_and_asymmetric_sign_with_crc32c(s: Server) {
     s.gcloud(&["kms", "keyrings", "create", "r", "--location=global"]);
     for (key, alg) in [
         ("ec", "ec-sign-p384-sha384"),
@@ -483,9 +479,8 @@ fn kms_public_key_and_asymmetric_sign_with_crc32c() {
     );
 }
 
-#[test]
-fn attestations_in_every_track() {
-    let s = Server::start();
+support::both_backends!(attestations_in_every_track);
+fn attestations_in_every_track(s: Server) {
     let p = s.project.clone();
     note(&s, "n");
     s.gcloud(&[

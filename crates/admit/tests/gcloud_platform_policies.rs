@@ -26,9 +26,8 @@ fn digest(seed: &str) -> String {
         })
 }
 
-#[test]
-fn platform_policies_lifecycle_evaluate_and_sign() {
-    let s = Server::start();
+support::both_backends!(platform_policies_lifecycle_evaluate_and_sign);
+fn platform_policies_lifecycle_evaluate_and_sign(s: Server) {
     let p = s.project.clone();
     let key = admit_testkit::OpensslKey::generate("p256");
     let indented_pem = key

@@ -325,3 +325,23 @@ impl Drop for PgDatabase {
         ));
     }
 }
+
+/// Runs a conformance test `fn NAME(s: Server)` against both storage backends, as
+/// `NAME::on_sqlite` and `NAME::on_postgres` (a fresh database each).
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn on_sqlite() {
+                super::$name(super::support::Server::start());
+            }
+
+            #[test]
+            fn on_postgres() {
+                let db = super::support::PgDatabase::create();
+                super::$name(super::support::Server::start_postgres(&db.url, &[]));
+            }
+        }
+    };
+}
+pub(crate) use both_backends;
