@@ -26,7 +26,7 @@ fn assert_error(r: &(u16, Value), code: u16, status: &str, needle: &str) {
 }
 
 support::both_backends!(bad_requests_are_google_rpc_errors_naming_the_field_and_write_nothing);
-fn bad_requests_are_google_rpc_errors_naming_the_field_and_write_nothing(s: Server) {
+fn bad_requests_are_google_rpc_errors_naming_the_field_and_write_nothing(s: &Server) {
     let r = s.call("PUT", "/v1/projects/p1/policy", Some("{not json"));
     assert_error(&r, 400, "INVALID_ARGUMENT", "JSON");
     let r = s.call(
@@ -89,8 +89,8 @@ fn mk_note(s: &Server, project: &str, id: &str) {
 }
 
 support::both_backends!(occurrence_filters_pages_and_lossless_kinds);
-fn occurrence_filters_pages_and_lossless_kinds(s: Server) {
-    mk_note(&s, "p", "att");
+fn occurrence_filters_pages_and_lossless_kinds(s: &Server) {
+    mk_note(s, "p", "att");
     let (c, _) = s.call(
         "POST",
         "/v1/projects/vulnz/notes?noteId=CVE-2024-1",
@@ -274,7 +274,7 @@ fn occurrence_filters_pages_and_lossless_kinds(s: Server) {
 }
 
 support::both_backends!(kms_rejects_corrupted_requests_and_reports_checksums);
-fn kms_rejects_corrupted_requests_and_reports_checksums(s: Server) {
+fn kms_rejects_corrupted_requests_and_reports_checksums(s: &Server) {
     let ring = "projects/p/locations/global/keyRings/r";
     assert_eq!(
         s.call(

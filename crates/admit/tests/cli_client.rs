@@ -38,7 +38,7 @@ fn json(s: &Server, args: &[&str]) -> serde_json::Value {
 }
 
 support::both_backends!(admit_client_commands_round_trip_with_gcloud);
-fn admit_client_commands_round_trip_with_gcloud(s: Server) {
+fn admit_client_commands_round_trip_with_gcloud(s: &Server) {
     let p = s.project.clone();
     s.curl(
         "POST",
@@ -47,9 +47,9 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
     );
 
     // KMS through admit.
-    ok(&s, &["kms", "keyrings", "create", "ring"]);
+    ok(s, &["kms", "keyrings", "create", "ring"]);
     ok(
-        &s,
+        s,
         &[
             "kms",
             "keys",
@@ -62,7 +62,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
         ],
     );
     let pem = ok(
-        &s,
+        s,
         &[
             "kms",
             "versions",
@@ -78,7 +78,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
 
     // Attestor through admit, seen by gcloud.
     ok(
-        &s,
+        s,
         &[
             "attestors",
             "create",
@@ -93,7 +93,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
         "projects/{p}/locations/global/keyRings/ring/cryptoKeys/signer/cryptoKeyVersions/1"
     );
     let k = json(
-        &s,
+        s,
         &[
             "attestors",
             "public-keys",
@@ -111,7 +111,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
     let local = admit_testkit::OpensslKey::generate("p384");
     let pub_file = s.write("local.pub", &local.public_pem);
     let k2 = json(
-        &s,
+        s,
         &[
             "attestors",
             "public-keys",
@@ -133,7 +133,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
             .map(Vec::len),
         Some(2)
     );
-    let table = ok(&s, &["attestors", "list"]);
+    let table = ok(s, &["attestors", "list"]);
     assert!(
         table.contains("ci")
             && table.contains(&format!("projects/{p}/notes/ci"))
@@ -144,7 +144,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
     // Attestations: KMS-signed and locally signed (also PAE-encoded), validated by the server.
     let image = format!("gcr.io/{p}/app@{D}");
     ok(
-        &s,
+        s,
         &[
             "attestations",
             "sign-and-create",
@@ -159,7 +159,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
     );
     let key_file = local.private_key_path();
     ok(
-        &s,
+        s,
         &[
             "attestations",
             "sign-and-create",
@@ -177,7 +177,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
     );
     // A key of the wrong declared algorithm is refused before anything is stored.
     let bad = admit(
-        &s,
+        s,
         &[
             "attestations",
             "sign-and-create",
@@ -204,7 +204,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
         Some(r#"{"attestation":{"hint":{"humanReadableName":"qa"}}}"#),
     );
     ok(
-        &s,
+        s,
         &[
             "attestors",
             "create",
@@ -214,7 +214,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
         ],
     );
     ok(
-        &s,
+        s,
         &[
             "attestors",
             "public-keys",
@@ -226,7 +226,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
         ],
     );
     ok(
-        &s,
+        s,
         &[
             "attestations",
             "sign-and-create",
@@ -271,7 +271,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
         assert_eq!(v["result"], "VERIFIED", "{v}");
     }
     let ours = json(
-        &s,
+        s,
         &[
             "attestations",
             "list",
@@ -285,12 +285,12 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
 
     // A signature file made by openssl, stored with `attestations create --validate`.
     let other = format!("gcr.io/{p}/other@{D}");
-    let payload = ok(&s, &["create-signature-payload", "--artifact-url", &other]);
+    let payload = ok(s, &["create-signature-payload", "--artifact-url", &other]);
     let sig = local.sign(admit_testkit::SigMode::Dgst("sha384"), payload.as_bytes());
     let sig_file = s.data.path().join("sig");
     std::fs::write(&sig_file, sig).unwrap();
     ok(
-        &s,
+        s,
         &[
             "attestations",
             "create",
@@ -308,7 +308,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
     // The same signature over another image is refused by --validate and nothing is stored.
     let third = format!("gcr.io/{p}/third@{D}");
     let refused = admit(
-        &s,
+        s,
         &[
             "attestations",
             "create",
@@ -331,18 +331,18 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
     );
     // Two signed by KMS and a local PKIX key, one by PGP, one from a signature file.
     assert_eq!(
-        json(&s, &["attestations", "list"]).as_array().map(Vec::len),
+        json(s, &["attestations", "list"]).as_array().map(Vec::len),
         Some(4)
     );
 
     // Policy import/export through admit, read by gcloud.
     let policy = s.write("policy.yaml", &format!("defaultAdmissionRule:\n  evaluationMode: REQUIRE_ATTESTATION\n  enforcementMode: ENFORCED_BLOCK_AND_AUDIT_LOG\n  requireAttestationsBy: [projects/{p}/attestors/ci]\n"));
-    ok(&s, &["policy", "import", path_str(&policy)]);
+    ok(s, &["policy", "import", path_str(&policy)]);
     assert!(
         s.gcloud(&["container", "binauthz", "policy", "export"])
             .contains(&format!("projects/{p}/attestors/ci"))
     );
-    let exported = ok(&s, &["policy", "export"]);
+    let exported = ok(s, &["policy", "export"]);
     assert!(
         exported.contains("REQUIRE_ATTESTATION") && exported.contains("etag:"),
         "{exported}"
@@ -351,7 +351,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
         "bad.yaml",
         "defaultAdmissionRule:\n  evaluationMode: NOPE\n",
     );
-    let o = admit(&s, &["policy", "import", path_str(&bad_policy)]);
+    let o = admit(s, &["policy", "import", path_str(&bad_policy)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("defaultAdmissionRule.evaluationMode"),
@@ -361,7 +361,7 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
 
     // Remove a key and delete the attestor.
     ok(
-        &s,
+        s,
         &[
             "attestors",
             "public-keys",
@@ -372,12 +372,12 @@ fn admit_client_commands_round_trip_with_gcloud(s: Server) {
         ],
     );
     assert_eq!(
-        json(&s, &["attestors", "describe", "ci"])["userOwnedGrafeasNote"]["publicKeys"]
+        json(s, &["attestors", "describe", "ci"])["userOwnedGrafeasNote"]["publicKeys"]
             .as_array()
             .map(Vec::len),
         Some(1)
     );
-    let o = admit(&s, &["attestors", "delete", "nope"]);
+    let o = admit(s, &["attestors", "delete", "nope"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("NOT_FOUND"), "{}", stderr(&o));
 }

@@ -29,8 +29,8 @@ fn note(s: &Server, id: &str) {
 }
 
 support::both_backends!(attestors_lifecycle_in_every_track);
-fn attestors_lifecycle_in_every_track(s: Server) {
-    note(&s, "n");
+fn attestors_lifecycle_in_every_track(s: &Server) {
+    note(s, "n");
     let gpg = admit_testkit::Gpg::new();
     gpg.generate("a <a@example.com>", "ed25519", "sign");
     let pgp_file = s.write("a.asc", &gpg.export("a@example.com"));
@@ -219,7 +219,7 @@ fn attestors_lifecycle_in_every_track(s: Server) {
 }
 
 support::both_backends!(policy_import_export_etags_and_validation);
-fn policy_import_export_etags_and_validation(s: Server) {
+fn policy_import_export_etags_and_validation(s: &Server) {
     let p = s.project.clone();
     let default = s.gcloud(&["container", "binauthz", "policy", "export"]);
     assert!(
@@ -276,8 +276,8 @@ fn policy_import_export_etags_and_validation(s: Server) {
 }
 
 support::both_backends!(iam_and_continuous_validation);
-fn iam_and_continuous_validation(s: Server) {
-    note(&s, "n");
+fn iam_and_continuous_validation(s: &Server) {
+    note(s, "n");
     s.gcloud(&[
         "container",
         "binauthz",
@@ -375,7 +375,7 @@ fn iam_and_continuous_validation(s: Server) {
 }
 
 support::both_backends!(kms_public_key_and_asymmetric_sign_with_crc32c);
-fn kms_public_key_and_asymmetric_sign_with_crc32c(s: Server) {
+fn kms_public_key_and_asymmetric_sign_with_crc32c(s: &Server) {
     s.gcloud(&["kms", "keyrings", "create", "r", "--location=global"]);
     for (key, alg) in [
         ("ec", "ec-sign-p384-sha384"),
@@ -480,9 +480,9 @@ fn kms_public_key_and_asymmetric_sign_with_crc32c(s: Server) {
 }
 
 support::both_backends!(attestations_in_every_track);
-fn attestations_in_every_track(s: Server) {
+fn attestations_in_every_track(s: &Server) {
     let p = s.project.clone();
-    note(&s, "n");
+    note(s, "n");
     s.gcloud(&[
         "container",
         "binauthz",

@@ -27,7 +27,7 @@ fn digest(seed: &str) -> String {
 }
 
 support::both_backends!(platform_policies_lifecycle_evaluate_and_sign);
-fn platform_policies_lifecycle_evaluate_and_sign(s: Server) {
+fn platform_policies_lifecycle_evaluate_and_sign(s: &Server) {
     let p = s.project.clone();
     let key = admit_testkit::OpensslKey::generate("p256");
     let indented_pem = key

@@ -237,7 +237,7 @@ fn seed_000(s: &Server) {
 support::both_backends!(seed_002_attestation_list_and_delete_occurrence);
 /// Seed 002: an attestation created from a payload and a signature file, listed, and its
 /// occurrence deleted with the REST call.
-fn seed_002_attestation_list_and_delete_occurrence(s: Server) {
+fn seed_002_attestation_list_and_delete_occurrence(s: &Server) {
     let p = s.project.clone();
     s.curl(
         "POST",
@@ -318,7 +318,7 @@ fn seed_002_attestation_list_and_delete_occurrence(s: Server) {
 support::both_backends!(seed_001_curl_note_and_occurrence);
 /// Seed 001: the note created with curl (full body with a name) and an occurrence posted with
 /// the v1 REST call; both read back.
-fn seed_001_curl_note_and_occurrence(s: Server) {
+fn seed_001_curl_note_and_occurrence(s: &Server) {
     let p = s.project.clone();
     let note = serde_json::json!({
         "name": format!("projects/{p}/notes/seal-of-approval"),

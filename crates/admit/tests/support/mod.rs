@@ -326,22 +326,27 @@ impl Drop for PgDatabase {
     }
 }
 
-/// Runs a conformance test `fn NAME(s: Server)` against both storage backends, as
+/// Runs a conformance test `fn NAME(s: &Server)` against both storage backends, as
 /// `NAME::on_sqlite` and `NAME::on_postgres` (a fresh database each).
+#[allow(unused_macros, reason = "not every test binary runs conformance tests")]
 macro_rules! both_backends {
     ($name:ident) => {
         mod $name {
             #[test]
             fn on_sqlite() {
-                super::$name(super::support::Server::start());
+                super::$name(&super::support::Server::start());
             }
 
             #[test]
             fn on_postgres() {
                 let db = super::support::PgDatabase::create();
-                super::$name(super::support::Server::start_postgres(&db.url, &[]));
+                super::$name(&super::support::Server::start_postgres(&db.url, &[]));
             }
         }
     };
 }
+#[allow(
+    unused_imports,
+    reason = "not every test binary runs conformance tests"
+)]
 pub(crate) use both_backends;
