@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod grafeas;
 mod health;
+mod iam;
 mod kms;
 
 use std::sync::Arc;

@@ -68,10 +68,16 @@ pub(super) async fn get(
     v: ApiVersion,
     Path((project, attestor)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    if let (id, Some("getIamPolicy")) = split_method(&attestor) {
-        return Ok(ok(&s
-            .get_iam_policy(&format!("projects/{project}/attestors/{id}"))
-            .await?));
+    if let (id, Some(method)) = split_method(&attestor) {
+        let resource = format!("projects/{project}/attestors/{id}");
+        s.get_attestor(&resource).await?;
+        return crate::iam::dispatch(&s, &resource, method, &Value::Null)
+            .await
+            .unwrap_or_else(|| {
+                Err(ApiError::not_found(format!(
+                    "unknown attestor method `{method}`"
+                )))
+            });
     }
     Ok(ok(&wire(
         &s.get_attestor(&name(&project, &attestor)?).await?,
@@ -109,18 +115,17 @@ pub(super) async fn custom(
     let (id, method) = split_method(&attestor);
     let resource = format!("projects/{project}/attestors/{id}");
     let req: Value = body(&raw)?;
-    match method {
-        Some("validateAttestationOccurrence") => Ok(ok(&s
+    let method = method.unwrap_or_default();
+    if method == "validateAttestationOccurrence" {
+        return Ok(ok(&s
             .validate_attestation_occurrence(&resource, &req)
-            .await?)),
-        Some("setIamPolicy") => {
-            s.get_attestor(&resource).await?;
-            Ok(ok(&s.set_iam_policy(&resource, &req).await?))
-        }
-        Some("getIamPolicy") => Ok(ok(&s.get_iam_policy(&resource).await?)),
-        Some("testIamPermissions") => Ok(ok(&s.test_iam_permissions(&req))),
-        other => Err(ApiError::not_found(format!(
-            "unknown attestor method {other:?}"
+            .await?));
+    }
+    s.get_attestor(&resource).await?;
+    match crate::iam::dispatch(&s, &resource, method, &req).await {
+        Some(r) => r,
+        None => Err(ApiError::not_found(format!(
+            "unknown attestor method `{method}`"
         ))),
     }
 }

@@ -94,18 +94,12 @@ pub(super) async fn custom(
     let (id, method) = split_method(&note);
     let resource = format!("projects/{project}/notes/{id}");
     let req: Value = body(&raw)?;
-    match method {
-        Some("getIamPolicy") => {
-            s.get_note(&resource).await?;
-            Ok(ok(&s.get_iam_policy(&resource).await?))
-        }
-        Some("setIamPolicy") => {
-            s.get_note(&resource).await?;
-            Ok(ok(&s.set_iam_policy(&resource, &req).await?))
-        }
-        Some("testIamPermissions") => Ok(ok(&s.test_iam_permissions(&req))),
-        other => Err(ApiError::not_found(format!(
-            "unknown note method {other:?}"
+    let method = method.unwrap_or_default();
+    s.get_note(&resource).await?;
+    match crate::iam::dispatch(&s, &resource, method, &req).await {
+        Some(r) => r,
+        None => Err(ApiError::not_found(format!(
+            "unknown note method `{method}`"
         ))),
     }
 }

@@ -131,18 +131,12 @@ pub(super) async fn custom(
     let (id, method) = split_method(&occurrence);
     let resource = format!("projects/{project}/occurrences/{id}");
     let req: Value = body(&raw)?;
-    match method {
-        Some("getIamPolicy") => {
-            s.get_occurrence(&resource).await?;
-            Ok(ok(&s.get_iam_policy(&resource).await?))
-        }
-        Some("setIamPolicy") => {
-            s.get_occurrence(&resource).await?;
-            Ok(ok(&s.set_iam_policy(&resource, &req).await?))
-        }
-        Some("testIamPermissions") => Ok(ok(&s.test_iam_permissions(&req))),
-        other => Err(ApiError::not_found(format!(
-            "unknown occurrence method {other:?}"
+    let method = method.unwrap_or_default();
+    s.get_occurrence(&resource).await?;
+    match crate::iam::dispatch(&s, &resource, method, &req).await {
+        Some(r) => r,
+        None => Err(ApiError::not_found(format!(
+            "unknown occurrence method `{method}`"
         ))),
     }
 }
