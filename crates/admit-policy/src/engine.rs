@@ -2,6 +2,7 @@
 //! `evaluate` decides from the evidence. No I/O, no clock: `now` is passed in.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use admit_model::{
     Attestor, EnforcementMode, EvaluationMode, GlobalPolicyEvaluationMode, Occurrence, Policy,
@@ -25,7 +26,7 @@ pub struct Request {
 /// The attestors and occurrences the caller fetched for `required_attestors`.
 #[derive(Debug, Default)]
 pub struct Evidence {
-    attestors: BTreeMap<String, Result<CompiledAttestor, String>>,
+    attestors: BTreeMap<String, Result<Arc<CompiledAttestor>, String>>,
     occurrences: BTreeMap<String, Vec<Occurrence>>,
     /// Results the caller already verified (from its cache), by (attestor, canonical image).
     verified: BTreeMap<(String, String), Result<Satisfied, Vec<String>>>,
@@ -39,11 +40,14 @@ impl Evidence {
     /// Adds an attestor; one whose keys do not parse is remembered as broken, so every image
     /// that requires it is denied with the reason.
     pub fn add_attestor(&mut self, attestor: &Attestor) {
-        let compiled = CompiledAttestor::compile(attestor).map_err(|e| e.to_string());
+        let compiled = CompiledAttestor::compile(attestor)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
         self.attestors.insert(attestor.name.clone(), compiled);
     }
 
-    pub fn add_compiled_attestor(&mut self, attestor: CompiledAttestor) {
+    /// Adds an attestor the caller compiled (and keeps, e.g. in a cache): no copy is made.
+    pub fn add_compiled_attestor(&mut self, attestor: Arc<CompiledAttestor>) {
         self.attestors
             .insert(attestor.name.to_string(), Ok(attestor));
     }

@@ -20,7 +20,7 @@ use crate::{Code, Service, ServiceError};
 
 type Verified = Result<Satisfied, Vec<String>>;
 /// An attestor compiled at one etag (or why it cannot be).
-type CompiledAt = (String, Arc<Result<CompiledAttestor, String>>);
+type CompiledAt = (String, Result<Arc<CompiledAttestor>, String>);
 /// (attestor, attestor etag, occurrence, occurrence update time, canonical image).
 type VerifyKey = (String, String, String, String, String);
 
@@ -87,8 +87,8 @@ impl Service {
         }
         let compiled = serde_json::from_value::<Attestor>(doc.body)
             .map_err(|e| e.to_string())
-            .and_then(|a| CompiledAttestor::compile(&a).map_err(|e| e.to_string()));
-        let compiled = Arc::new(compiled);
+            .and_then(|a| CompiledAttestor::compile(&a).map_err(|e| e.to_string()))
+            .map(Arc::new);
         if self.admission.enabled {
             lock(&self.admission.attestors)
                 .insert(name.to_owned(), (doc.etag.clone(), compiled.clone()));
@@ -184,7 +184,7 @@ impl Service {
             let Some((etag, compiled)) = self.compiled_attestor(&name).await? else {
                 continue; // the engine reports "attestor not found"
             };
-            let attestor = match compiled.as_ref() {
+            let attestor = match &compiled {
                 Ok(a) => a,
                 Err(e) => {
                     for i in req.images.iter().filter_map(|i| ImageRef::parse(i).ok()) {
@@ -203,7 +203,7 @@ impl Service {
                 let r = self.verify_for(attestor, &etag, &image).await?;
                 evidence.add_verified(&name, &image, r);
             }
-            evidence.add_compiled_attestor(attestor.clone());
+            evidence.add_compiled_attestor(Arc::clone(attestor));
         }
         Ok(policy.evaluate(&request, &evidence, now))
     }
