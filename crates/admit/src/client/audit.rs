@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::Value;
 
 use super::{Client, Format};
 
@@ -53,6 +52,5 @@ pub(crate) async fn run(c: &Client, cmd: AuditCommand) -> Result<()> {
             images.join(",")
         ));
     }
-    let _ = Value::Null;
     crate::offline::stdout_write(&out)
 }
