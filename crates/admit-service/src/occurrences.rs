@@ -201,6 +201,27 @@ impl Service {
             .await
     }
 
+    /// Every page of a list, for server-side aggregation.
+    pub(crate) async fn all_occurrences(
+        &self,
+        scope: &OccurrenceScope,
+        filter: &str,
+    ) -> Result<Vec<Value>, ServiceError> {
+        let mut out = Vec::new();
+        let mut page = Page {
+            size: Page::MAX_SIZE,
+            token: None,
+        };
+        loop {
+            let l = self.list_occurrences(scope, filter, &page).await?;
+            out.extend(l.items);
+            match l.next_page_token {
+                Some(t) => page.token = Some(t),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// `occurrences:vulnerabilitySummary`: counts per (resource, severity), plus a total entry
     /// per resource with severity unset.
     pub async fn vulnerability_summary(
@@ -210,35 +231,28 @@ impl Service {
     ) -> Result<Value, ServiceError> {
         use std::collections::BTreeMap;
         let mut counts: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-        let mut page = Page {
-            size: Page::MAX_SIZE,
-            token: None,
+        // Only VULNERABILITY occurrences count: ask the store for them, not for everything.
+        let filter = if filter.trim().is_empty() {
+            "kind = \"VULNERABILITY\"".to_owned()
+        } else {
+            format!("({filter}) AND kind = \"VULNERABILITY\"")
         };
-        loop {
-            let l = self
-                .list_occurrences(&OccurrenceScope::Project(project.to_owned()), filter, &page)
-                .await?;
-            for o in &l.items {
-                if o["kind"] != "VULNERABILITY" {
-                    continue;
-                }
-                let uri = o["resourceUri"].as_str().unwrap_or_default().to_owned();
-                let v = &o["vulnerability"];
-                let sev = v["effectiveSeverity"]
-                    .as_str()
-                    .or(v["severity"].as_str())
-                    .unwrap_or("SEVERITY_UNSPECIFIED")
-                    .to_owned();
-                let fixable = u64::from(v["fixAvailable"].as_bool().unwrap_or(false));
-                for key in [(uri.clone(), sev.clone()), (uri.clone(), String::new())] {
-                    let e = counts.entry(key).or_default();
-                    e.0 += fixable;
-                    e.1 += 1;
-                }
-            }
-            match l.next_page_token {
-                Some(t) => page.token = Some(t),
-                None => break,
+        let all = self
+            .all_occurrences(&OccurrenceScope::Project(project.to_owned()), &filter)
+            .await?;
+        for o in &all {
+            let uri = o["resourceUri"].as_str().unwrap_or_default().to_owned();
+            let v = &o["vulnerability"];
+            let sev = v["effectiveSeverity"]
+                .as_str()
+                .or(v["severity"].as_str())
+                .unwrap_or("SEVERITY_UNSPECIFIED")
+                .to_owned();
+            let fixable = u64::from(v["fixAvailable"].as_bool().unwrap_or(false));
+            for key in [(uri.clone(), sev.clone()), (uri.clone(), String::new())] {
+                let e = counts.entry(key).or_default();
+                e.0 += fixable;
+                e.1 += 1;
             }
         }
         let entries: Vec<Value> = counts

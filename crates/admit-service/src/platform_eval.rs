@@ -4,7 +4,7 @@
 
 use admit_model::{Attestor, AttestorPublicKey, Occurrence, PkixPublicKey, UserOwnedGrafeasNote};
 use admit_policy::{CompiledAttestor, ExemptPattern, ImageRef};
-use admit_store::{OccurrenceScope, Page};
+use admit_store::OccurrenceScope;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -155,24 +155,13 @@ impl Service {
         let filter = format!("has_suffix(resourceUrl, \"{digest}\") AND kind = \"{kind}\"");
         let mut out = Vec::new();
         for p in projects {
-            let mut page = Page {
-                size: Page::MAX_SIZE,
-                token: None,
-            };
-            loop {
-                let l = self
-                    .list_occurrences(&OccurrenceScope::Project(p.clone()), &filter, &page)
-                    .await?;
-                for v in l.items {
-                    if let Ok(o) = serde_json::from_value::<Occurrence>(v) {
-                        out.push(o);
-                    }
-                }
-                match l.next_page_token {
-                    Some(t) => page.token = Some(t),
-                    None => break,
-                }
-            }
+            let all = self
+                .all_occurrences(&OccurrenceScope::Project(p.clone()), &filter)
+                .await?;
+            out.extend(
+                all.into_iter()
+                    .filter_map(|v| serde_json::from_value::<Occurrence>(v).ok()),
+            );
         }
         Ok(out)
     }
