@@ -129,3 +129,42 @@ pub(crate) fn compile(f: &Filter, out: &mut Sql) {
         }
     }
 }
+
+/// The audit-log query for `project` and `f`, up to (not including) the page bounds; the caller
+/// appends `seq > ?` and `LIMIT ?` with the next two placeholders.
+pub(crate) fn audit_list(dialect: Dialect, project: &str, f: &crate::AuditFilter) -> Sql {
+    let mut sql = Sql::new(dialect);
+    let p = sql.bind(project);
+    sql.text = format!("SELECT seq, body FROM audit_records WHERE project = {p}");
+    // `user` is reserved in PostgreSQL, so its column is `username` there.
+    let user_col = match dialect {
+        Dialect::Sqlite => "user",
+        Dialect::Postgres => "username",
+    };
+    for (col, v) in [
+        ("verdict", &f.verdict),
+        ("namespace", &f.namespace),
+        ("cluster", &f.cluster),
+        ("kind", &f.kind),
+        (user_col, &f.user),
+    ] {
+        if let Some(v) = v {
+            let ph = sql.bind(v.clone());
+            sql.text.push_str(&format!(" AND {col} = {ph}"));
+        }
+    }
+    for (col, v) in [("breakglass", f.breakglass), ("dry_run", f.dry_run)] {
+        if let Some(v) = v {
+            let lit = match dialect {
+                Dialect::Sqlite => i64::from(v).to_string(),
+                Dialect::Postgres => v.to_string(),
+            };
+            sql.text.push_str(&format!(" AND {col} = {lit}"));
+        }
+    }
+    let n = sql.binds.len();
+    let (a, b) = (sql.placeholder(n + 1), sql.placeholder(n + 2));
+    sql.text
+        .push_str(&format!(" AND seq > {a} ORDER BY seq LIMIT {b}"));
+    sql
+}

@@ -306,6 +306,32 @@ macro_rules! conformance_suite {
         }
 
         #[tokio::test]
+        async fn audit_records_append_and_filter() {
+            let (_guard, s) = $make().await;
+            for (i, (verdict, ns, bg, dry)) in [("ALLOWED", "prod", false, false), ("DENIED", "prod", false, false), ("BREAKGLASS", "dev", true, false), ("DRY_RUN", "prod", false, true)].iter().enumerate() {
+                let r = json!({"time": NOW, "project": "p", "cluster": "c", "namespace": ns, "kind": "Pod", "name": format!("n{i}"), "user": "alice", "verdict": verdict, "breakglass": bg, "dryRun": dry});
+                s.append_audit(&r).await.unwrap();
+            }
+            s.append_audit(&json!({"time": NOW, "project": "other", "verdict": "DENIED"})).await.unwrap();
+            let names = |f: admit_store::AuditFilter| {
+                let s = s.clone();
+                async move {
+                    s.list_audit("p", &f, &Page::default()).await.unwrap().items.iter().map(|r| r["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+                }
+            };
+            use admit_store::AuditFilter as F;
+            assert_eq!(names(F::default()).await, ["n0", "n1", "n2", "n3"]);
+            assert_eq!(names(F { verdict: Some("DENIED".into()), ..F::default() }).await, ["n1"]);
+            assert_eq!(names(F { breakglass: Some(true), ..F::default() }).await, ["n2"]);
+            assert_eq!(names(F { dry_run: Some(true), namespace: Some("prod".into()), ..F::default() }).await, ["n3"]);
+            assert_eq!(names(F { user: Some("alice".into()), namespace: Some("dev".into()), ..F::default() }).await, ["n2"]);
+            let page = s.list_audit("p", &F::default(), &Page { size: 3, token: None }).await.unwrap();
+            assert_eq!(page.items.len(), 3);
+            let rest = s.list_audit("p", &F::default(), &Page { size: 3, token: page.next_page_token }).await.unwrap();
+            assert_eq!(rest.items[0]["name"], "n3");
+        }
+
+        #[tokio::test]
         async fn batch_create_is_all_or_nothing() {
             let (_guard, s) = $make().await;
             let a = "projects/p/notes/a";

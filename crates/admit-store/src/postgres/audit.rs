@@ -33,33 +33,10 @@ pub(super) async fn list(
     f: &AuditFilter,
     page: &Page,
 ) -> Result<Listed<Value>, StoreError> {
-    let mut sql = String::from("SELECT seq, body FROM audit_records WHERE project = $1");
-    let mut binds: Vec<String> = vec![project.to_owned()];
-    for (col, v) in [
-        ("verdict", &f.verdict),
-        ("namespace", &f.namespace),
-        ("cluster", &f.cluster),
-        ("kind", &f.kind),
-        ("username", &f.user),
-    ] {
-        if let Some(v) = v {
-            binds.push(v.clone());
-            sql.push_str(&format!(" AND {col} = ${}", binds.len()));
-        }
-    }
-    for (col, v) in [("breakglass", f.breakglass), ("dry_run", f.dry_run)] {
-        if let Some(v) = v {
-            sql.push_str(&format!(" AND {col} = {v}"));
-        }
-    }
-    sql.push_str(&format!(
-        " AND seq > ${} ORDER BY seq LIMIT ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    ));
+    let sql = crate::filter_sql::audit_list(crate::filter_sql::Dialect::Postgres, project, f);
     let limit = page.limit();
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for b in &binds {
+    let mut q = sqlx::query(AssertSqlSafe(sql.text));
+    for b in &sql.binds {
         q = q.bind(b);
     }
     let rows = q

@@ -33,29 +33,10 @@ pub(super) async fn list(
     f: &AuditFilter,
     page: &Page,
 ) -> Result<Listed<Value>, StoreError> {
-    let mut sql = String::from("SELECT seq, body FROM audit_records WHERE project = ?");
-    let mut binds: Vec<String> = vec![project.to_owned()];
-    for (col, v) in [
-        ("verdict", &f.verdict),
-        ("namespace", &f.namespace),
-        ("cluster", &f.cluster),
-        ("kind", &f.kind),
-        ("user", &f.user),
-    ] {
-        if let Some(v) = v {
-            sql.push_str(&format!(" AND {col} = ?"));
-            binds.push(v.clone());
-        }
-    }
-    for (col, v) in [("breakglass", f.breakglass), ("dry_run", f.dry_run)] {
-        if let Some(v) = v {
-            sql.push_str(&format!(" AND {col} = {}", i64::from(v)));
-        }
-    }
-    sql.push_str(" AND seq > ? ORDER BY seq LIMIT ?");
+    let sql = crate::filter_sql::audit_list(crate::filter_sql::Dialect::Sqlite, project, f);
     let limit = page.limit();
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for b in &binds {
+    let mut q = sqlx::query(AssertSqlSafe(sql.text));
+    for b in &sql.binds {
         q = q.bind(b);
     }
     let rows = q
