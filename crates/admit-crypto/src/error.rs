@@ -23,6 +23,8 @@ pub enum CryptoError {
     Payload { field: &'static str, reason: String },
     #[error("KMS: {0}")]
     Kms(String),
+    #[error("JWT: {0}")]
+    Jwt(String),
     #[error("artifact URL `{url}`: {reason}")]
     ArtifactUrl { url: String, reason: String },
 }

@@ -8,6 +8,7 @@
 
 mod der;
 mod error;
+mod jwt;
 mod kms;
 mod pae;
 mod payload;
@@ -15,6 +16,7 @@ mod pgp_key;
 mod pkix;
 
 pub use error::CryptoError;
+pub use jwt::{ClaimRules, Jwks, check_claims};
 pub use kms::{
     GeneratedKey, MasterKey, SignInput, SoftwareKeyBackend, crc32c, kms_algorithm_supported,
     random_uuid,

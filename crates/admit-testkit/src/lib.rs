@@ -10,6 +10,8 @@
     reason = "test support: a failed helper must abort the test loudly"
 )]
 
+mod jwt;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
