@@ -46,6 +46,8 @@ impl From<ServiceError> for ApiError {
             Code::InvalidArgument => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
             Code::FailedPrecondition => (StatusCode::BAD_REQUEST, "FAILED_PRECONDITION"),
             Code::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            Code::PermissionDenied => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
             Code::AlreadyExists => (StatusCode::CONFLICT, "ALREADY_EXISTS"),
             Code::Aborted => (StatusCode::CONFLICT, "ABORTED"),
             Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),

@@ -1,6 +1,7 @@
 //! The IAM custom methods every resource shares: `:getIamPolicy`, `:setIamPolicy`,
 //! `:testIamPermissions`.
 
+use admit_service::Caller;
 use axum::response::Response;
 use serde_json::Value;
 
@@ -11,6 +12,7 @@ use crate::{ApiError, AppState};
 /// has already checked that the resource exists.
 pub(crate) async fn dispatch(
     s: &AppState,
+    caller: &Caller,
     resource: &str,
     method: &str,
     req: &Value,
@@ -26,7 +28,11 @@ pub(crate) async fn dispatch(
             .await
             .map(|v| ok(&v))
             .map_err(Into::into),
-        "testIamPermissions" => Ok(ok(&s.test_iam_permissions(req))),
+        "testIamPermissions" => s
+            .test_iam_permissions(caller, resource, req)
+            .await
+            .map(|v| ok(&v))
+            .map_err(Into::into),
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@
 //! Must not depend on: storage backends, the binary, or anything that reads the environment.
 
 mod audit;
+mod authz;
 mod binauthz;
 mod error;
 mod extract;
@@ -12,6 +13,7 @@ mod grafeas;
 mod health;
 mod iam;
 mod kms;
+mod resourcemanager;
 
 use std::sync::Arc;
 
@@ -33,11 +35,17 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
 /// Every route of every API, for `admit serve` and for in-process tests.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(health::routes())
         .merge(audit::routes())
         .merge(binauthz::routes())
         .merge(grafeas::routes())
         .merge(kms::routes())
+        .merge(resourcemanager::routes())
+        // Every route above is authenticated and authorized; health checks below are not.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authz::enforce,
+        ))
+        .merge(health::routes())
         .fallback(error::not_found)
         .with_state(state)
 }

@@ -184,9 +184,17 @@ impl Service {
             let Some((etag, compiled)) = self.compiled_attestor(&name).await? else {
                 continue; // the engine reports "attestor not found"
             };
-            let attestor = match &compiled {
-                Ok(a) => a,
-                Err(e) => {
+            let denial = match &compiled {
+                Ok(a) => {
+                    self.cross_project_denial(&req.project, &name, &a.note.to_string())
+                        .await?
+                }
+                Err(e) => Some(e.clone()),
+            };
+            let attestor = match (&compiled, denial) {
+                (Ok(a), None) => a,
+                (_, d) => {
+                    let e = d.unwrap_or_default();
                     for i in req.images.iter().filter_map(|i| ImageRef::parse(i).ok()) {
                         evidence.add_verified(&name, &i, Err(vec![e.clone()]));
                     }
@@ -206,6 +214,47 @@ impl Service {
             evidence.add_compiled_attestor(Arc::clone(attestor));
         }
         Ok(policy.evaluate(&request, &evidence, now))
+    }
+
+    /// Seed 000's multi-project rule, enforced when access control is on: the deployer
+    /// project's service agent must hold `attestorsVerifier` on an attestor in another project,
+    /// and the attestor's project's agent must be able to read the note's occurrences
+    /// (`notes.occurrences.viewer`). Within one project the agent's own role covers both.
+    async fn cross_project_denial(
+        &self,
+        deployer: &str,
+        attestor: &str,
+        note: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        if !self.access_enforced() {
+            return Ok(None);
+        }
+        let agent = crate::service_agent(deployer);
+        if !self
+            .holds(
+                &agent,
+                "binaryauthorization.attestors.verifyImageAttested",
+                attestor,
+            )
+            .await?
+        {
+            return Ok(Some(format!(
+                "project {deployer}'s service agent ({}) may not use attestor {attestor}: grant it roles/binaryauthorization.attestorsVerifier there",
+                agent.trim_start_matches("serviceAccount:")
+            )));
+        }
+        let attestor_project = crate::project_of(attestor);
+        let reader = crate::service_agent(attestor_project);
+        if !self
+            .holds(&reader, "containeranalysis.notes.listOccurrences", note)
+            .await?
+        {
+            return Ok(Some(format!(
+                "attestor {attestor} cannot read the occurrences of {note}: grant {} roles/containeranalysis.notes.occurrences.viewer on the note",
+                reader.trim_start_matches("serviceAccount:")
+            )));
+        }
+        Ok(None)
     }
 
     /// Appends an audit record to the store.

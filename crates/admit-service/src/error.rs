@@ -5,6 +5,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
     FailedPrecondition,
     NotFound,
     AlreadyExists,

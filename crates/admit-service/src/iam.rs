@@ -1,6 +1,6 @@
-//! IAM policies on resources (Binary Authorization policy and attestors, Grafeas notes):
-//! stored and returned with etags. Enforcement arrives with authentication; until then every
-//! caller holds every permission, which is what `testIamPermissions` reports.
+//! IAM policies on resources (projects, Binary Authorization policy and attestors, Grafeas
+//! notes and occurrences, KMS key rings and keys): stored and returned with etags. Enforcement
+//! is in `access`.
 
 use admit_model::Bytes;
 use admit_store::{Kind, Precondition};
@@ -60,12 +60,10 @@ impl Service {
             .enumerate()
         {
             let role = b.get("role").and_then(Value::as_str).unwrap_or("");
-            if !role.starts_with("roles/")
-                && !role.starts_with("projects/")
-                && !role.starts_with("organizations/")
-            {
+            if crate::grants(role, "").is_none() {
                 return Err(ServiceError::invalid(format!(
-                    "policy.bindings[{i}].role `{role}` is not a role name"
+                    "policy.bindings[{i}].role `{role}` is not a role this server knows (custom roles are not supported); known roles: {}",
+                    crate::known_roles().join(", ")
                 )));
             }
             for (j, m) in b
@@ -76,16 +74,9 @@ impl Service {
                 .iter()
                 .enumerate()
             {
-                let m = m.as_str().unwrap_or("");
-                let ok = m == "allUsers"
-                    || m == "allAuthenticatedUsers"
-                    || m.split_once(':')
-                        .is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
-                if !ok {
-                    return Err(ServiceError::invalid(format!(
-                        "policy.bindings[{i}].members[{j}] `{m}` is not a member (user:, serviceAccount:, group:, domain:)"
-                    )));
-                }
+                crate::check_member(m.as_str().unwrap_or("")).map_err(|e| {
+                    ServiceError::invalid(format!("policy.bindings[{i}].members[{j}]: {e}"))
+                })?;
             }
         }
         let doc = self
@@ -103,11 +94,6 @@ impl Service {
         let mut out = doc.body;
         out["etag"] = Value::String(doc.etag);
         Ok(out)
-    }
-
-    /// The permissions, of those asked, the caller holds: all of them until IAM is enforced.
-    pub fn test_iam_permissions(&self, request: &Value) -> Value {
-        json!({"permissions": request.get("permissions").cloned().unwrap_or(json!([]))})
     }
 
     pub async fn get_cv_config(&self, project: &str) -> Result<Value, ServiceError> {

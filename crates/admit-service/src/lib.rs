@@ -4,6 +4,7 @@
 //! Owns: what a request means. Must not depend on: axum/HTTP types, sqlx, or the binary.
 //! Library crates never read the environment; time comes from the injected clock.
 
+mod access;
 mod admission;
 mod attestors;
 mod error;
@@ -14,16 +15,22 @@ mod occurrences;
 mod platform_eval;
 mod platform_policies;
 mod policy;
+mod roles;
 
 use std::sync::Arc;
 
 use admit_crypto::SoftwareKeyBackend;
 use admit_store::Store;
 
+pub use access::{
+    AccessConfig, Caller, OidcIssuer, ancestry, check_member, project_number, project_of,
+    service_agent,
+};
 pub use admission::AdmissionRequest;
 pub use error::{Code, ServiceError};
 pub use kms::{SignRequest, SignResponse};
 pub use occurrences::validate_attestation;
+pub use roles::{PERMISSIONS, grants, known_roles};
 
 /// Seconds and nanoseconds since the Unix epoch.
 pub type Clock = Arc<dyn Fn() -> (u64, u32) + Send + Sync>;
@@ -34,6 +41,7 @@ pub struct Service {
     keys: SoftwareKeyBackend,
     clock: Clock,
     admission: admission::AdmissionCache,
+    access: Option<Arc<AccessConfig>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -51,6 +59,7 @@ impl Service {
             keys,
             clock,
             admission: admission::AdmissionCache::new(true),
+            access: None,
         }
     }
 

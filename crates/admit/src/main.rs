@@ -3,6 +3,7 @@
 //!
 //! Exit codes scripts rely on: 0 success or allowed, 2 denied or non-conformant, 1 error.
 
+mod access;
 mod client;
 mod load;
 mod offline;

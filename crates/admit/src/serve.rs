@@ -14,8 +14,9 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on. Binds to loopback unless told otherwise: there is no
-    /// authentication yet, so anyone who can reach the port can change the policy.
+    /// Address to listen on. Without access control (--token-file / --oidc-issuer) only a
+    /// loopback address is accepted, since anyone who can reach the port could change the
+    /// policy.
     #[arg(long, env = "ADMIT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Where the SQLite database (and a generated master key) live.
@@ -60,6 +61,8 @@ pub(crate) struct ServeArgs {
     /// Allow listening on a non-loopback address although nothing authenticates callers.
     #[arg(long, env = "ADMIT_ALLOW_UNAUTHENTICATED_NETWORK")]
     allow_unauthenticated_network: bool,
+    #[command(flatten)]
+    access: crate::access::AccessArgs,
 }
 
 fn decode_key(text: &str, origin: &str) -> Result<MasterKey> {
@@ -112,9 +115,10 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
-    if !args.listen.ip().is_loopback() && !args.allow_unauthenticated_network {
+    let access = args.access.load()?;
+    if access.is_none() && !args.listen.ip().is_loopback() && !args.allow_unauthenticated_network {
         bail!(
-            "refusing to listen on {} without authentication; bind to 127.0.0.1 or pass --allow-unauthenticated-network",
+            "refusing to listen on {} without authentication; configure --token-file or --oidc-issuer, bind to 127.0.0.1, or pass --allow-unauthenticated-network",
             args.listen
         );
     }
@@ -147,6 +151,18 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let mut service = Service::new(store, keys, clock);
     if args.no_admission_cache {
         service = service.without_admission_cache();
+    }
+    match access {
+        Some(a) => {
+            tracing::info!(
+                tokens = a.token_count(),
+                oidc_issuers = a.oidc.len(),
+                owners = a.owners.len(),
+                "access control on: every API call is authenticated and checked against IAM"
+            );
+            service = service.with_access(a);
+        }
+        None => tracing::warn!("access control off: every caller holds every permission"),
     }
     let service = Arc::new(service);
     let app = admit_api::app(service.clone());

@@ -3,8 +3,9 @@
 //! v1beta1/v1alpha2 call it `userOwnedDrydockNote` and have no `keyId`.
 
 use admit_model::Attestor;
+use admit_service::Caller;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use serde_json::Value;
 
@@ -65,13 +66,14 @@ fn name(project: &str, attestor: &str) -> Result<String, ApiError> {
 
 pub(super) async fn get(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     v: ApiVersion,
     Path((project, attestor)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     if let (id, Some(method)) = split_method(&attestor) {
         let resource = format!("projects/{project}/attestors/{id}");
         s.get_attestor(&resource).await?;
-        return crate::iam::dispatch(&s, &resource, method, &Value::Null)
+        return crate::iam::dispatch(&s, &caller, &resource, method, &Value::Null)
             .await
             .unwrap_or_else(|| {
                 Err(ApiError::not_found(format!(
@@ -109,6 +111,7 @@ pub(super) async fn delete(
 /// POST `attestors/{a}:method`.
 pub(super) async fn custom(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((project, attestor)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
@@ -122,7 +125,7 @@ pub(super) async fn custom(
             .await?));
     }
     s.get_attestor(&resource).await?;
-    match crate::iam::dispatch(&s, &resource, method, &req).await {
+    match crate::iam::dispatch(&s, &caller, &resource, method, &req).await {
         Some(r) => r,
         None => Err(ApiError::not_found(format!(
             "unknown attestor method `{method}`"
@@ -133,13 +136,17 @@ pub(super) async fn custom(
 /// v1alpha2 `attestors/{a}/attestations/{id}:testIamPermissions`.
 pub(super) async fn attestation_test_iam(
     State(s): State<AppState>,
-    Path((_project, _attestor, attestation)): Path<(String, String, String)>,
+    Extension(caller): Extension<Caller>,
+    Path((project, attestor, attestation)): Path<(String, String, String)>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     match split_method(&attestation) {
-        (_, Some("testIamPermissions")) => {
+        (id, Some("testIamPermissions")) => {
             let req: Value = body(&raw)?;
-            Ok(ok(&s.test_iam_permissions(&req)))
+            let resource = format!("projects/{project}/attestors/{attestor}/attestations/{id}");
+            Ok(ok(&s
+                .test_iam_permissions(&caller, &resource, &req)
+                .await?))
         }
         (_, m) => Err(ApiError::not_found(format!(
             "unknown attestation method {m:?}"

@@ -2,7 +2,7 @@
 
 use admit_model::Policy;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use serde_json::Value;
 
@@ -45,7 +45,14 @@ pub(super) async fn set_iam(
         .await?))
 }
 
-pub(super) async fn test_iam(State(s): State<AppState>, raw: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn test_iam(
+    State(s): State<AppState>,
+    Extension(caller): Extension<admit_service::Caller>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
     let req: Value = body(&raw)?;
-    Ok(ok(&s.test_iam_permissions(&req)))
+    Ok(ok(&s
+        .test_iam_permissions(&caller, &format!("projects/{project}/policy"), &req)
+        .await?))
 }

@@ -1,7 +1,7 @@
 //! `projects/{p}/notes[/{n}]`: create, batchCreate, get, list, patch, delete, IAM.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -88,6 +88,7 @@ pub(super) async fn delete(
 /// for all three).
 pub(super) async fn custom(
     State(s): State<AppState>,
+    Extension(caller): Extension<admit_service::Caller>,
     Path((project, note)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
@@ -96,7 +97,7 @@ pub(super) async fn custom(
     let req: Value = body(&raw)?;
     let method = method.unwrap_or_default();
     s.get_note(&resource).await?;
-    match crate::iam::dispatch(&s, &resource, method, &req).await {
+    match crate::iam::dispatch(&s, &caller, &resource, method, &req).await {
         Some(r) => r,
         None => Err(ApiError::not_found(format!(
             "unknown note method `{method}`"

@@ -3,7 +3,7 @@
 
 use admit_store::OccurrenceScope;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -12,18 +12,41 @@ use crate::extract::{
 };
 use crate::{ApiError, AppState};
 
+/// Creating an occurrence attaches it to a note, maybe in another project: the caller needs
+/// `containeranalysis.notes.attachOccurrence` there as well.
+async fn check_attach(
+    s: &AppState,
+    caller: &admit_service::Caller,
+    occurrences: &[Value],
+) -> Result<(), ApiError> {
+    for o in occurrences {
+        if let Some(note) = o
+            .get("noteName")
+            .or_else(|| o.get("note_name"))
+            .and_then(Value::as_str)
+        {
+            s.authorize(caller, "containeranalysis.notes.attachOccurrence", note)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn create(
     State(s): State<AppState>,
+    Extension(caller): Extension<admit_service::Caller>,
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let occ: Value = body(&raw)?;
+    check_attach(&s, &caller, std::slice::from_ref(&occ)).await?;
     let mut created = s.create_occurrences(&project, vec![occ]).await?;
     Ok(ok(&created.pop().unwrap_or_default()))
 }
 
 pub(super) async fn batch_create(
     State(s): State<AppState>,
+    Extension(caller): Extension<admit_service::Caller>,
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
@@ -31,6 +54,7 @@ pub(super) async fn batch_create(
     let Some(list) = req.get("occurrences").and_then(Value::as_array) else {
         return Err(ApiError::invalid("occurrences is required"));
     };
+    check_attach(&s, &caller, list).await?;
     Ok(ok(
         &json!({"occurrences": s.create_occurrences(&project, list.clone()).await?}),
     ))
@@ -125,6 +149,7 @@ pub(super) async fn delete(
 
 pub(super) async fn custom(
     State(s): State<AppState>,
+    Extension(caller): Extension<admit_service::Caller>,
     Path((project, occurrence)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
@@ -133,7 +158,7 @@ pub(super) async fn custom(
     let req: Value = body(&raw)?;
     let method = method.unwrap_or_default();
     s.get_occurrence(&resource).await?;
-    match crate::iam::dispatch(&s, &resource, method, &req).await {
+    match crate::iam::dispatch(&s, &caller, &resource, method, &req).await {
         Some(r) => r,
         None => Err(ApiError::not_found(format!(
             "unknown occurrence method `{method}`"

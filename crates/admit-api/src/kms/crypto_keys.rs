@@ -1,11 +1,14 @@
 //! `…/keyRings/{r}/cryptoKeys[/{k}]`.
 
+use admit_service::Caller;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::extract::{Params, body, bool_param, list as list_response, ok, page, param};
+use crate::extract::{
+    Params, body, bool_param, list as list_response, ok, page, param, split_method,
+};
 use crate::{ApiError, AppState};
 
 fn ring(project: &str, location: &str, ring: &str) -> String {
@@ -27,16 +30,32 @@ pub(super) async fn create(
         .await?))
 }
 
+/// GET `cryptoKeys/{k}` or `cryptoKeys/{k}:getIamPolicy`.
 pub(super) async fn get(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((project, location, r, key)): Path<(String, String, String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(&s
-        .get_crypto_key(&format!(
-            "{}/cryptoKeys/{key}",
-            ring(&project, &location, &r)
-        ))
-        .await?))
+    let (id, method) = split_method(&key);
+    let name = format!("{}/cryptoKeys/{id}", ring(&project, &location, &r));
+    let found = s.get_crypto_key(&name).await?;
+    match method {
+        None => Ok(ok(&found)),
+        Some(m) => super::key_rings::iam(&s, &caller, &name, m, &Value::Null).await,
+    }
+}
+
+/// POST `cryptoKeys/{k}:setIamPolicy` / `:testIamPermissions` / `:getIamPolicy`.
+pub(super) async fn custom(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((project, location, r, key)): Path<(String, String, String, String)>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let (id, method) = split_method(&key);
+    let name = format!("{}/cryptoKeys/{id}", ring(&project, &location, &r));
+    s.get_crypto_key(&name).await?;
+    super::key_rings::iam(&s, &caller, &name, method.unwrap_or_default(), &body(&raw)?).await
 }
 
 pub(super) async fn list(

@@ -1,9 +1,12 @@
-//! `projects/{p}/locations/{l}/keyRings[/{r}]`.
+//! `projects/{p}/locations/{l}/keyRings[/{r}]`, with IAM.
 
-use axum::extract::{Path, State};
+use admit_service::Caller;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
+use serde_json::Value;
 
-use crate::extract::{Params, list as list_response, ok, page, param};
+use crate::extract::{Params, body, list as list_response, ok, page, param, split_method};
 use crate::{ApiError, AppState};
 
 pub(super) async fn create(
@@ -15,15 +18,44 @@ pub(super) async fn create(
     Ok(ok(&s.create_key_ring(&project, &location, id).await?))
 }
 
+/// GET `keyRings/{r}` or `keyRings/{r}:getIamPolicy`.
 pub(super) async fn get(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((project, location, ring)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(&s
-        .get_key_ring(&format!(
-            "projects/{project}/locations/{location}/keyRings/{ring}"
-        ))
-        .await?))
+    let (id, method) = split_method(&ring);
+    let name = format!("projects/{project}/locations/{location}/keyRings/{id}");
+    let found = s.get_key_ring(&name).await?;
+    match method {
+        None => Ok(ok(&found)),
+        Some(m) => iam(&s, &caller, &name, m, &Value::Null).await,
+    }
+}
+
+/// POST `keyRings/{r}:setIamPolicy` / `:testIamPermissions` / `:getIamPolicy`.
+pub(super) async fn custom(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((project, location, ring)): Path<(String, String, String)>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let (id, method) = split_method(&ring);
+    let name = format!("projects/{project}/locations/{location}/keyRings/{id}");
+    s.get_key_ring(&name).await?;
+    iam(&s, &caller, &name, method.unwrap_or_default(), &body(&raw)?).await
+}
+
+pub(super) async fn iam(
+    s: &AppState,
+    caller: &Caller,
+    name: &str,
+    method: &str,
+    req: &Value,
+) -> Result<Response, ApiError> {
+    crate::iam::dispatch(s, caller, name, method, req)
+        .await
+        .unwrap_or_else(|| Err(ApiError::not_found(format!("unknown method `{method}`"))))
 }
 
 pub(super) async fn list(

@@ -17,12 +17,15 @@ pub(crate) fn routes() -> Router<AppState> {
             "/v1/projects/{project}/locations/{location}/keyRings",
             get(key_rings::list).post(key_rings::create),
         )
-        .route(RING, get(key_rings::get))
+        .route(RING, get(key_rings::get).post(key_rings::custom))
         .route(
             &format!("{RING}/cryptoKeys"),
             get(crypto_keys::list).post(crypto_keys::create),
         )
-        .route(&format!("{RING}/cryptoKeys/{{key}}"), get(crypto_keys::get))
+        .route(
+            &format!("{RING}/cryptoKeys/{{key}}"),
+            get(crypto_keys::get).post(crypto_keys::custom),
+        )
         .route(
             &format!("{RING}/cryptoKeys/{{key}}/cryptoKeyVersions"),
             get(crypto_key_versions::list).post(crypto_key_versions::create),

@@ -29,6 +29,9 @@ pub(crate) struct Target {
     /// Output format.
     #[arg(long, value_enum, default_value = "yaml", global = true)]
     pub(crate) format: Format,
+    /// A file holding the bearer token to send (as gcloud's auth/access_token_file).
+    #[arg(long, env = "ADMIT_TOKEN_FILE", global = true)]
+    pub(crate) token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -42,15 +45,26 @@ pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     project: Option<String>,
+    token: Option<String>,
     pub(crate) format: Format,
 }
 
 impl Client {
     pub(crate) fn new(t: &Target) -> Result<Self> {
+        let token = match &t.token_file {
+            Some(f) => Some(
+                std::fs::read_to_string(f)
+                    .map_err(|e| anyhow!("cannot read the token file {}: {e}", f.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => None,
+        };
         Ok(Client {
             http: reqwest::Client::builder().build()?,
             base: t.server.trim_end_matches('/').to_owned(),
             project: t.project.clone(),
+            token,
             format: t.format,
         })
     }
@@ -73,6 +87,9 @@ impl Client {
         let mut req = self.http.request(method.clone(), &url).query(query);
         if let Some(b) = body {
             req = req.json(b);
+        }
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
         }
         let resp = req
             .send()

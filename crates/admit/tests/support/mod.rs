@@ -75,6 +75,11 @@ impl Server {
         Self::start_webhook(&["--database-url", url])
     }
 
+    /// Starts with extra `admit serve` flags (no webhook).
+    pub(crate) fn start_args(extra: &[&str]) -> Server {
+        Self::start_with(extra, None)
+    }
+
     fn start_with(extra: &[&str], certs: Option<tempfile::TempDir>) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         if let Some(c) = &certs {
@@ -135,9 +140,23 @@ impl Server {
 
     /// Runs gcloud against this server; returns the output (not asserting success).
     pub(crate) fn gcloud_raw(&self, args: &[&str]) -> Output {
+        self.gcloud_raw_as(None, args)
+    }
+
+    /// gcloud sending `Authorization: Bearer <contents of token_file>` (contract §5), or no
+    /// credentials at all when `token_file` is `None`.
+    pub(crate) fn gcloud_raw_as(&self, token_file: Option<&Path>, args: &[&str]) -> Output {
         let endpoint = format!("{}/", self.url);
-        Command::new("gcloud")
-            .args(args)
+        let mut c = Command::new("gcloud");
+        match token_file {
+            Some(f) => c.env("CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", f),
+            None => c.env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true"),
+        };
+        c.args(args)
+            .env(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER",
+                &endpoint,
+            )
             .env("CLOUDSDK_CONFIG", self.gcloud_config.path())
             .env(
                 "CLOUDSDK_API_ENDPOINT_OVERRIDES_BINARYAUTHORIZATION",
@@ -148,7 +167,6 @@ impl Server {
                 &endpoint,
             )
             .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS", &endpoint)
-            .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
             .env("CLOUDSDK_CORE_PROJECT", &self.project)
             .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
             .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
@@ -161,6 +179,17 @@ impl Server {
     /// Runs gcloud and asserts it succeeded; returns stdout.
     pub(crate) fn gcloud(&self, args: &[&str]) -> String {
         let out = self.gcloud_raw(args);
+        assert!(
+            out.status.success(),
+            "gcloud {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// gcloud as the holder of `token_file`, asserting success; returns stdout.
+    pub(crate) fn gcloud_as(&self, token_file: &Path, args: &[&str]) -> String {
+        let out = self.gcloud_raw_as(Some(token_file), args);
         assert!(
             out.status.success(),
             "gcloud {args:?} failed:\n{}",
@@ -195,7 +224,21 @@ impl Server {
         path: &str,
         body: Option<&str>,
     ) -> (u16, serde_json::Value) {
+        self.call_as(None, method, path, body)
+    }
+
+    /// [`Server::call`] with `Authorization: Bearer TOKEN`.
+    pub(crate) fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
         let mut c = Command::new("curl");
+        if let Some(t) = token {
+            c.args(["-H", &format!("Authorization: Bearer {t}")]);
+        }
         c.args([
             "-sS",
             "-w",
