@@ -749,6 +749,41 @@ fn test_iam_permissions_answers_truthfully_and_admin_changes_are_audited() {
 }
 
 #[test]
+fn the_admit_client_sends_its_token() {
+    let s = start();
+    populate(&s, A);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |token: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_admit"));
+        c.args(["attestors", "list", "--format", "json"])
+            .env("ADMIT_SERVER", &s.url)
+            .env("ADMIT_PROJECT", A)
+            .env_remove("ADMIT_TOKEN_FILE");
+        if let Some(t) = token {
+            let f = dir.path().join("token");
+            std::fs::write(&f, format!("{t}\n")).unwrap();
+            c.env("ADMIT_TOKEN_FILE", &f);
+        }
+        c.output().unwrap()
+    };
+    let out = run(Some(OWNER_TOKEN));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("att1"), "{listed}");
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"));
+    let out = run(Some(NOBODY_TOKEN));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PERMISSION_DENIED"));
+}
+
+#[test]
 fn the_server_refuses_a_network_address_without_authentication() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_admit"))
