@@ -16,9 +16,11 @@ mod codec;
 mod error;
 mod filter;
 mod kms;
+mod kritis;
 mod names;
 mod occurrence;
 mod policy;
+mod scan_report;
 mod time;
 pub use attestor::{
     Attestor, AttestorPublicKey, PkixPublicKey, SignatureAlgorithm, UserOwnedGrafeasNote,
@@ -30,10 +32,17 @@ pub use filter::{Filter, FilterError, FilterField};
 pub use kms::{
     CryptoKeyPurpose, CryptoKeyVersionAlgorithm, CryptoKeyVersionState, ProtectionLevel,
 };
+pub use kritis::{
+    AttestationAuthority, AttestationAuthoritySpec, GenericAttestationPolicy,
+    GenericAttestationPolicySpec, ImageSecurityPolicy, ImageSecurityPolicySpec,
+    ImageVulnerabilityRequirements, ObjectMeta, PackageVulnerabilityRequirements, Resource,
+    Severity, Threshold, VulnzSigningPolicy, VulnzSigningPolicySpec,
+};
 pub use names::{AttestorName, NoteName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};
 pub use policy::{
     AdmissionRule, AdmissionWhitelistPattern, EnforcementMode, EvaluationMode,
     GlobalPolicyEvaluationMode, Policy,
 };
+pub use scan_report::{ScanFormat, ScanImport, parse_scan_report};
 pub use time::rfc3339;

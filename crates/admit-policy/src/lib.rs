@@ -17,6 +17,7 @@ mod pattern;
 mod rules;
 mod system_policy;
 mod validate;
+mod vulnz;
 
 pub use attest::{CompiledAttestor, Satisfied};
 pub use decision::{Basis, Decision, Failure, ImageDecision, Verdict};
@@ -27,3 +28,4 @@ pub use pattern::ExemptPattern;
 pub use rules::{Context, RuleScope, select_rule};
 pub use system_policy::{default_project_policy, system_patterns, system_policy};
 pub use validate::validate;
+pub use vulnz::{Vuln, check_package_requirements, check_signing_policy};

@@ -62,6 +62,17 @@ enum Command {
         #[command(subcommand)]
         command: client::kms::KmsCommand,
     },
+    /// Import a vulnerability scanner report (Trivy, Grype) as Grafeas occurrences.
+    Vulns {
+        #[command(flatten)]
+        target: client::Connection,
+        #[command(subcommand)]
+        command: client::vulns::VulnsCommand,
+    },
+    /// Check an image's vulnerabilities against a Kritis VulnzSigningPolicy and attest it
+    /// (Kritis signer's flags: `-mode check-and-sign -image … -policy … -note_name …`).
+    /// Exit 0 passed/signed, 2 policy violations, 1 error.
+    Signer(Box<client::signer::SignerArgs>),
     /// Apply the PostgreSQL migrations and exit.
     Migrate(serve::MigrateArgs),
     /// Create the webhook's serving certificate, its CA and the caBundle.
@@ -141,7 +152,7 @@ pub(crate) enum Outcome {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(client::signer::go_flags(std::env::args().collect()));
     let result = match cli.command {
         Command::Serve(args) => serve_main(args),
         Command::Policy {
@@ -180,6 +191,18 @@ fn main() -> ExitCode {
                 |c| async move { client::kms::run(&c, command).await },
             )
         }
+        Command::Vulns { target, command } => remote(
+            &client::Target {
+                conn: target,
+                format: client::Format::Yaml,
+            },
+            |c| async move { client::vulns::run(&c, command).await },
+        ),
+        Command::Signer(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(client::signer::run(*args))),
         Command::Evaluate(args) => offline::evaluate(&args),
         Command::CreateSignaturePayload { artifact_url } => {
             offline::create_signature_payload(&artifact_url)

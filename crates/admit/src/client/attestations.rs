@@ -80,7 +80,7 @@ pub(crate) enum AttestationsCommand {
     },
 }
 
-fn b64(b: &[u8]) -> String {
+pub(crate) fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
@@ -232,39 +232,7 @@ pub(crate) async fn run(c: &Client, cmd: AttestationsCommand) -> Result<()> {
             }
             let (sig, key_id) = match (keyversion, pkix_private_key_file) {
                 (Some(v), None) => {
-                    let pk = c.get(&format!("v1/{v}/publicKey"), &[]).await?;
-                    let alg = pk["algorithm"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
-                    let req = if let Some(h) = ["sha256", "sha384", "sha512"]
-                        .into_iter()
-                        .find(|h| alg.contains(h))
-                    {
-                        let d = match h {
-                            "sha256" => aws_digest(&signed, 256),
-                            "sha384" => aws_digest(&signed, 384),
-                            _ => aws_digest(&signed, 512),
-                        };
-                        json!({"digest": {h: b64(&d)}, "digestCrc32c": admit_crypto::crc32c(&d).to_string()})
-                    } else {
-                        json!({"data": b64(&signed), "dataCrc32c": admit_crypto::crc32c(&signed).to_string()})
-                    };
-                    let r = c
-                        .call(
-                            Method::POST,
-                            &format!("v1/{v}:asymmetricSign"),
-                            &[],
-                            Some(&req),
-                        )
-                        .await?;
-                    let sig = base64::engine::general_purpose::STANDARD
-                        .decode(r["signature"].as_str().unwrap_or_default())?;
-                    if r["signatureCrc32c"].as_str()
-                        != Some(admit_crypto::crc32c(&sig).to_string().as_str())
-                    {
-                        bail!("the KMS signature was corrupted in transit (CRC32C mismatch)");
-                    }
+                    let sig = kms_sign(c, &v, &signed, None).await?;
                     (
                         sig,
                         public_key_id_override.unwrap_or_else(|| kms_key_id(c, &v)),
@@ -295,6 +263,52 @@ pub(crate) async fn run(c: &Client, cmd: AttestationsCommand) -> Result<()> {
             .await
         }
     }
+}
+
+/// Signs `signed` with KMS key version `version` through the server: the digest the key's
+/// algorithm wants (or the data, for Ed25519), CRC32C-checked both ways. `digest_alg`, when
+/// given (`SHA256|SHA384|SHA512`, Kritis' -kms_digest_alg), must match the key.
+pub(crate) async fn kms_sign(
+    c: &Client,
+    version: &str,
+    signed: &[u8],
+    digest_alg: Option<&str>,
+) -> Result<Vec<u8>> {
+    let pk = c.get(&format!("v1/{version}/publicKey"), &[]).await?;
+    let key_alg = pk["algorithm"].as_str().unwrap_or_default().to_owned();
+    let alg = key_alg.to_ascii_lowercase();
+    let hash = ["sha256", "sha384", "sha512"]
+        .into_iter()
+        .find(|h| alg.contains(h));
+    if let Some(want) = digest_alg
+        && hash != Some(want.to_ascii_lowercase().as_str())
+    {
+        bail!("the digest algorithm {want} does not match the key version's algorithm {key_alg}");
+    }
+    let req = if let Some(h) = hash {
+        let d = match h {
+            "sha256" => aws_digest(signed, 256),
+            "sha384" => aws_digest(signed, 384),
+            _ => aws_digest(signed, 512),
+        };
+        json!({"digest": {h: b64(&d)}, "digestCrc32c": admit_crypto::crc32c(&d).to_string()})
+    } else {
+        json!({"data": b64(signed), "dataCrc32c": admit_crypto::crc32c(signed).to_string()})
+    };
+    let r = c
+        .call(
+            Method::POST,
+            &format!("v1/{version}:asymmetricSign"),
+            &[],
+            Some(&req),
+        )
+        .await?;
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(r["signature"].as_str().unwrap_or_default())?;
+    if r["signatureCrc32c"].as_str() != Some(admit_crypto::crc32c(&sig).to_string().as_str()) {
+        bail!("the KMS signature was corrupted in transit (CRC32C mismatch)");
+    }
+    Ok(sig)
 }
 
 fn aws_digest(data: &[u8], bits: u16) -> Vec<u8> {

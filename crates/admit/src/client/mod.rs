@@ -6,15 +6,17 @@ pub(crate) mod attestors;
 pub(crate) mod audit;
 pub(crate) mod kms;
 pub(crate) mod policy;
+pub(crate) mod signer;
+pub(crate) mod vulns;
 
 use anyhow::{Result, anyhow};
 use clap::{Args, ValueEnum};
 use reqwest::Method;
 use serde_json::Value;
 
-/// Where the server is and which project to act in.
+/// Where the server is, which project to act in, and who is asking.
 #[derive(Debug, Clone, Args)]
-pub(crate) struct Target {
+pub(crate) struct Connection {
     /// The admit server.
     #[arg(
         long,
@@ -26,12 +28,19 @@ pub(crate) struct Target {
     /// The project to act in.
     #[arg(long, env = "ADMIT_PROJECT", global = true)]
     pub(crate) project: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "yaml", global = true)]
-    pub(crate) format: Format,
     /// A file holding the bearer token to send (as gcloud's auth/access_token_file).
     #[arg(long, env = "ADMIT_TOKEN_FILE", global = true)]
     pub(crate) token_file: Option<std::path::PathBuf>,
+}
+
+/// A connection and an output format.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Target {
+    #[command(flatten)]
+    pub(crate) conn: Connection,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "yaml", global = true)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -51,6 +60,10 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(t: &Target) -> Result<Self> {
+        Self::connect(&t.conn, t.format)
+    }
+
+    pub(crate) fn connect(t: &Connection, format: Format) -> Result<Self> {
         let token = match &t.token_file {
             Some(f) => Some(
                 std::fs::read_to_string(f)
@@ -65,7 +78,7 @@ impl Client {
             base: t.server.trim_end_matches('/').to_owned(),
             project: t.project.clone(),
             token,
-            format: t.format,
+            format,
         })
     }
 

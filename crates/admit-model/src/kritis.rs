@@ -1,0 +1,166 @@
+//! Kritis' custom resources (`kritis.grafeas.io/v1beta1`), as seeds 001 and 003 write them:
+//! VulnzSigningPolicy (the signer's), ImageSecurityPolicy, GenericAttestationPolicy and
+//! AttestationAuthority (the admission webhook's). Unknown `spec` fields are rejected naming
+//! the field; `metadata` keeps only what matters and tolerates the rest (kubectl adds plenty).
+
+use serde::{Deserialize, Serialize};
+
+wire_enum!(
+    /// A vulnerability's severity (Grafeas `Severity`).
+    Severity, "severity" {
+        Unspecified = "SEVERITY_UNSPECIFIED",
+        Minimal = "MINIMAL",
+        Low = "LOW",
+        Medium = "MEDIUM",
+        High = "HIGH",
+        Critical = "CRITICAL",
+    }
+);
+
+wire_enum!(
+    /// The most severe vulnerability a policy tolerates.
+    Threshold, "severity threshold" {
+        BlockAll = "BLOCK_ALL",
+        Low = "LOW",
+        Medium = "MEDIUM",
+        High = "HIGH",
+        Critical = "CRITICAL",
+        AllowAll = "ALLOW_ALL",
+    }
+);
+
+impl Threshold {
+    /// Whether a vulnerability of `severity` is within the threshold. An unspecified severity
+    /// counts as CRITICAL: an unknown risk is not a small one.
+    pub fn tolerates(self, severity: Severity) -> bool {
+        let rank = |s: Severity| match s {
+            Severity::Minimal => 0,
+            Severity::Low => 1,
+            Severity::Medium => 2,
+            Severity::High => 3,
+            Severity::Critical | Severity::Unspecified => 4,
+        };
+        match self {
+            Threshold::BlockAll => false,
+            Threshold::AllowAll => true,
+            Threshold::Low => rank(severity) <= 1,
+            Threshold::Medium => rank(severity) <= 2,
+            Threshold::High => rank(severity) <= 3,
+            Threshold::Critical => rank(severity) <= 4,
+        }
+    }
+}
+
+/// The parts of `metadata` Kritis reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectMeta {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// `apiVersion`, `kind`, `metadata` and a typed `spec`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resource<S> {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    pub spec: S,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageVulnerabilityRequirements {
+    /// Unset: BLOCK_ALL (admit's safe default).
+    #[serde(default)]
+    pub maximum_fixable_severity: Option<Threshold>,
+    /// Unset: BLOCK_ALL.
+    #[serde(default)]
+    pub maximum_unfixable_severity: Option<Threshold>,
+    #[serde(default, rename = "allowlistCVEs")]
+    pub allowlist_cves: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VulnzSigningPolicySpec {
+    #[serde(default)]
+    pub image_vulnerability_requirements: ImageVulnerabilityRequirements,
+    /// Older Kritis versions carried these; accepted and unused (flags decide).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+pub type VulnzSigningPolicy = Resource<VulnzSigningPolicySpec>;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PackageVulnerabilityRequirements {
+    /// Unset: BLOCK_ALL (Kritis tolerated up to CRITICAL).
+    #[serde(default)]
+    pub maximum_severity: Option<Threshold>,
+    /// For vulnerabilities without a fix. Unset: the same as `maximumSeverity` (Kritis
+    /// tolerated everything).
+    #[serde(default)]
+    pub maximum_fix_unavailable_severity: Option<Threshold>,
+    #[serde(default, rename = "allowlistCVEs")]
+    pub allowlist_cves: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageSecurityPolicySpec {
+    /// Images (full references) exempt from the policy.
+    #[serde(default)]
+    pub image_allowlist: Vec<String>,
+    #[serde(default)]
+    pub package_vulnerability_requirements: PackageVulnerabilityRequirements,
+}
+
+pub type ImageSecurityPolicy = Resource<ImageSecurityPolicySpec>;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenericAttestationPolicySpec {
+    #[serde(default)]
+    pub attestation_authority_names: Vec<String>,
+}
+
+pub type GenericAttestationPolicy = Resource<GenericAttestationPolicySpec>;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttestationAuthoritySpec {
+    /// `projects/P` (the note is then `projects/P/notes/<metadata.name>`) or
+    /// `projects/P/notes/N`, optionally prefixed with an API version (`v1beta1/`).
+    pub note_reference: String,
+    /// Base64 of an ASCII-armored OpenPGP public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key_data: Option<String>,
+    /// Several such keys (later Kritis versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_key_list: Vec<String>,
+}
+
+pub type AttestationAuthority = Resource<AttestationAuthoritySpec>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_order_severities_and_fail_safe_on_unknown() {
+        assert!(Threshold::Medium.tolerates(Severity::Low));
+        assert!(Threshold::Medium.tolerates(Severity::Medium));
+        assert!(!Threshold::Medium.tolerates(Severity::High));
+        assert!(!Threshold::High.tolerates(Severity::Unspecified));
+        assert!(Threshold::Critical.tolerates(Severity::Unspecified));
+        assert!(!Threshold::BlockAll.tolerates(Severity::Minimal));
+        assert!(Threshold::AllowAll.tolerates(Severity::Critical));
+    }
+}
