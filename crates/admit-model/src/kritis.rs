@@ -108,7 +108,7 @@ pub struct PackageVulnerabilityRequirements {
     /// tolerated everything).
     #[serde(default)]
     pub maximum_fix_unavailable_severity: Option<Threshold>,
-    #[serde(default, rename = "allowlistCVEs")]
+    #[serde(default, rename = "allowlistCVEs", alias = "whitelistCVEs")]
     pub allowlist_cves: Vec<String>,
 }
 
@@ -116,7 +116,7 @@ pub struct PackageVulnerabilityRequirements {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImageSecurityPolicySpec {
     /// Images (full references) exempt from the policy.
-    #[serde(default)]
+    #[serde(default, alias = "imageWhitelist")]
     pub image_allowlist: Vec<String>,
     #[serde(default)]
     pub package_vulnerability_requirements: PackageVulnerabilityRequirements,
@@ -129,6 +129,16 @@ pub type ImageSecurityPolicy = Resource<ImageSecurityPolicySpec>;
 pub struct GenericAttestationPolicySpec {
     #[serde(default)]
     pub attestation_authority_names: Vec<String>,
+    /// Images admitted without attestations (Binary Authorization glob syntax).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admission_whitelist_patterns: Vec<NamePattern>,
+}
+
+/// `{namePattern: …}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamePattern {
+    pub name_pattern: String,
 }
 
 pub type GenericAttestationPolicy = Resource<GenericAttestationPolicySpec>;

@@ -35,8 +35,8 @@ pub use kms::{
 pub use kritis::{
     AttestationAuthority, AttestationAuthoritySpec, GenericAttestationPolicy,
     GenericAttestationPolicySpec, ImageSecurityPolicy, ImageSecurityPolicySpec,
-    ImageVulnerabilityRequirements, ObjectMeta, PackageVulnerabilityRequirements, Resource,
-    Severity, Threshold, VulnzSigningPolicy, VulnzSigningPolicySpec,
+    ImageVulnerabilityRequirements, NamePattern, ObjectMeta, PackageVulnerabilityRequirements,
+    Resource, Severity, Threshold, VulnzSigningPolicy, VulnzSigningPolicySpec,
 };
 pub use names::{AttestorName, NoteName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};

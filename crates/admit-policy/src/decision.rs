@@ -115,6 +115,19 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Denies `image` for reasons found outside the project policy (Kritis' policies), which
+    /// no dry-run softens. Every entry for that image is denied.
+    pub fn deny_image(&mut self, image: &str, source: &str, messages: &[String]) {
+        for i in self.images.iter_mut().filter(|i| i.image == image) {
+            i.verdict = Verdict::Denied;
+            i.failures.extend(messages.iter().map(|m| Failure {
+                attestor: Some(source.to_owned()),
+                message: m.clone(),
+            }));
+            self.allowed = false;
+        }
+    }
+
     /// Images that a dry-run rule would have denied.
     pub fn dry_run_violations(&self) -> impl Iterator<Item = &ImageDecision> {
         self.images.iter().filter(|i| i.verdict == Verdict::DryRun)

@@ -10,6 +10,7 @@ mod attestors;
 mod error;
 mod iam;
 mod kms;
+mod kritis;
 mod notes;
 mod occurrences;
 mod platform_eval;
@@ -29,6 +30,7 @@ pub use access::{
 pub use admission::AdmissionRequest;
 pub use error::{Code, ServiceError};
 pub use kms::{SignRequest, SignResponse};
+pub use kritis::KritisViolations;
 pub use occurrences::validate_attestation;
 pub use roles::{PERMISSIONS, grants, known_roles};
 

@@ -180,7 +180,7 @@ async fn decide(s: &State, review: &Review) -> Value {
             )),
         },
     };
-    let decision = match s.service.evaluate_admission(&request, secs).await {
+    let mut decision = match s.service.evaluate_admission(&request, secs).await {
         Ok(d) => d,
         Err(e) => {
             let msg = format!(
@@ -195,6 +195,32 @@ async fn decide(s: &State, review: &Review) -> Value {
             return deny(&msg);
         }
     };
+
+    if let Some(kritis) = &s.config.kritis {
+        match s
+            .service
+            .evaluate_kritis(kritis, &s.config.project, &namespace, &w.images)
+            .await
+        {
+            Ok(violations) => {
+                for (image, messages) in violations {
+                    decision.deny_image(&image, "Kritis", &messages);
+                }
+            }
+            Err(e) => {
+                let msg = format!(
+                    "admit could not evaluate the Kritis policies ({}); denying (fail closed)",
+                    e.message
+                );
+                emit(
+                    s,
+                    &audit::record(&ctx, review, &name, Outcome::Error, None, &msg),
+                )
+                .await;
+                return deny(&msg);
+            }
+        }
+    }
 
     let dry_run: Vec<String> = decision
         .dry_run_violations()

@@ -30,6 +30,8 @@ pub struct WebhookConfig {
     pub breakglass_justification_annotation: Option<String>,
     /// The SPIFFE trust domain for Istio identities (`cluster.local` by default).
     pub istio_trust_domain: String,
+    /// Kritis' namespace policies, when configured: they must allow as well.
+    pub kritis: Option<Arc<admit_policy::KritisPolicies>>,
 }
 
 #[derive(Debug, Clone)]

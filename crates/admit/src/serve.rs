@@ -63,6 +63,11 @@ pub(crate) struct ServeArgs {
     allow_unauthenticated_network: bool,
     #[command(flatten)]
     access: crate::access::AccessArgs,
+    /// A directory of Kritis manifests (ImageSecurityPolicy, GenericAttestationPolicy,
+    /// AttestationAuthority; `*.yaml`, `*.yml`, `*.json`) the webhook enforces next to the
+    /// project policy. Namespaces without a Kritis policy are then denied.
+    #[arg(long, env = "ADMIT_KRITIS_POLICY_DIR", requires = "webhook_listen")]
+    kritis_policy_dir: Option<PathBuf>,
 }
 
 fn decode_key(text: &str, origin: &str) -> Result<MasterKey> {
@@ -116,6 +121,11 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let access = args.access.load()?;
+    // Every configuration file is read before anything listens.
+    let kritis = match &args.kritis_policy_dir {
+        Some(dir) => Some(Arc::new(crate::kritis::load(dir)?)),
+        None => None,
+    };
     if access.is_none() && !args.listen.ip().is_loopback() && !args.allow_unauthenticated_network {
         bail!(
             "refusing to listen on {} without authentication; configure --token-file or --oidc-issuer, bind to 127.0.0.1, or pass --allow-unauthenticated-network",
@@ -187,7 +197,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     match &args.webhook_listen {
         None => api.await,
         Some(wl) => {
-            let webhook = webhook(&args, *wl, service).await?;
+            let webhook = webhook(&args, *wl, service, kritis).await?;
             tokio::try_join!(api, webhook).map(|_| ())
         }
     }
@@ -198,6 +208,7 @@ async fn webhook(
     args: &ServeArgs,
     addr: SocketAddr,
     service: Arc<Service>,
+    kritis: Option<Arc<admit_policy::KritisPolicies>>,
 ) -> Result<impl std::future::Future<Output = Result<()>>> {
     use axum_server::tls_rustls::RustlsConfig;
     let (Some(cert), Some(key), Some(project)) = (&args.tls_cert, &args.tls_key, &args.project)
@@ -232,6 +243,7 @@ async fn webhook(
         cluster: args.cluster.clone(),
         breakglass_justification_annotation: args.breakglass_justification_annotation.clone(),
         istio_trust_domain: args.istio_trust_domain.clone(),
+        kritis,
     };
     let app = admit_webhook::router(service, config);
     crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;
