@@ -384,7 +384,7 @@ impl Service {
             "verdict": "ADMIN_CHANGE",
             "permission": permission,
         });
-        self.store.append_audit(&record).await.map_err(Into::into)
+        self.record_audit(&record).await
     }
 }
 

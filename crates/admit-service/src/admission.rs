@@ -27,6 +27,18 @@ type VerifyKey = (String, String, String, String, String);
 /// Bounds the verification cache; past it the cache is cleared (entries are cheap to rebuild).
 const MAX_VERIFIED: usize = 100_000;
 
+/// Told whether the batch holding its record was stored.
+type AuditWaiter = tokio::sync::oneshot::Sender<Result<(), ServiceError>>;
+
+/// Group commit for the audit log: records that arrive while a batch is being written wait
+/// for the next batch, so concurrent reviews share one transaction (one fsync) instead of
+/// queueing for one each. Every caller still learns whether *its* record was stored.
+#[derive(Debug, Default)]
+pub(crate) struct AuditQueue {
+    pending: Mutex<Vec<(Value, AuditWaiter)>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct AdmissionCache {
     enabled: bool,
@@ -259,7 +271,30 @@ impl Service {
 
     /// Appends an audit record to the store.
     pub async fn record_audit(&self, record: &Value) -> Result<(), ServiceError> {
-        self.store.append_audit(record).await.map_err(Into::into)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&self.audit.pending).push((record.clone(), tx));
+        {
+            let _writer = self.audit.writer.lock().await;
+            let batch = std::mem::take(&mut *lock(&self.audit.pending));
+            if !batch.is_empty() {
+                let (records, waiters): (Vec<Value>, Vec<_>) = batch.into_iter().unzip();
+                let result = self
+                    .store
+                    .append_audit_batch(&records)
+                    .await
+                    .map_err(ServiceError::from);
+                for w in waiters {
+                    let _ = w.send(result.clone());
+                }
+            }
+        }
+        // A writer cancelled mid-batch drops the senders: the record may be lost, so fail.
+        rx.await.unwrap_or_else(|_| {
+            Err(ServiceError::new(
+                Code::Unavailable,
+                "the audit write was interrupted",
+            ))
+        })
     }
 
     /// Lists audit records: `filter` is `field=value` terms joined by ` AND ` (fields: verdict,

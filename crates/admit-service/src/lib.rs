@@ -43,6 +43,7 @@ pub struct Service {
     keys: SoftwareKeyBackend,
     clock: Clock,
     admission: admission::AdmissionCache,
+    audit: admission::AuditQueue,
     access: Option<Arc<AccessConfig>>,
 }
 
@@ -61,6 +62,7 @@ impl Service {
             keys,
             clock,
             admission: admission::AdmissionCache::new(true),
+            audit: admission::AuditQueue::default(),
             access: None,
         }
     }

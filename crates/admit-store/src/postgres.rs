@@ -246,8 +246,8 @@ impl Store for PostgresStore {
         occurrences::delete(&self.pool, name).await
     }
 
-    async fn append_audit(&self, record: &Value) -> Result<(), StoreError> {
-        audit::append(&self.pool, record).await
+    async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {
+        audit::append(&self.pool, records).await
     }
 
     async fn list_audit(

@@ -255,8 +255,8 @@ impl Store for SqliteStore {
         occurrences::delete(&self.write, name).await
     }
 
-    async fn append_audit(&self, record: &Value) -> Result<(), StoreError> {
-        audit::append(&self.write, record).await
+    async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {
+        audit::append(&self.write, records).await
     }
 
     async fn list_audit(

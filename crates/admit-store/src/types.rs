@@ -155,7 +155,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Appends an admission audit record (a JSON object with `time`, `project`, `cluster`,
     /// `namespace`, `kind`, `name`, `user`, `verdict`, `breakglass`, `dryRun`).
-    async fn append_audit(&self, record: &Value) -> Result<(), StoreError>;
+    async fn append_audit(&self, record: &Value) -> Result<(), StoreError> {
+        self.append_audit_batch(std::slice::from_ref(record)).await
+    }
+
+    /// Appends several audit records in one transaction: all or none (group commit).
+    async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError>;
 
     /// Audit records of `project`, oldest first.
     async fn list_audit(

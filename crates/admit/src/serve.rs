@@ -248,7 +248,9 @@ async fn webhook(
     let app = admit_webhook::router(service, config);
     crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;
     tracing::info!(addr = %bound, "serving the admission webhook");
-    let server = axum_server::from_tcp_rustls(listener, tls)?;
+    // TCP_NODELAY: a response written in two segments must not wait for a delayed ACK.
+    let server = axum_server::from_tcp_rustls(listener, tls)?
+        .map(|a| a.acceptor(axum_server::accept::NoDelayAcceptor::new()));
     Ok(async move {
         server
             .serve(app.into_make_service())

@@ -6,10 +6,15 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use crate::common::{after_seq, page_token};
 use crate::{AuditFilter, Listed, Page, StoreError};
 
-pub(super) async fn append(pool: &PgPool, r: &Value) -> Result<(), StoreError> {
-    let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    let b = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
-    sqlx::query("INSERT INTO audit_records (time, project, cluster, namespace, kind, name, username, verdict, breakglass, dry_run, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+pub(super) async fn append(pool: &PgPool, records: &[Value]) -> Result<(), StoreError> {
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(StoreError::db("append audit records"))?;
+    for r in records {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let b = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+        sqlx::query("INSERT INTO audit_records (time, project, cluster, namespace, kind, name, username, verdict, breakglass, dry_run, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
         .bind(s("time"))
         .bind(s("project"))
         .bind(s("cluster"))
@@ -21,9 +26,13 @@ pub(super) async fn append(pool: &PgPool, r: &Value) -> Result<(), StoreError> {
         .bind(b("breakglass"))
         .bind(b("dryRun"))
         .bind(r.to_string())
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::db("append audit record"))?;
+    }
+    tx.commit()
+        .await
+        .map_err(StoreError::db("append audit records"))?;
     Ok(())
 }
 

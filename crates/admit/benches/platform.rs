@@ -1,0 +1,73 @@
+//! The platform benchmark: crypto floor, admission over HTTPS with a real load generator
+//! (`wrk`), store scale on SQLite and PostgreSQL, and server memory — every figure from one run
+//! and given as a ratio to the P-256 verify rate measured in that run.
+//!
+//! Run: `cargo bench -p admit --bench platform` (needs `wrk`, `openssl`, `curl`, and PostgreSQL
+//! on 127.0.0.1:5432 for the PostgreSQL rows). Knobs: ADMIT_BENCH_SECONDS (per wrk run,
+//! default 5), ADMIT_BENCH_MAX (largest store size, default 1000000), ADMIT_BENCH_BACKENDS
+//! (default `sqlite,postgres`).
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a bench binary: set-up failures abort, results go to stdout"
+)]
+
+mod platform_support;
+
+use std::time::{Duration, Instant};
+
+use platform_support::*;
+
+fn main() {
+    let secs: u64 = env_or("ADMIT_BENCH_SECONDS", 5);
+    let max: usize = env_or("ADMIT_BENCH_MAX", 1_000_000);
+    let backends =
+        std::env::var("ADMIT_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let mut out = Report::default();
+
+    // 1. The crypto floor.
+    let floor = crypto_floor(&mut out);
+
+    // 2. Admission over HTTPS on loopback, warm and cold.
+    for (label, cache) in [
+        ("warm (verified-result cache)", true),
+        ("cold (every review verifies)", false),
+    ] {
+        let server = BenchServer::start(cache);
+        let fixture = server.populate_admission_fixture();
+        let idle = server.rss_kib();
+        for (scenario, body) in [
+            ("1 image × 1 attestor", &fixture.one),
+            ("10 images × 3 attestors", &fixture.ten),
+        ] {
+            for c in [1u32, 16, 64] {
+                let r = wrk(&server.webhook_url(), body, c, secs);
+                out.admission(label, scenario, c, &r, floor);
+            }
+        }
+        out.memory(label, idle, server.rss_kib(), server.hwm_kib());
+    }
+
+    // 3. Store scale.
+    for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+        let mut scale = ScaleBench::new(backend);
+        let mut first_p99 = None;
+        for size in [10_000usize, 100_000, 1_000_000]
+            .into_iter()
+            .filter(|s| *s <= max)
+        {
+            let started = Instant::now();
+            scale.grow_to(size);
+            let fill = started.elapsed();
+            let lookup = scale.lookups(2_000);
+            let admission = scale.admissions(1_000);
+            let base = *first_p99.get_or_insert(lookup.p99);
+            out.scale(backend, size, fill, &lookup, &admission, base, floor);
+        }
+    }
+    out.print(Duration::from_secs(secs));
+}
