@@ -112,6 +112,8 @@ impl Service {
     ) -> Result<Vec<Value>, ServiceError> {
         check_project(project)?;
         let mut prepared = Vec::with_capacity(bodies.len());
+        // A batch usually attaches to a handful of notes: check each once.
+        let mut checked = std::collections::HashSet::new();
         for (i, b) in bodies.into_iter().enumerate() {
             let Value::Object(o) = b else {
                 return Err(ServiceError::invalid(format!(
@@ -126,7 +128,10 @@ impl Service {
                 ServiceError::new(e.code, format!("occurrences[{i}]: {}", e.message))
             })?;
             let note = v["noteName"].as_str().unwrap_or_default().to_owned();
-            self.require_note(&note).await?;
+            if !checked.contains(&note) {
+                self.require_note(&note).await?;
+                checked.insert(note);
+            }
             prepared.push(v);
         }
         let docs = self

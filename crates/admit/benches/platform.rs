@@ -45,7 +45,13 @@ fn main() {
             ("10 images × 3 attestors", &fixture.ten),
         ] {
             for c in [1u32, 16, 64] {
+                // ADMIT_BENCH_PERF=1: a CPU profile of the server during the c=16 rows.
+                let perf = (std::env::var_os("ADMIT_BENCH_PERF").is_some() && c == 16)
+                    .then(|| server.perf_record(secs));
                 let r = wrk(&server.webhook_url(), body, c, secs);
+                if let Some(p) = perf {
+                    out.profile(&format!("{label}, {scenario}, c=16"), &perf_report(p));
+                }
                 out.admission(label, scenario, c, &r, floor);
             }
         }
@@ -56,6 +62,7 @@ fn main() {
     for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
         let mut scale = ScaleBench::new(backend);
         let mut first_p99 = None;
+        let mut first_probe_p99 = None;
         for size in [10_000usize, 100_000, 1_000_000]
             .into_iter()
             .filter(|s| *s <= max)
@@ -63,10 +70,19 @@ fn main() {
             let started = Instant::now();
             scale.grow_to(size);
             let fill = started.elapsed();
-            let lookup = scale.lookups(2_000);
+            let probe = scale.lookups(2_000, true);
+            let lookup = scale.lookups(2_000, false);
             let admission = scale.admissions(1_000);
             let base = *first_p99.get_or_insert(lookup.p99);
-            out.scale(backend, size, fill, &lookup, &admission, base, floor);
+            let probe_base = *first_probe_p99.get_or_insert(probe.p99);
+            out.scale(
+                backend,
+                size,
+                fill,
+                [(&probe, probe_base), (&lookup, base)],
+                &admission,
+                floor,
+            );
         }
     }
     out.print(Duration::from_secs(secs));

@@ -377,6 +377,29 @@ impl BenchServer {
         f
     }
 
+    /// Starts `perf record` on the server for `secs` seconds; returns the running recorder and
+    /// its data file.
+    pub(crate) fn perf_record(&self, secs: u64) -> (Child, std::path::PathBuf) {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let data = self._dir.path().join(format!("perf-{n}.data"));
+        let child = Command::new("perf")
+            .args(["record", "-F", "499", "-g", "-o"])
+            .arg(&data)
+            .args([
+                "-p",
+                &self.child.id().to_string(),
+                "--",
+                "sleep",
+                &secs.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("perf (apt-get install -y linux-perf)");
+        (child, data)
+    }
+
     pub(crate) fn webhook_url(&self) -> String {
         format!("{}/validate?timeout=10s", self.webhook)
     }
@@ -397,6 +420,39 @@ impl BenchServer {
     pub(crate) fn hwm_kib(&self) -> u64 {
         self.status_kib("VmHWM:")
     }
+}
+
+/// Where the server's CPU went, by shared object and by symbol (self time, top entries).
+pub(crate) fn perf_report((mut child, data): (Child, std::path::PathBuf)) -> String {
+    let _ = child.wait();
+    let mut out = String::new();
+    for sort in ["dso", "sym"] {
+        let r = Command::new("perf")
+            .args([
+                "report",
+                "--stdio",
+                "--no-children",
+                "--percent-limit",
+                "1.5",
+                "--sort",
+                sort,
+                "-g",
+                "none",
+                "-i",
+            ])
+            .arg(&data)
+            .output()
+            .expect("perf report");
+        for l in String::from_utf8_lossy(&r.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            out.push_str(l.trim_end());
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// One `wrk` run.
@@ -630,14 +686,39 @@ impl ScaleBench {
         self.size = size;
     }
 
-    /// The lookup admission makes: attestations of one image under the attestor's note.
-    pub(crate) fn lookups(&self, n: usize) -> Lat {
+    /// The lookup admission makes: attestations of one image under the attestor's note. `probes`:
+    /// images with exactly one attestation at every size (index growth alone); otherwise random
+    /// images of the 100k, whose attestation count grows with the store (10 each at 1M).
+    pub(crate) fn lookups(&self, n: usize, probes: bool) -> Lat {
         let service = self.service.clone();
+        let probe_images = self.probes.clone();
         self.rt.block_on(async move {
+            let image_for = |k: usize| {
+                if probes {
+                    probe_images[k % probe_images.len()].clone()
+                } else {
+                    filler_image((k * 7919) % IMAGES)
+                }
+            };
+            // Warm the page cache and let the fill's write-back settle before timing.
+            for k in 0..n / 4 {
+                let d = image_for(k + 1).rsplit_once('@').unwrap().1.to_owned();
+                let filter = format!("has_suffix(resourceUrl, \"{d}\") AND kind = \"ATTESTATION\"");
+                let _ = service
+                    .list_occurrences(
+                        &OccurrenceScope::Note(NOTE.into()),
+                        &filter,
+                        &Page {
+                            size: Page::MAX_SIZE,
+                            token: None,
+                        },
+                    )
+                    .await;
+            }
             let mut v = Vec::with_capacity(n);
             let start = Instant::now();
             for k in 0..n {
-                let image = filler_image((k * 7919) % IMAGES);
+                let image = image_for(k);
                 let d = image.rsplit_once('@').unwrap().1.to_owned();
                 let filter = format!("has_suffix(resourceUrl, \"{d}\") AND kind = \"ATTESTATION\"");
                 let t = Instant::now();
@@ -693,6 +774,7 @@ pub(crate) struct Report {
     floor: Vec<(String, f64)>,
     admission: Vec<String>,
     memory: Vec<String>,
+    profiles: Vec<(String, String)>,
     scale: Vec<String>,
 }
 
@@ -719,6 +801,10 @@ impl Report {
         ));
     }
 
+    pub(crate) fn profile(&mut self, what: &str, report: &str) {
+        self.profiles.push((what.to_owned(), report.to_owned()));
+    }
+
     pub(crate) fn memory(&mut self, label: &str, idle: u64, after: u64, peak: u64) {
         self.memory.push(format!(
             "{:<30} {:>10.1} {:>14.1} {:>10.1}",
@@ -729,25 +815,29 @@ impl Report {
         ));
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one table row")]
+    /// One row: lookups (probe images with one attestation each, then random images) with
+    /// their p99 growth against the smallest size, and warm admissions.
     pub(crate) fn scale(
         &mut self,
         backend: &str,
         size: usize,
         fill: Duration,
-        lookup: &Lat,
+        lookups: [(&Lat, f64); 2],
         adm: &Lat,
-        base_p99: f64,
         floor: f64,
     ) {
+        let [(probe, probe_base), (any, any_base)] = lookups;
         self.scale.push(format!(
-            "{:<9} {:>9} {:>8.1} {:>9.3} {:>9.3} {:>7.2} {:>10.3} {:>10.3} {:>8.2}",
+            "{:<9} {:>9} {:>7.1} {:>8.3} {:>8.3} {:>6.2} {:>8.3} {:>8.3} {:>6.2} {:>9.3} {:>9.3} {:>7.2}",
             backend,
             size,
             fill.as_secs_f64(),
-            lookup.p50 / 1e3,
-            lookup.p99 / 1e3,
-            lookup.p99 / base_p99,
+            probe.p50 / 1e3,
+            probe.p99 / 1e3,
+            probe.p99 / probe_base,
+            any.p50 / 1e3,
+            any.p99 / 1e3,
+            any.p99 / any_base,
             adm.p50 / 1e3,
             adm.p99 / 1e3,
             adm.rate / floor
@@ -771,6 +861,9 @@ impl Report {
         for l in &self.admission {
             println!("{l}");
         }
+        for (what, report) in &self.profiles {
+            println!("\n### CPU profile of the server: {what} (perf, self time)\n\n{report}");
+        }
         println!("\n## Server memory (MiB)\n");
         println!(
             "{:<30} {:>10} {:>14} {:>10}",
@@ -779,17 +872,22 @@ impl Report {
         for l in &self.memory {
             println!("{l}");
         }
-        println!("\n## Store scale (in process; latency in ms; admissions warm)\n");
         println!(
-            "{:<9} {:>9} {:>8} {:>9} {:>9} {:>7} {:>10} {:>10} {:>8}",
+            "\n## Store scale (in process; latency in ms; lookups of images with one attestation, then of random images of the 100k; admissions warm)\n"
+        );
+        println!(
+            "{:<9} {:>9} {:>7} {:>8} {:>8} {:>6} {:>8} {:>8} {:>6} {:>9} {:>9} {:>7}",
             "backend",
             "occurr.",
             "fill s",
-            "look p50",
-            "look p99",
+            "1-att p50",
+            "p99",
+            "growth",
+            "any p50",
+            "p99",
             "growth",
             "admit p50",
-            "admit p99",
+            "p99",
             "× P-256"
         );
         for l in &self.scale {
