@@ -19,10 +19,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use support::Server;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/admission-review"
-);
+/// Copied from `../shared/fixtures/admission-review` (captured from a real kube-apiserver), so a
+/// clone of this repository is self-contained.
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/admission-review");
 const APP: &str = "us-docker.pkg.dev/my-proj/prod/app";
 const NGINX_DIGEST: &str =
     "sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31";
