@@ -48,11 +48,14 @@ async fn custom(
     let (id, method) = split_method(&project);
     valid(id)?;
     let method = method.unwrap_or_default();
-    crate::iam::dispatch(&s, &caller, &format!("projects/{id}"), method, &body(&raw)?)
-        .await
-        .unwrap_or_else(|| {
-            Err(ApiError::not_found(format!(
-                "unknown project method `{method}`"
-            )))
-        })
+    let req: serde_json::Value = body(&raw)?;
+    crate::iam::dispatch(
+        &s,
+        &caller,
+        "project",
+        &format!("projects/{id}"),
+        method,
+        &req,
+    )
+    .await
 }

@@ -135,15 +135,6 @@ impl Jwks {
         Ok(Jwks { keys: out })
     }
 
-    /// How many signing keys the set holds.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// Verifies the token's signature and returns its claims. Claims are not checked here
     /// (see [`check_claims`]).
     pub fn verify(&self, token: &str) -> Result<Map<String, Value>, CryptoError> {

@@ -257,26 +257,20 @@ impl Service {
         Err(unauth("the bearer token is not known"))
     }
 
-    /// Whether `principal` holds `permission` on `resource`, through a binding on it or an
-    /// ancestor, the owners list, or the service agent's own-project role.
-    pub(crate) async fn holds(
-        &self,
-        principal: &str,
-        permission: &str,
-        resource: &str,
-    ) -> Result<bool, ServiceError> {
+    /// The roles `principal` holds on `resource`: bindings on it and its ancestors, `roles/owner`
+    /// for the configured owners, and the service agent's role on its own project. Read once
+    /// per check, however many permissions are asked about.
+    async fn roles_of(&self, principal: &str, resource: &str) -> Result<Vec<String>, ServiceError> {
         let Some(access) = &self.access else {
-            return Ok(true);
+            return Ok(vec![]);
         };
         if access.owners.iter().any(|o| o == principal) {
-            return Ok(grants("roles/owner", permission) == Some(true));
+            return Ok(vec!["roles/owner".into()]);
         }
+        let mut roles = Vec::new();
         let project = project_of(resource);
-        if !project.is_empty()
-            && principal == service_agent(project)
-            && grants(SERVICE_AGENT_ROLE, permission) == Some(true)
-        {
-            return Ok(true);
+        if !project.is_empty() && principal == service_agent(project) {
+            roles.push(SERVICE_AGENT_ROLE.to_owned());
         }
         for name in ancestry(resource) {
             let Some(doc) = self.store.get(Kind::IamPolicy, &name).await? else {
@@ -293,22 +287,38 @@ impl Service {
                 if b.get("condition").is_some_and(|c| !c.is_null()) {
                     continue;
                 }
-                let role = b.get("role").and_then(Value::as_str).unwrap_or_default();
-                if grants(role, permission) != Some(true) {
-                    continue;
-                }
-                let members = b.get("members").and_then(Value::as_array);
-                if members
+                let member = b
+                    .get("members")
+                    .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                     .filter_map(Value::as_str)
-                    .any(|m| member_matches(m, principal))
+                    .any(|m| member_matches(m, principal));
+                if let Some(role) = b.get("role").and_then(Value::as_str)
+                    && member
                 {
-                    return Ok(true);
+                    roles.push(role.to_owned());
                 }
             }
         }
-        Ok(false)
+        Ok(roles)
+    }
+
+    /// Whether `principal` holds `permission` on `resource` (always, with access control off).
+    pub(crate) async fn holds(
+        &self,
+        principal: &str,
+        permission: &str,
+        resource: &str,
+    ) -> Result<bool, ServiceError> {
+        if self.access.is_none() {
+            return Ok(true);
+        }
+        Ok(self
+            .roles_of(principal, resource)
+            .await?
+            .iter()
+            .any(|r| grants(r, permission) == Some(true)))
     }
 
     /// PERMISSION_DENIED unless the caller holds `permission` on `resource`.
@@ -344,6 +354,10 @@ impl Service {
         resource: &str,
         request: &Value,
     ) -> Result<Value, ServiceError> {
+        let roles = match caller.principal.as_deref() {
+            Some(principal) => Some(self.roles_of(principal, resource).await?),
+            None => None,
+        };
         let mut held = Vec::new();
         for (i, p) in request
             .get("permissions")
@@ -355,9 +369,10 @@ impl Service {
             let p = p.as_str().ok_or_else(|| {
                 ServiceError::invalid(format!("permissions[{i}] must be a string"))
             })?;
-            let ok = match caller.principal.as_deref() {
-                None => self.access.is_none(),
-                Some(principal) => self.holds(principal, p, resource).await?,
+            let ok = match &roles {
+                _ if self.access.is_none() => true,
+                None => false,
+                Some(roles) => roles.iter().any(|r| grants(r, p) == Some(true)),
             };
             if ok {
                 held.push(Value::String(p.to_owned()));

@@ -75,21 +75,8 @@ pub const PERMISSIONS: &[&str] = &[
 /// project (Google grants it when the API is enabled).
 pub(crate) const SERVICE_AGENT_ROLE: &str = "roles/binaryauthorization.serviceAgent";
 
-const fn is_use_of_key(p: &str) -> bool {
-    // `cloudkms.cryptoKeyVersions.useTo…`
-    let b = p.as_bytes();
-    let prefix = b"cloudkms.cryptoKeyVersions.useTo";
-    if b.len() < prefix.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < prefix.len() {
-        if b[i] != prefix[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
+fn is_use_of_key(p: &str) -> bool {
+    p.starts_with("cloudkms.cryptoKeyVersions.useTo")
 }
 
 fn basic(role: &str, p: &str) -> bool {

@@ -17,6 +17,8 @@
 )]
 
 mod platform_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 

@@ -79,11 +79,11 @@ fn reads(mut r: Row) -> Row {
 const RING: &str = "/v1/projects/{p}/locations/global/keyRings";
 
 fn rows(occurrence: &str, doomed_occurrence: &str) -> Vec<Row> {
-    let occ: &'static str =
-        Box::leak(format!("/v1/projects/{{p}}/occurrences/{occurrence}").into_boxed_str());
-    let doomed: &'static str =
-        Box::leak(format!("/v1/projects/{{p}}/occurrences/{doomed_occurrence}").into_boxed_str());
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let occ = leak(format!("/v1/projects/{{p}}/occurrences/{occurrence}"));
+    let doomed = leak(format!(
+        "/v1/projects/{{p}}/occurrences/{doomed_occurrence}"
+    ));
     let key = leak(format!("{RING}/r1/cryptoKeys/k1"));
     let attestor = json!({"userOwnedGrafeasNote": {"noteReference": "projects/proj-a/notes/n1"}, "description": "updated"});
     let platform = json!({"gkePolicy": {"checkSets": [{"displayName": "all", "checks": [{"displayName": "deny", "alwaysDeny": true}]}]}});

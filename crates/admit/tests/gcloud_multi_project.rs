@@ -15,7 +15,7 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use support::{Server, stderr};
+use support::{Server, digest, stderr};
 
 const NOTE_PROJECT: &str = "note-proj";
 const ATTESTOR_PROJECT: &str = "attestor-proj";
@@ -28,16 +28,6 @@ const ADMIN: &str = "admin-token-0123456789";
 const ALICE: &str = "alice-token-0123456789"; // runs the attestor project
 const NORA: &str = "nora-token-0123456789"; // runs the note project
 const DAVE: &str = "dave-token-0123456789"; // deploys
-
-fn digest(seed: &str) -> String {
-    use std::fmt::Write as _;
-    admit_crypto::sha256(seed.as_bytes())
-        .iter()
-        .fold(String::from("sha256:"), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
 
 fn review(image: &str) -> Value {
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {

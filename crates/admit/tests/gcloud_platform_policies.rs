@@ -14,17 +14,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::json;
-use support::{Server, path_str};
-
-fn digest(seed: &str) -> String {
-    use std::fmt::Write as _;
-    admit_crypto::sha256(seed.as_bytes())
-        .iter()
-        .fold(String::from("sha256:"), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+use support::{Server, digest, path_str};
 
 support::both_backends!(platform_policies_lifecycle_evaluate_and_sign);
 fn platform_policies_lifecycle_evaluate_and_sign(s: &Server) {

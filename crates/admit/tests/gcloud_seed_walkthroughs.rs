@@ -11,23 +11,13 @@ mod support;
 
 use std::process::Command;
 
-use support::{Server, path_str, stderr};
+use support::{Server, digest, path_str, stderr};
 
 const KEY_LOCATION: &str = "global";
 const KEYRING: &str = "binauthz-keys";
 const KEY_NAME: &str = "codelab-key";
 const NOTE_ID: &str = "my-attestor-note";
 const ATTESTOR_ID: &str = "my-binauthz-attestor";
-
-fn digest(seed: &str) -> String {
-    use std::fmt::Write as _;
-    admit_crypto::sha256(seed.as_bytes())
-        .iter()
-        .fold(String::from("sha256:"), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
 
 /// Seed 000: KMS key ring and key, the note by curl, attestor, KMS public key, sign-and-create,
 /// list, policy import — then the attestation really verifies (server-side validation and the

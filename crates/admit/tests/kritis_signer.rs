@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-use support::Server;
+use support::{Server, digest};
 
 const P: &str = "my-proj";
 const NOTE: &str = "projects/my-proj/notes/vulnz-attestor";
@@ -56,16 +56,6 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/scans")
         .join(name)
-}
-
-fn digest(seed: &str) -> String {
-    use std::fmt::Write as _;
-    admit_crypto::sha256(seed.as_bytes())
-        .iter()
-        .fold(String::from("sha256:"), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 fn image(seed: &str) -> String {

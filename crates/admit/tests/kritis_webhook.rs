@@ -17,7 +17,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::Server;
+use support::{Server, digest};
 
 const P: &str = "my-proj";
 const NOTE_NAME: &str = "seal-of-approval";
@@ -25,16 +25,6 @@ const GPG_USER: &str = "joe@example.com";
 
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-fn digest(seed: &str) -> String {
-    use std::fmt::Write as _;
-    admit_crypto::sha256(seed.as_bytes())
-        .iter()
-        .fold(String::from("sha256:"), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Seed 001's manifests; `publicKeyData` is `base64 key.pub` without line wrapping (macOS'

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use admit_testkit::{OpensslKey, SigMode};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::Server;
+use support::{Server, digest};
 
 /// Copied from `../shared/fixtures/admission-review` (captured from a real kube-apiserver), so a
 /// clone of this repository is self-contained.
@@ -25,16 +25,6 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/admissio
 const APP: &str = "us-docker.pkg.dev/my-proj/prod/app";
 const NGINX_DIGEST: &str =
     "sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31";
-
-fn digest(seed: &str) -> String {
-    use std::fmt::Write as _;
-    admit_crypto::sha256(seed.as_bytes())
-        .iter()
-        .fold(String::from("sha256:"), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
 
 fn key() -> &'static OpensslKey {
     static K: OnceLock<OpensslKey> = OnceLock::new();

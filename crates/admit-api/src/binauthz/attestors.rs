@@ -73,13 +73,8 @@ pub(super) async fn get(
     if let (id, Some(method)) = split_method(&attestor) {
         let resource = format!("projects/{project}/attestors/{id}");
         s.get_attestor(&resource).await?;
-        return crate::iam::dispatch(&s, &caller, &resource, method, &Value::Null)
-            .await
-            .unwrap_or_else(|| {
-                Err(ApiError::not_found(format!(
-                    "unknown attestor method `{method}`"
-                )))
-            });
+        return crate::iam::dispatch(&s, &caller, "attestor", &resource, method, &Value::Null)
+            .await;
     }
     Ok(ok(&wire(
         &s.get_attestor(&name(&project, &attestor)?).await?,
@@ -125,12 +120,7 @@ pub(super) async fn custom(
             .await?));
     }
     s.get_attestor(&resource).await?;
-    match crate::iam::dispatch(&s, &caller, &resource, method, &req).await {
-        Some(r) => r,
-        None => Err(ApiError::not_found(format!(
-            "unknown attestor method `{method}`"
-        ))),
-    }
+    crate::iam::dispatch(&s, &caller, "attestor", &resource, method, &req).await
 }
 
 /// v1alpha2 `attestors/{a}/attestations/{id}:testIamPermissions`.

@@ -97,10 +97,5 @@ pub(super) async fn custom(
     let req: Value = body(&raw)?;
     let method = method.unwrap_or_default();
     s.get_note(&resource).await?;
-    match crate::iam::dispatch(&s, &caller, &resource, method, &req).await {
-        Some(r) => r,
-        None => Err(ApiError::not_found(format!(
-            "unknown note method `{method}`"
-        ))),
-    }
+    crate::iam::dispatch(&s, &caller, "note", &resource, method, &req).await
 }

@@ -158,10 +158,5 @@ pub(super) async fn custom(
     let req: Value = body(&raw)?;
     let method = method.unwrap_or_default();
     s.get_occurrence(&resource).await?;
-    match crate::iam::dispatch(&s, &caller, &resource, method, &req).await {
-        Some(r) => r,
-        None => Err(ApiError::not_found(format!(
-            "unknown occurrence method `{method}`"
-        ))),
-    }
+    crate::iam::dispatch(&s, &caller, "occurrence", &resource, method, &req).await
 }

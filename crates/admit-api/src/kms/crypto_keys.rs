@@ -41,7 +41,7 @@ pub(super) async fn get(
     let found = s.get_crypto_key(&name).await?;
     match method {
         None => Ok(ok(&found)),
-        Some(m) => super::key_rings::iam(&s, &caller, &name, m, &Value::Null).await,
+        Some(m) => crate::iam::dispatch(&s, &caller, "crypto key", &name, m, &Value::Null).await,
     }
 }
 
@@ -55,7 +55,15 @@ pub(super) async fn custom(
     let (id, method) = split_method(&key);
     let name = format!("{}/cryptoKeys/{id}", ring(&project, &location, &r));
     s.get_crypto_key(&name).await?;
-    super::key_rings::iam(&s, &caller, &name, method.unwrap_or_default(), &body(&raw)?).await
+    crate::iam::dispatch(
+        &s,
+        &caller,
+        "crypto key",
+        &name,
+        method.unwrap_or_default(),
+        &body(&raw)?,
+    )
+    .await
 }
 
 pub(super) async fn list(

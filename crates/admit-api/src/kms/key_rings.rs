@@ -29,7 +29,7 @@ pub(super) async fn get(
     let found = s.get_key_ring(&name).await?;
     match method {
         None => Ok(ok(&found)),
-        Some(m) => iam(&s, &caller, &name, m, &Value::Null).await,
+        Some(m) => crate::iam::dispatch(&s, &caller, "key ring", &name, m, &Value::Null).await,
     }
 }
 
@@ -43,19 +43,8 @@ pub(super) async fn custom(
     let (id, method) = split_method(&ring);
     let name = format!("projects/{project}/locations/{location}/keyRings/{id}");
     s.get_key_ring(&name).await?;
-    iam(&s, &caller, &name, method.unwrap_or_default(), &body(&raw)?).await
-}
-
-pub(super) async fn iam(
-    s: &AppState,
-    caller: &Caller,
-    name: &str,
-    method: &str,
-    req: &Value,
-) -> Result<Response, ApiError> {
-    crate::iam::dispatch(s, caller, name, method, req)
-        .await
-        .unwrap_or_else(|| Err(ApiError::not_found(format!("unknown method `{method}`"))))
+    let method = method.unwrap_or_default();
+    crate::iam::dispatch(&s, &caller, "key ring", &name, method, &body(&raw)?).await
 }
 
 pub(super) async fn list(

@@ -18,6 +18,8 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::support::psql;
+
 pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
@@ -573,25 +575,6 @@ impl Drop for ScaleBench {
             let _ = psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
         }
     }
-}
-
-fn psql(sql: &str) -> std::process::Output {
-    Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql")
 }
 
 impl ScaleBench {

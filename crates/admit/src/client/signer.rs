@@ -233,20 +233,16 @@ async fn scan_results(
 }
 
 /// The signing flags, checked before anything is read or waited for (as Kritis does).
-fn check_sign_flags(args: &SignerArgs) -> Result<()> {
+fn check_sign_flags(args: &SignerArgs) -> Result<admit_model::NoteName> {
     let note = args
         .note_name
         .as_deref()
         .context("no note: pass -note_name projects/P/notes/N (or set ATTESTATION_NOTE_NAME)")?;
-    let parts: Vec<&str> = note.split('/').collect();
-    if parts.len() != 4
-        || parts[0] != "projects"
-        || parts[2] != "notes"
-        || parts[1].is_empty()
-        || parts[3].is_empty()
-    {
-        bail!("note name '{note}' is invalid: expected projects/[PROVIDER_ID]/notes/[NOTE_ID]");
-    }
+    let note = admit_model::NoteName::parse(note).map_err(|_| {
+        anyhow::anyhow!(
+            "note name '{note}' is invalid: expected projects/[PROVIDER_ID]/notes/[NOTE_ID]"
+        )
+    })?;
     match (
         &args.kms_key_name,
         &args.pgp_private_key,
@@ -274,12 +270,17 @@ fn check_sign_flags(args: &SignerArgs) -> Result<()> {
         }
         _ => bail!("give exactly one of -kms_key_name, -pgp_private_key, -pkix_private_key"),
     }
-    Ok(())
+    Ok(note)
 }
 
-async fn sign(c: &Client, args: &SignerArgs, image: &str, image_ref: &ImageRef) -> Result<()> {
-    let note = args.note_name.clone().unwrap_or_default();
-    let parts: Vec<&str> = note.split('/').collect();
+async fn sign(
+    c: &Client,
+    args: &SignerArgs,
+    note_name: &admit_model::NoteName,
+    image: &str,
+    image_ref: &ImageRef,
+) -> Result<()> {
+    let note = note_name.to_string();
     let project = match &args.attestation_project {
         Some(p) => p.clone(),
         None => image_project(image_ref)
@@ -290,7 +291,7 @@ async fn sign(c: &Client, args: &SignerArgs, image: &str, image_ref: &ImageRef) 
     super::vulns::ensure_note(
         c,
         &note,
-        &json!({"attestation": {"hint": {"humanReadableName": parts[3]}}}),
+        &json!({"attestation": {"hint": {"humanReadableName": note_name.note}}}),
     )
     .await?;
     let existing: Vec<Value> = occurrences_for(c, &project, &uri, "ATTESTATION")
@@ -388,9 +389,11 @@ pub(crate) async fn run(args: SignerArgs) -> Result<Outcome> {
     if image_ref.digest().is_none() {
         bail!("image reference should have digest: {image}");
     }
-    if do_sign {
-        check_sign_flags(&args)?;
-    }
+    let note = if do_sign {
+        Some(check_sign_flags(&args)?)
+    } else {
+        None
+    };
     if check {
         let policy = read_policy(&args)?;
         let timeout = go_duration(&args.vulnz_timeout).context("-vulnz_timeout")?;
@@ -426,8 +429,8 @@ pub(crate) async fn run(args: SignerArgs) -> Result<Outcome> {
             vulns.len()
         ));
     }
-    if do_sign {
-        sign(&c, &args, &image, &image_ref).await?;
+    if let Some(note) = &note {
+        sign(&c, &args, note, &image, &image_ref).await?;
     }
     Ok(Outcome::Ok)
 }

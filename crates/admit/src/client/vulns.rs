@@ -77,9 +77,8 @@ pub(crate) async fn occurrences_for(
 
 /// Creates `note` (`projects/P/notes/N`) with `body` unless it exists.
 pub(crate) async fn ensure_note(c: &Client, note: &str, body: &Value) -> Result<()> {
-    let (parent, id) = note
-        .rsplit_once("/notes/")
-        .with_context(|| format!("`{note}` is not projects/P/notes/N"))?;
+    let name = admit_model::NoteName::parse(note)?;
+    let (parent, id) = (format!("projects/{}", name.project), name.note.as_str());
     match c.get(&format!("v1/{note}"), &[]).await {
         Ok(_) => Ok(()),
         Err(e) if e.to_string().starts_with("NOT_FOUND") => {

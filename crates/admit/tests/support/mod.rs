@@ -307,6 +307,17 @@ impl Server {
     }
 }
 
+/// `sha256:<hex>` of `seed`: a stable, valid image digest for tests.
+pub(crate) fn digest(seed: &str) -> String {
+    use std::fmt::Write as _;
+    admit_crypto::sha256(seed.as_bytes())
+        .iter()
+        .fold(String::from("sha256:"), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 pub(crate) fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
 }
