@@ -72,3 +72,19 @@ impl IntoResponse for ApiError {
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no such method or resource: {}", uri.path()))
 }
+
+/// The answer to a request whose handler panicked: INTERNAL with a generic message; the
+/// panic itself is logged once.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature CatchPanicLayer::custom calls"
+)]
+pub(crate) fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = detail, "a request handler panicked");
+    ApiError::from(ServiceError::new(Code::Internal, "internal error")).into_response()
+}

@@ -79,13 +79,40 @@ pub(crate) fn update_mask(q: &HashMap<String, String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Decodes a JSON body; errors name the field path. An empty body is `{}`.
+/// Decodes a JSON body; errors name the field path. An empty body is `{}`. Every request
+/// message of these APIs is a JSON object: any other JSON type is refused here, before a
+/// typed decoder (which would read `[]` as a struct) or a handler sees it.
 pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    admit_model::from_value(
+        json_object(bytes, "a request message")?,
+        admit_model::Format::Json,
+    )
+    .map_err(|e| ApiError::invalid(e.to_string()))
+}
+
+/// Decodes a JSON body that must be an object (`what` names the message, for the error): a
+/// body of another JSON type (`[]`, `1`, `"x"`) is INVALID_ARGUMENT, never handed on.
+pub(crate) fn object(bytes: &Bytes, what: &str) -> Result<serde_json::Value, ApiError> {
+    json_object(bytes, what)
+}
+
+fn json_object(bytes: &Bytes, what: &str) -> Result<serde_json::Value, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::invalid("the request body is not UTF-8"))?;
     let text = if text.trim().is_empty() { "{}" } else { text };
-    admit_model::decode(text, admit_model::Format::Json)
-        .map_err(|e| ApiError::invalid(e.to_string()))
+    let v = admit_model::decode_value(text, admit_model::Format::Json)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let kind = match &v {
+        serde_json::Value::Object(_) => return Ok(v),
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+    };
+    Err(ApiError::invalid(format!(
+        "the request body must be a JSON object ({what}), not {kind}"
+    )))
 }
 
 /// A JSON response.

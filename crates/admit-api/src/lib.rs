@@ -7,6 +7,7 @@
 mod audit;
 mod authz;
 mod binauthz;
+mod canonical;
 mod error;
 mod extract;
 mod grafeas;
@@ -19,17 +20,28 @@ use std::sync::Arc;
 
 use admit_service::Service;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePath;
 
 pub use error::ApiError;
 
+/// The largest request body accepted (a `batchCreate` of 1,000 occurrences fits); larger
+/// bodies are refused with 413 before they are read into memory.
+pub const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
+
 /// Shared handler state.
 pub type AppState = Arc<Service>;
 
-/// The served application: the router behind trailing-slash normalisation (seed 000 posts to
+/// The served application: the router behind path canonicalisation (one reading of the path
+/// for access control and routing) and trailing-slash normalisation (seed 000 posts to
 /// `…/notes/?noteId=`, which Google accepts).
-pub fn app(state: AppState) -> NormalizePath<Router> {
-    NormalizePath::trim_trailing_slash(router(state))
+pub fn app(state: AppState) -> Router {
+    use tower::Layer as _;
+    let normalized = NormalizePath::trim_trailing_slash(router(state));
+    // Outside the router, so that routing itself sees the canonical path.
+    let canonical = axum::middleware::from_fn(canonical::canonicalize).layer(normalized);
+    Router::new().fallback_service(canonical)
 }
 
 /// Every route of every API, for `admit serve` and for in-process tests.
@@ -47,5 +59,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(health::routes())
         .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
+        // No input may panic a handler; if one ever does, the caller still gets a
+        // google.rpc.Status and the connection (and process) live on.
+        .layer(CatchPanicLayer::custom(error::panicked))
         .with_state(state)
 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::json;
 
-use crate::extract::{body, ok, split_method};
+use crate::extract::{object, ok, split_method};
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -48,7 +48,7 @@ async fn custom(
     let (id, method) = split_method(&project);
     valid(id)?;
     let method = method.unwrap_or_default();
-    let req: serde_json::Value = body(&raw)?;
+    let req = object(&raw, "an IAM request")?;
     crate::iam::dispatch(
         &s,
         &caller,

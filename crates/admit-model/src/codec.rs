@@ -71,7 +71,14 @@ pub fn decode_value(text: &str, format: Format) -> Result<serde_json::Value, Mod
 
 /// Decodes a typed resource, naming the field path on failure.
 pub fn decode<T: DeserializeOwned>(text: &str, format: Format) -> Result<T, ModelError> {
-    let value = decode_value(text, format)?;
+    from_value(decode_value(text, format)?, format)
+}
+
+/// Decodes a typed resource from an already parsed document, naming the field path on failure.
+pub fn from_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    format: Format,
+) -> Result<T, ModelError> {
     if value.is_null() {
         return Err(ModelError::Decode {
             format: format.name(),

@@ -3,8 +3,20 @@
 //! `AND`, `OR`, `NOT` / `-`, parentheses, and juxtaposition as AND. Fields: `resourceUri`
 //! (and gcloud's alias `resourceUrl`), `kind`, `noteProjectId`, `noteId`, `noteName`.
 //! Anything else is rejected with the unsupported part named.
+//!
+//! Filters arrive in query strings from anyone who can reach the API, and the parsed tree is
+//! walked recursively (compiled to SQL, dropped), so its size is bounded before it is built:
+//! at most [`MAX_FILTER_LEN`] bytes, [`MAX_FILTER_DEPTH`] nested parentheses / `NOT`s and
+//! [`MAX_FILTER_TERMS`] comparisons. The tree's depth is then at most depth + terms.
 
 use std::fmt;
+
+/// The longest filter accepted, in bytes.
+pub const MAX_FILTER_LEN: usize = 4096;
+/// The deepest nesting of parentheses and `NOT` / `-` accepted.
+pub const MAX_FILTER_DEPTH: usize = 16;
+/// The most comparisons (`=`, `!=`, `has_suffix`, `has_prefix`) accepted in one filter.
+pub const MAX_FILTER_TERMS: usize = 32;
 
 /// A field a filter may test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +160,8 @@ fn lex(input: &str) -> Result<Vec<Tok>, FilterError> {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -190,10 +204,35 @@ impl Parser {
         Ok(left)
     }
 
+    /// Enters one level of nesting, refusing to go deeper than [`MAX_FILTER_DEPTH`].
+    fn descend(&mut self) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_FILTER_DEPTH {
+            return Err(FilterError(format!(
+                "nesting deeper than {MAX_FILTER_DEPTH} levels of parentheses and NOT"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts one comparison, refusing more than [`MAX_FILTER_TERMS`].
+    fn term(&mut self) -> Result<(), FilterError> {
+        self.terms += 1;
+        if self.terms > MAX_FILTER_TERMS {
+            return Err(FilterError(format!(
+                "more than {MAX_FILTER_TERMS} comparisons"
+            )));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Filter, FilterError> {
         if self.is_keyword("NOT") || matches!(self.peek(), Some(Tok::Minus)) {
             self.pos += 1;
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            self.descend()?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Filter::Not(Box::new(inner)));
         }
         self.primary()
     }
@@ -218,13 +257,16 @@ impl Parser {
     fn primary(&mut self) -> Result<Filter, FilterError> {
         match self.next() {
             Some(Tok::LParen) => {
+                self.descend()?;
                 let inner = self.or()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Tok::RParen) => Ok(inner),
                     _ => Err(FilterError("missing `)`".into())),
                 }
             }
             Some(Tok::Ident(name)) if matches!(self.peek(), Some(Tok::LParen)) => {
+                self.term()?;
                 self.pos += 1;
                 let field = match self.next() {
                     Some(Tok::Ident(f)) => Self::field(&f)?,
@@ -250,6 +292,7 @@ impl Parser {
                 }
             }
             Some(Tok::Ident(name)) => {
+                self.term()?;
                 let field = Self::field(&name)?;
                 match self.next() {
                     Some(Tok::Eq) => Ok(Filter::Eq(field, self.string(&name)?)),
@@ -267,11 +310,22 @@ impl Parser {
 impl Filter {
     /// Parses `text`; an empty or blank filter is `None` (gcloud sends `filter=`).
     pub fn parse(text: &str) -> Result<Option<Filter>, FilterError> {
+        if text.len() > MAX_FILTER_LEN {
+            return Err(FilterError(format!(
+                "{} bytes long; at most {MAX_FILTER_LEN} are accepted",
+                text.len()
+            )));
+        }
         let toks = lex(text)?;
         if toks.is_empty() {
             return Ok(None);
         }
-        let mut p = Parser { toks, pos: 0 };
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            depth: 0,
+            terms: 0,
+        };
         let f = p.or()?;
         if p.pos < p.toks.len() {
             return Err(FilterError(format!(
@@ -323,6 +377,32 @@ mod tests {
                 ))
             ))
         );
+    }
+
+    #[test]
+    fn size_depth_and_terms_are_bounded() {
+        let deep = |n: usize| format!("{}kind = \"A\"{}", "(".repeat(n), ")".repeat(n));
+        assert!(Filter::parse(&deep(MAX_FILTER_DEPTH)).is_ok());
+        let e = Filter::parse(&deep(MAX_FILTER_DEPTH + 1))
+            .err()
+            .map(|e| e.0);
+        assert!(e.is_some_and(|e| e.contains("nesting")));
+        let nots = format!("{}kind = \"A\"", "NOT ".repeat(MAX_FILTER_DEPTH + 1));
+        assert!(Filter::parse(&nots).is_err());
+        let minuses = format!("{}kind = \"A\"", "-".repeat(MAX_FILTER_DEPTH + 1));
+        assert!(Filter::parse(&minuses).is_err());
+        let terms = |n: usize| vec!["kind = \"A\""; n].join(" AND ");
+        assert!(Filter::parse(&terms(MAX_FILTER_TERMS)).is_ok());
+        let e = Filter::parse(&terms(MAX_FILTER_TERMS + 1))
+            .err()
+            .map(|e| e.0);
+        assert!(e.is_some_and(|e| e.contains("comparisons")));
+        let long = format!("kind = \"{}\"", "A".repeat(MAX_FILTER_LEN));
+        let e = Filter::parse(&long).err().map(|e| e.0);
+        assert!(e.is_some_and(|e| e.contains("bytes")));
+        // What used to abort the process: 20,000 open parentheses.
+        assert!(Filter::parse(&"(".repeat(20_000)).is_err());
+        assert!(Filter::parse(&"(".repeat(4_000)).is_err());
     }
 
     #[test]

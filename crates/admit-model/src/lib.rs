@@ -19,6 +19,7 @@ mod kms;
 mod kritis;
 mod names;
 mod occurrence;
+mod pod_images;
 mod policy;
 mod scan_report;
 mod time;
@@ -26,9 +27,11 @@ pub use attestor::{
     Attestor, AttestorPublicKey, PkixPublicKey, SignatureAlgorithm, UserOwnedGrafeasNote,
 };
 pub use bytes::Bytes;
-pub use codec::{Format, decode, decode_many, decode_value, to_json_pretty, to_yaml};
+pub use codec::{Format, decode, decode_many, decode_value, from_value, to_json_pretty, to_yaml};
 pub use error::ModelError;
-pub use filter::{Filter, FilterError, FilterField};
+pub use filter::{
+    Filter, FilterError, FilterField, MAX_FILTER_DEPTH, MAX_FILTER_LEN, MAX_FILTER_TERMS,
+};
 pub use kms::{
     CryptoKeyPurpose, CryptoKeyVersionAlgorithm, CryptoKeyVersionState, ProtectionLevel,
 };
@@ -40,6 +43,7 @@ pub use kritis::{
 };
 pub use names::{AttestorName, NoteName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};
+pub use pod_images::{IMAGE_FIELDS, ImageField, PodImage, is_pod_spec, pod_spec_images};
 pub use policy::{
     AdmissionRule, AdmissionWhitelistPattern, EnforcementMode, EvaluationMode,
     GlobalPolicyEvaluationMode, Policy,

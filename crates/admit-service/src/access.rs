@@ -15,6 +15,36 @@ use serde_json::Value;
 use crate::roles::{SERVICE_AGENT_ROLE, grants};
 use crate::{Code, Service, ServiceError};
 
+/// An issuer's key set, replaceable while the server runs (issuers rotate their keys; the
+/// binary reloads the file and swaps the set in, so no restart is needed).
+#[derive(Debug, Clone)]
+pub struct SharedJwks(Arc<std::sync::RwLock<Arc<Jwks>>>);
+
+impl SharedJwks {
+    pub fn new(jwks: Jwks) -> Self {
+        SharedJwks(Arc::new(std::sync::RwLock::new(Arc::new(jwks))))
+    }
+
+    /// The current set.
+    pub fn current(&self) -> Arc<Jwks> {
+        // A writer cannot panic while holding the lock (it only assigns), so a poisoned lock
+        // still holds a whole set.
+        match self.0.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the set; requests verified from now on use `jwks`.
+    pub fn replace(&self, jwks: Jwks) {
+        let new = Arc::new(jwks);
+        match self.0.write() {
+            Ok(mut g) => *g = new,
+            Err(p) => *p.into_inner() = new,
+        }
+    }
+}
+
 /// One trusted OIDC issuer.
 #[derive(Debug, Clone)]
 pub struct OidcIssuer {
@@ -22,7 +52,7 @@ pub struct OidcIssuer {
     pub issuer: String,
     /// Accepted `aud` values.
     pub audiences: Vec<String>,
-    pub jwks: Jwks,
+    pub jwks: SharedJwks,
     /// Kubernetes service accounts `system:serviceaccount:NS:NAME` become
     /// `serviceAccount:POOL[NS/NAME]` (GKE Workload Identity's member form).
     pub workload_pool: String,
@@ -109,7 +139,7 @@ impl AccessConfig {
         let unauth = |m: String| ServiceError::new(Code::Unauthenticated, m);
         let mut last = "no OIDC issuer is configured".to_owned();
         for iss in &self.oidc {
-            let claims = match iss.jwks.verify(token) {
+            let claims = match iss.jwks.current().verify(token) {
                 Ok(c) => c,
                 Err(e) => {
                     last = e.to_string();
@@ -128,7 +158,7 @@ impl AccessConfig {
             .map_err(|e| unauth(format!("the bearer token was refused: {e}")))?;
             let s = |k: &str| claims.get(k).and_then(Value::as_str);
             if let Some(email) = s("email")
-                && claims.get("email_verified").and_then(Value::as_bool) != Some(false)
+                && claims.get("email_verified").and_then(Value::as_bool) == Some(true)
             {
                 let kind = if email.ends_with(".gserviceaccount.com") {
                     "serviceAccount"

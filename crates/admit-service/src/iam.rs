@@ -31,25 +31,24 @@ impl Service {
         let Some(obj) = policy.as_object_mut() else {
             return Err(ServiceError::invalid("policy is required"));
         };
-        let etag = match obj.remove("etag") {
-            // The etag of "no policy yet": only valid while there is none.
-            Some(Value::String(e)) if e == "ACAB" => {
-                if self.store.get(Kind::IamPolicy, resource).await?.is_some() {
-                    return Err(ServiceError::new(
-                        crate::Code::Aborted,
-                        format!(
-                            "the IAM policy of {resource} was changed since it was read (etag mismatch)"
-                        ),
-                    ));
-                }
-                None
-            }
+        let stale = || {
+            ServiceError::new(
+                crate::Code::Aborted,
+                format!(
+                    "the IAM policy of {resource} was changed since it was read (etag mismatch)"
+                ),
+            )
+        };
+        let pre = match obj.remove("etag") {
+            // The etag of "no policy yet": only valid while there is none, which the store
+            // checks in the same statement that creates it (two first grants cannot both win).
+            Some(Value::String(e)) if e == "ACAB" => Precondition::MustNotExist,
             Some(Value::String(e)) if !e.is_empty() => {
                 Bytes::from_base64(&e)
                     .map_err(|_| ServiceError::invalid("policy.etag must be base64"))?;
-                Some(e)
+                Precondition::Any { etag: Some(e) }
             }
-            _ => None,
+            _ => Precondition::Any { etag: None },
         };
         for (i, b) in obj
             .get("bindings")
@@ -87,10 +86,14 @@ impl Service {
                 resource,
                 &policy,
                 None,
-                Precondition::Any { etag },
+                pre,
                 &self.now(),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                admit_store::StoreError::AlreadyExists(_) => stale(),
+                e => e.into(),
+            })?;
         let mut out = doc.body;
         out["etag"] = Value::String(doc.etag);
         Ok(out)

@@ -24,8 +24,8 @@ use admit_crypto::SoftwareKeyBackend;
 use admit_store::Store;
 
 pub use access::{
-    AccessConfig, Caller, OidcIssuer, ancestry, check_member, project_number, project_of,
-    service_agent,
+    AccessConfig, Caller, OidcIssuer, SharedJwks, ancestry, check_member, project_number,
+    project_of, service_agent,
 };
 pub use admission::AdmissionRequest;
 pub use error::{Code, ServiceError};

@@ -166,11 +166,32 @@ impl Service {
                 "the request body must be a JSON object",
             ));
         };
+        // Grafeas marks `noteName` and `resourceUri` "Required. Immutable": moving an
+        // occurrence to another note would skip `notes.attachOccurrence` on it (maybe in
+        // another project), and to another resource would re-point an attestation.
+        for (field, snake) in [("noteName", "note_name"), ("resourceUri", "resource_uri")] {
+            let asked = mask.iter().any(|m| m == field || m == snake);
+            let sent = p.get(field).or_else(|| p.get(snake));
+            let changed = sent.is_some_and(|v| Some(v) != current.body.get(field));
+            let all = mask.is_empty() || mask.iter().any(|m| m == "*");
+            if changed && (asked || all) {
+                return Err(ServiceError::invalid(format!(
+                    "{field} is immutable: create a new occurrence instead"
+                )));
+            }
+        }
         let merged = apply_mask(
             current.body,
             &p,
             mask,
-            &["name", "kind", "createTime", "updateTime"],
+            &[
+                "name",
+                "kind",
+                "createTime",
+                "updateTime",
+                "noteName",
+                "resourceUri",
+            ],
         )?;
         let v = prepare(merged, name)?;
         self.require_note(v["noteName"].as_str().unwrap_or_default())

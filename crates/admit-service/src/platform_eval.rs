@@ -36,21 +36,11 @@ fn pods(resource: &Value) -> Result<Vec<Pod>, ServiceError> {
     } else {
         &resource["spec"]["template"]["metadata"]
     };
-    let mut images = Vec::new();
-    for list in ["initContainers", "containers", "ephemeralContainers"] {
-        for (i, c) in spec[list]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let img = c["image"].as_str().ok_or_else(|| {
-                ServiceError::invalid(format!("resource: spec.{list}[{i}].image is required"))
-            })?;
-            images.push(img.to_owned());
-        }
-    }
+    let images: Vec<String> = admit_model::pod_spec_images(spec)
+        .map_err(|e| ServiceError::invalid(format!("resource: spec.{e}")))?
+        .into_iter()
+        .map(|i| i.image)
+        .collect();
     if images.is_empty() {
         return Err(ServiceError::invalid(
             "resource: the pod spec has no containers",
@@ -146,6 +136,56 @@ fn trusted(pattern: &str, image: &ImageRef) -> bool {
 }
 
 impl Service {
+    /// The projects among `projects` whose occurrences the policy's project may not read: as at
+    /// admission (seed 000), evaluation reads other projects' Container Analysis data as
+    /// `policy_project`'s service agent, which needs `containeranalysis.occurrences.list`
+    /// there (roles/containeranalysis.occurrences.viewer). Within its own project it may.
+    async fn unreadable_projects(
+        &self,
+        policy_project: &str,
+        projects: &[String],
+    ) -> Result<Vec<String>, ServiceError> {
+        let mut out = Vec::new();
+        if !self.access_enforced() {
+            return Ok(out);
+        }
+        let agent = crate::service_agent(policy_project);
+        for p in projects.iter().filter(|p| *p != policy_project) {
+            if !self
+                .holds(
+                    &agent,
+                    "containeranalysis.occurrences.list",
+                    &format!("projects/{p}"),
+                )
+                .await?
+            {
+                out.push(p.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The check's verdict when it names projects it may not read, naming the grant.
+    async fn cross_project_error(
+        &self,
+        policy_project: &str,
+        projects: &[String],
+    ) -> Result<Option<Outcome>, ServiceError> {
+        let denied = self.unreadable_projects(policy_project, projects).await?;
+        if denied.is_empty() {
+            return Ok(None);
+        }
+        let agent = crate::service_agent(policy_project);
+        Ok(Some((
+            "ERROR",
+            format!(
+                "project {policy_project}'s service agent ({}) may not read the occurrences of project(s) {}: grant it roles/containeranalysis.occurrences.viewer there",
+                agent.trim_start_matches("serviceAccount:"),
+                denied.join(", ")
+            ),
+        )))
+    }
+
     async fn occurrences_for(
         &self,
         projects: &[String],
@@ -204,6 +244,12 @@ impl Service {
                 "containerAnalysisVulnerabilityProjects",
                 default_project,
             );
+            if let Some(e) = self
+                .cross_project_error(default_project, &check_projects)
+                .await?
+            {
+                return Ok(e);
+            }
             let occs = self
                 .occurrences_for(&check_projects, digest, "VULNERABILITY")
                 .await?;
@@ -269,12 +315,16 @@ impl Service {
             });
         }
         if let Some(s) = check.get("simpleSigningAttestationCheck") {
+            let check_projects =
+                projects_of(s, "containerAnalysisAttestationProjects", default_project);
+            if let Some(e) = self
+                .cross_project_error(default_project, &check_projects)
+                .await?
+            {
+                return Ok(e);
+            }
             let occs = self
-                .occurrences_for(
-                    &projects_of(s, "containerAnalysisAttestationProjects", default_project),
-                    digest,
-                    "ATTESTATION",
-                )
+                .occurrences_for(&check_projects, digest, "ATTESTATION")
                 .await?;
             let mut reasons = Vec::new();
             for (i, a) in s["attestationAuthenticators"]

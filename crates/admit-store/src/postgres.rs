@@ -185,16 +185,31 @@ impl Store for PostgresStore {
     }
 
     async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("begin delete"))?;
         let done = sqlx::query("DELETE FROM resources WHERE kind = $1 AND name = $2")
             .bind(kind.as_str())
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::db("delete resource"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(name.to_owned()));
         }
-        Ok(())
+        // The resource's IAM policy goes with it, so a resource recreated under the same name
+        // starts with no grants.
+        if kind != Kind::IamPolicy {
+            sqlx::query("DELETE FROM resources WHERE kind = $1 AND name = $2")
+                .bind(Kind::IamPolicy.as_str())
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("delete IAM policy"))?;
+        }
+        tx.commit().await.map_err(StoreError::db("commit delete"))
     }
 
     async fn list(&self, kind: Kind, parent: &str, page: &Page) -> Result<Listed<Doc>, StoreError> {

@@ -129,6 +129,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: &str,
     ) -> Result<Doc, StoreError>;
 
+    /// Deletes a resource and, in the same transaction, its IAM policy.
     async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError>;
 
     async fn list(&self, kind: Kind, parent: &str, page: &Page) -> Result<Listed<Doc>, StoreError>;
@@ -151,6 +152,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: &str,
     ) -> Result<Doc, StoreError>;
 
+    /// Deletes an occurrence and, in the same transaction, its IAM policy.
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError>;
 
     /// Appends an admission audit record (a JSON object with `time`, `project`, `cluster`,

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use admit_policy::{Context as PolicyContext, Verdict};
+use admit_policy::{Context as PolicyContext, Decision, Verdict};
 use admit_service::AdmissionRequest;
 use axum::Json;
 use axum::body::Bytes;
@@ -61,93 +61,182 @@ pub(crate) async fn validate(
                 .into_response();
         }
     };
+    if !matches!(review.operation.as_str(), "CREATE" | "UPDATE") {
+        let r = review::respond(&review.api_version, &review.uid, true, None, &[]);
+        return Json(r).into_response();
+    }
     let limit = deadline(&q);
-    let response = match tokio::time::timeout(limit, decide(&s, &review)).await {
-        Ok(v) => v,
-        Err(_) => {
-            let msg = format!(
-                "admit could not decide within the {}ms webhook deadline; denying (fail closed)",
-                limit.as_millis()
-            );
-            let (_, time) = now();
-            let ctx = audit::Context {
-                time,
-                project: &s.config.project,
-                cluster: s.config.cluster.as_deref().unwrap_or(""),
-                namespace: &review.namespace,
-            };
-            emit(
-                &s,
-                &audit::record(&ctx, &review, &review.name, Outcome::Error, None, &msg),
-            )
-            .await;
-            review::respond(&review.api_version, &review.uid, false, Some(&msg), &[])
-        }
+    let subject = Subject::of(&s, &review);
+    // The decision gets four fifths of the time; the rest is for storing its record, which is
+    // never cancelled once started (so a late review cannot leave a second record behind).
+    let budget = limit.saturating_sub(limit / 5);
+    let answer = match tokio::time::timeout(budget, decide(&s, &review, &subject)).await {
+        Ok(a) => a,
+        Err(_) => Answer::error(format!(
+            "admit could not decide within the {}ms webhook deadline; denying (fail closed)",
+            limit.as_millis()
+        )),
     };
-    Json(response).into_response()
+    let answer = record(&s, &review, &subject, answer).await;
+    let message = (!answer.allowed).then_some(answer.message.as_str());
+    Json(review::respond(
+        &review.api_version,
+        &review.uid,
+        answer.allowed,
+        message,
+        &answer.warnings,
+    ))
+    .into_response()
 }
 
-/// Writes the record as a JSON line on stdout and to the store; true when it was stored.
-async fn emit(s: &State, record: &Value) -> bool {
+/// Who is being admitted where: read once from the review, for the decision and the record.
+struct Subject {
+    time: String,
+    secs: u64,
+    name: String,
+    namespace: String,
+    cluster: String,
+}
+
+impl Subject {
+    fn of(s: &State, review: &Review) -> Subject {
+        let (secs, time) = now();
+        let object = &review.object;
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .or_else(|| {
+                object
+                    .pointer("/metadata/generateName")
+                    .and_then(Value::as_str)
+            })
+            .unwrap_or(&review.name)
+            .to_owned();
+        let namespace = if review.namespace.is_empty() {
+            object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_owned()
+        } else {
+            review.namespace.clone()
+        };
+        Subject {
+            time,
+            secs,
+            name,
+            namespace,
+            cluster: s.config.cluster.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The final outcome of one review: what is answered and what is recorded, both rendered from
+/// this one value.
+struct Answer {
+    outcome: Outcome,
+    allowed: bool,
+    /// The denial message, or the note recorded with an allow.
+    message: String,
+    warnings: Vec<String>,
+    decision: Option<Decision>,
+}
+
+impl Answer {
+    fn error(message: String) -> Answer {
+        Answer {
+            outcome: Outcome::Error,
+            allowed: false,
+            message,
+            warnings: vec![],
+            decision: None,
+        }
+    }
+
+    fn denied(message: String, decision: Option<Decision>) -> Answer {
+        Answer {
+            outcome: Outcome::Denied,
+            allowed: false,
+            message,
+            warnings: vec![],
+            decision,
+        }
+    }
+}
+
+/// Stores the one record of `answer`, then writes the same record to stdout. An allow whose
+/// record cannot be stored becomes a denial (fail closed), and it is that denial which stdout
+/// records.
+async fn record(s: &State, review: &Review, subject: &Subject, answer: Answer) -> Answer {
+    let render = |a: &Answer| {
+        let ctx = audit::Context {
+            time: subject.time.clone(),
+            project: &s.config.project,
+            cluster: &subject.cluster,
+            namespace: &subject.namespace,
+        };
+        audit::record(
+            &ctx,
+            review,
+            &subject.name,
+            a.outcome,
+            a.decision.as_ref(),
+            &a.message,
+        )
+    };
+    let rec = render(&answer);
+    let answer = match s.service.record_audit(&rec).await {
+        Ok(()) => {
+            stdout_line(&rec);
+            return answer;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store the audit record");
+            if !answer.allowed {
+                stdout_line(&rec);
+                return answer;
+            }
+            let what = if answer.outcome == Outcome::Breakglass {
+                "the breakglass"
+            } else {
+                "the decision"
+            };
+            Answer {
+                outcome: Outcome::Error,
+                allowed: false,
+                message: format!(
+                    "admit could not record {what} in its audit log; denying (fail closed)"
+                ),
+                warnings: vec![],
+                decision: answer.decision,
+            }
+        }
+    };
+    stdout_line(&render(&answer));
+    answer
+}
+
+fn stdout_line(record: &Value) {
     use std::io::Write as _;
     let line = format!("{record}\n");
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
-    match s.service.record_audit(record).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot store the audit record");
-            false
-        }
-    }
 }
 
-async fn decide(s: &State, review: &Review) -> Value {
-    let (secs, time) = now();
-    let object = &review.object;
-    let name = review
-        .object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .or_else(|| {
-            object
-                .pointer("/metadata/generateName")
-                .and_then(Value::as_str)
-        })
-        .unwrap_or(&review.name)
-        .to_owned();
-    let namespace = if review.namespace.is_empty() {
-        object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("default")
-            .to_owned()
-    } else {
-        review.namespace.clone()
-    };
-    let cluster = s.config.cluster.clone().unwrap_or_default();
-    let ctx = audit::Context {
-        time,
-        project: &s.config.project,
-        cluster: &cluster,
-        namespace: &namespace,
-    };
-    let deny = |msg: &str| review::respond(&review.api_version, &review.uid, false, Some(msg), &[]);
+fn joined(failures: &[impl ToString]) -> String {
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
-    if !matches!(review.operation.as_str(), "CREATE" | "UPDATE") {
-        return review::respond(&review.api_version, &review.uid, true, None, &[]);
-    }
-    let w = match workload::extract(&review.group, &review.kind, object) {
+/// Decides one CREATE or UPDATE: no side effects, so it can be cancelled at the deadline.
+async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
+    let name = &subject.name;
+    let w = match workload::extract(&review.group, &review.kind, &review.object) {
         Ok(w) => w,
-        Err(e) => {
-            let msg = format!("admit denied {} {name}: {e}", review.kind);
-            emit(
-                s,
-                &audit::record(&ctx, review, &name, Outcome::Denied, None, &msg),
-            )
-            .await;
-            return deny(&msg);
-        }
+        Err(e) => return Answer::denied(format!("admit denied {} {name}: {e}", review.kind), None),
     };
     if w.images.is_empty() {
         let note = if w.known_kind || w.has_pod_spec {
@@ -158,15 +247,21 @@ async fn decide(s: &State, review: &Review) -> Value {
                 review.group, review.kind
             )
         };
-        emit(
-            s,
-            &audit::record(&ctx, review, &name, Outcome::Allowed, None, &note),
-        )
-        .await;
-        let warnings = if w.known_kind { vec![] } else { vec![note] };
-        return review::respond(&review.api_version, &review.uid, true, None, &warnings);
+        let warnings = if w.known_kind {
+            vec![]
+        } else {
+            vec![note.clone()]
+        };
+        return Answer {
+            outcome: Outcome::Allowed,
+            allowed: true,
+            message: note,
+            warnings,
+            decision: None,
+        };
     }
 
+    let namespace = &subject.namespace;
     let request = AdmissionRequest {
         project: s.config.project.clone(),
         images: w.images.clone(),
@@ -180,26 +275,19 @@ async fn decide(s: &State, review: &Review) -> Value {
             )),
         },
     };
-    let mut decision = match s.service.evaluate_admission(&request, secs).await {
+    let mut decision = match s.service.evaluate_admission(&request, subject.secs).await {
         Ok(d) => d,
         Err(e) => {
-            let msg = format!(
+            return Answer::error(format!(
                 "admit could not evaluate the policy ({}); denying (fail closed)",
                 e.message
-            );
-            emit(
-                s,
-                &audit::record(&ctx, review, &name, Outcome::Error, None, &msg),
-            )
-            .await;
-            return deny(&msg);
+            ));
         }
     };
-
     if let Some(kritis) = &s.config.kritis {
         match s
             .service
-            .evaluate_kritis(kritis, &s.config.project, &namespace, &w.images)
+            .evaluate_kritis(kritis, &s.config.project, namespace, &w.images)
             .await
         {
             Ok(violations) => {
@@ -208,16 +296,10 @@ async fn decide(s: &State, review: &Review) -> Value {
                 }
             }
             Err(e) => {
-                let msg = format!(
+                return Answer::error(format!(
                     "admit could not evaluate the Kritis policies ({}); denying (fail closed)",
                     e.message
-                );
-                emit(
-                    s,
-                    &audit::record(&ctx, review, &name, Outcome::Error, None, &msg),
-                )
-                .await;
-                return deny(&msg);
+                ));
             }
         }
     }
@@ -228,34 +310,25 @@ async fn decide(s: &State, review: &Review) -> Value {
             format!(
                 "admit dry-run: {} would be denied: {}",
                 i.image,
-                i.failures
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                joined(&i.failures)
             )
         })
         .collect();
     if decision.allowed {
-        let outcome = if dry_run.is_empty() {
-            Outcome::Allowed
-        } else {
-            Outcome::DryRun
+        return Answer {
+            outcome: if dry_run.is_empty() {
+                Outcome::Allowed
+            } else {
+                Outcome::DryRun
+            },
+            allowed: true,
+            message: String::new(),
+            warnings: dry_run,
+            decision: Some(decision),
         };
-        if !emit(
-            s,
-            &audit::record(&ctx, review, &name, outcome, Some(&decision), ""),
-        )
-        .await
-        {
-            return deny(
-                "admit could not record the decision in its audit log; denying (fail closed)",
-            );
-        }
-        return review::respond(&review.api_version, &review.uid, true, None, &dry_run);
     }
 
-    let denied: Vec<String> = decision
+    let summary = decision
         .images
         .iter()
         .filter(|i| i.verdict == Verdict::Denied)
@@ -264,77 +337,50 @@ async fn decide(s: &State, review: &Review) -> Value {
                 "image {} denied by {}: {}",
                 i.image,
                 i.basis,
-                i.failures
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                joined(&i.failures)
             )
         })
-        .collect();
-    let summary = denied.join("\n");
+        .collect::<Vec<_>>()
+        .join("\n");
     let breakglass = w
         .annotations
         .get(BREAKGLASS_ANNOTATION)
         .and_then(Value::as_str)
         == Some("true");
-    if breakglass {
-        let justified = match &s.config.breakglass_justification_annotation {
-            None => true,
-            Some(a) => w
-                .annotations
-                .get(a)
-                .and_then(Value::as_str)
-                .is_some_and(|j| !j.trim().is_empty()),
-        };
-        if justified {
-            let msg = format!("admit breakglass by {}: {summary}", review.user);
-            if !emit(
-                s,
-                &audit::record(
-                    &ctx,
-                    review,
-                    &name,
-                    Outcome::Breakglass,
-                    Some(&decision),
-                    &msg,
-                ),
-            )
-            .await
-            {
-                return deny(
-                    "admit could not record the breakglass in its audit log; denying (fail closed)",
-                );
-            }
-            let mut warnings = vec![format!(
-                "admit: breakglass used; this deployment violates the policy and was recorded: {summary}"
-            )];
-            warnings.extend(dry_run);
-            return review::respond(&review.api_version, &review.uid, true, None, &warnings);
-        }
-        let a = s
-            .config
-            .breakglass_justification_annotation
-            .as_deref()
-            .unwrap_or_default();
-        let msg = format!(
-            "admit denied {} {name}: breakglass requires a justification in the `{a}` annotation\n{summary}",
-            review.kind
+    if !breakglass {
+        return Answer::denied(
+            format!("admit denied {} {name}:\n{summary}", review.kind),
+            Some(decision),
         );
-        emit(
-            s,
-            &audit::record(&ctx, review, &name, Outcome::Denied, Some(&decision), &msg),
-        )
-        .await;
-        return deny(&msg);
     }
-    let msg = format!("admit denied {} {name}:\n{summary}", review.kind);
-    emit(
-        s,
-        &audit::record(&ctx, review, &name, Outcome::Denied, Some(&decision), &msg),
-    )
-    .await;
-    deny(&msg)
+    let justification = s.config.breakglass_justification_annotation.as_deref();
+    let justified = justification.is_none_or(|a| {
+        w.annotations
+            .get(a)
+            .and_then(Value::as_str)
+            .is_some_and(|j| !j.trim().is_empty())
+    });
+    if !justified {
+        return Answer::denied(
+            format!(
+                "admit denied {} {name}: breakglass requires a justification in the `{}` annotation\n{summary}",
+                review.kind,
+                justification.unwrap_or_default()
+            ),
+            Some(decision),
+        );
+    }
+    let mut warnings = vec![format!(
+        "admit: breakglass used; this deployment violates the policy and was recorded: {summary}"
+    )];
+    warnings.extend(dry_run);
+    Answer {
+        outcome: Outcome::Breakglass,
+        allowed: true,
+        message: format!("admit breakglass by {}: {summary}", review.user),
+        warnings,
+        decision: Some(decision),
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Where the containers of each workload kind live.
+//! Where the pod spec of each workload kind lives (the images in a pod spec are read by
+//! `admit_model::pod_spec_images`, the one list of image-bearing fields).
 //!
 //! Pods (including the `ephemeralcontainers` subresource: the object is the Pod with its new
 //! `spec.ephemeralContainers`), Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs,
@@ -60,27 +61,17 @@ pub(crate) fn extract(group: &str, kind: &str, object: &Value) -> Result<Workloa
         ),
     ];
     for (spec, meta) in candidates {
-        let lists = ["initContainers", "containers", "ephemeralContainers"];
-        if !lists.iter().any(|l| spec[*l].is_array()) {
+        if !admit_model::is_pod_spec(spec) {
             continue;
         }
         w.has_pod_spec = true;
         merge_annotations(&mut w.annotations, meta);
-        for list in lists {
-            for (i, c) in spec[list]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-            {
-                match c["image"].as_str() {
-                    Some(img) if !img.is_empty() => w.images.push(img.to_owned()),
-                    // A container without an image cannot be judged: refuse it.
-                    _ => return Err(format!("{list}[{i}] has no image")),
-                }
-            }
-        }
+        // Every image-bearing field (containers of each kind, image volumes): one list, in
+        // admit-model. A container without an image cannot be judged: refused.
+        w.images = admit_model::pod_spec_images(spec)?
+            .into_iter()
+            .map(|i| i.image)
+            .collect();
         if w.service_account.is_empty() {
             w.service_account = spec["serviceAccountName"]
                 .as_str()

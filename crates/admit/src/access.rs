@@ -1,10 +1,11 @@
 //! `admit serve`'s access-control flags: who can authenticate (static tokens, an OIDC issuer)
 //! and who administers every project.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use admit_crypto::Jwks;
-use admit_service::{AccessConfig, OidcIssuer};
+use admit_service::{AccessConfig, OidcIssuer, SharedJwks};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
@@ -18,9 +19,14 @@ pub(crate) struct AccessArgs {
     /// service-account issuer. Needs --oidc-jwks-file and --oidc-audience.
     #[arg(long, env = "ADMIT_OIDC_ISSUER", requires_all = ["oidc_jwks_file", "oidc_audience"])]
     oidc_issuer: Option<String>,
-    /// The issuer's JSON Web Key Set (`kubectl get --raw /openid/v1/jwks`).
+    /// The issuer's JSON Web Key Set (`kubectl get --raw /openid/v1/jwks`). Re-read every
+    /// --oidc-jwks-refresh-seconds, so a key rotation needs no restart; a file that no
+    /// longer parses is logged and the previous set kept.
     #[arg(long, env = "ADMIT_OIDC_JWKS_FILE", requires = "oidc_issuer")]
     oidc_jwks_file: Option<PathBuf>,
+    /// How often the JWKS file is checked for changes.
+    #[arg(long, env = "ADMIT_OIDC_JWKS_REFRESH_SECONDS", default_value_t = 30)]
+    oidc_jwks_refresh_seconds: u64,
     /// An accepted `aud` (repeatable, or comma-separated in the environment).
     #[arg(
         long,
@@ -42,8 +48,43 @@ pub(crate) struct AccessArgs {
     owners: Vec<String>,
 }
 
+fn read_jwks(path: &Path) -> Result<Jwks> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the JWKS {}", path.display()))?;
+    Jwks::from_json(&text).with_context(|| format!("{}: not a usable JWKS", path.display()))
+}
+
+/// Re-reads `path` every `every` and swaps the set in when its content changed.
+fn watch_jwks(path: PathBuf, every: Duration, jwks: SharedJwks) {
+    let mut last = std::fs::read(&path).ok();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Ok(bytes) = tokio::fs::read(&path).await else {
+                tracing::error!(path = %path.display(), "cannot read the JWKS; keeping the previous key set");
+                continue;
+            };
+            if last.as_deref() == Some(bytes.as_slice()) {
+                continue;
+            }
+            let set = read_jwks(&path);
+            if let Err(e) = &set {
+                tracing::error!(error = %format!("{e:#}"), "keeping the previous OIDC key set");
+            }
+            if let Ok(set) = set {
+                jwks.replace(set);
+                tracing::info!(path = %path.display(), "reloaded the OIDC key set");
+                last = Some(bytes);
+            }
+        }
+    });
+}
+
 impl AccessArgs {
     /// The access configuration, or `None` when nothing is configured (no enforcement).
+    /// Starts the JWKS reload task, so it is called inside the runtime.
     pub(crate) fn load(&self) -> Result<Option<AccessConfig>> {
         let mut c = AccessConfig::default();
         if let Some(f) = &self.token_file {
@@ -54,10 +95,15 @@ impl AccessArgs {
                 .map_err(anyhow::Error::msg)?;
         }
         if let (Some(issuer), Some(jwks_file)) = (&self.oidc_issuer, &self.oidc_jwks_file) {
-            let text = std::fs::read_to_string(jwks_file)
-                .with_context(|| format!("cannot read the JWKS {}", jwks_file.display()))?;
-            let jwks = Jwks::from_json(&text)
-                .with_context(|| format!("{}: not a usable JWKS", jwks_file.display()))?;
+            let jwks = SharedJwks::new(read_jwks(jwks_file)?);
+            if self.oidc_jwks_refresh_seconds == 0 {
+                bail!("--oidc-jwks-refresh-seconds must be at least 1");
+            }
+            watch_jwks(
+                jwks_file.clone(),
+                Duration::from_secs(self.oidc_jwks_refresh_seconds),
+                jwks.clone(),
+            );
             c.oidc.push(OidcIssuer {
                 issuer: issuer.clone(),
                 audiences: self.oidc_audience.clone(),

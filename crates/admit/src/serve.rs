@@ -68,6 +68,28 @@ pub(crate) struct ServeArgs {
     /// project policy. Namespaces without a Kritis policy are then denied.
     #[arg(long, env = "ADMIT_KRITIS_POLICY_DIR", requires = "webhook_listen")]
     kritis_policy_dir: Option<PathBuf>,
+    /// On SIGTERM or SIGINT: stop accepting, answer what is in flight for at most this long,
+    /// then exit (0 when everything in flight was answered). Keep it below the pod's
+    /// terminationGracePeriodSeconds (30 by default).
+    #[arg(long, env = "ADMIT_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    shutdown_grace_seconds: u64,
+}
+
+/// Resolves when the process is asked to stop (SIGTERM from the kubelet, or SIGINT).
+async fn stop_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; only SIGINT stops gracefully");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 fn decode_key(text: &str, origin: &str) -> Result<MasterKey> {
@@ -183,24 +205,53 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     // The one line scripts and tests wait for.
     crate::offline::stdout_line(&format!("admit listening on http://{addr}"))?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
-    let api = async {
-        axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-        )
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(anyhow::Error::from)
+    // One stop signal for both listeners: each stops accepting and finishes what it has.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_requested().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
     };
-    match &args.webhook_listen {
+    let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
+    let api = axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let api_stop = stop_rx.clone();
+    let api = async move {
+        // Serving ends only after the stop signal; then the grace period bounds the drain.
+        tokio::select! {
+            r = api.into_future() => r.map_err(anyhow::Error::from),
+            () = async {
+                stopped(api_stop).await;
+                tokio::time::sleep(grace).await;
+            } => bail!("requests still in flight after the {}s grace period", grace.as_secs()),
+        }
+    };
+    let served = match &args.webhook_listen {
         None => api.await,
         Some(wl) => {
-            let webhook = webhook(&args, *wl, service, kritis).await?;
+            let handle = axum_server::Handle::new();
+            let webhook = webhook(&args, *wl, service.clone(), kritis, handle.clone()).await?;
+            let rx = stop_rx.clone();
+            tokio::spawn(async move {
+                stopped(rx).await;
+                handle.graceful_shutdown(Some(grace));
+            });
             tokio::try_join!(api, webhook).map(|_| ())
         }
+    };
+    // Every review awaited its own audit record before it was answered, so once both
+    // listeners have drained nothing is left to write; flush what went to stdout.
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    if served.is_ok() {
+        tracing::info!("stopped: every request in flight was answered");
     }
+    served
 }
 
 /// Binds the webhook listener and returns the future that serves it.
@@ -209,6 +260,7 @@ async fn webhook(
     addr: SocketAddr,
     service: Arc<Service>,
     kritis: Option<Arc<admit_policy::KritisPolicies>>,
+    handle: axum_server::Handle<SocketAddr>,
 ) -> Result<impl std::future::Future<Output = Result<()>>> {
     use axum_server::tls_rustls::RustlsConfig;
     let (Some(cert), Some(key), Some(project)) = (&args.tls_cert, &args.tls_key, &args.project)
@@ -250,6 +302,7 @@ async fn webhook(
     tracing::info!(addr = %bound, "serving the admission webhook");
     // TCP_NODELAY: a response written in two segments must not wait for a delayed ACK.
     let server = axum_server::from_tcp_rustls(listener, tls)?
+        .handle(handle)
         .map(|a| a.acceptor(axum_server::accept::NoDelayAcceptor::new()));
     Ok(async move {
         server

@@ -154,3 +154,101 @@ fn jwts_from_the_configured_issuer_authenticate_and_bad_ones_do_not() {
         assert!(msg.contains(why), "{what}: {msg}");
     }
 }
+
+/// An email is a principal only when the issuer says, exactly, that it verified it: otherwise
+/// an issuer that lets users pick their email would let them name any owner or service agent.
+#[test]
+fn an_unverified_email_names_no_principal() {
+    let key = OpensslKey::generate("p256");
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, json!({"keys": [key.jwk("k1")]}).to_string()).unwrap();
+    let s = Server::start_args(&[
+        "--owner",
+        "user:owner@example.com",
+        "--oidc-issuer",
+        ISSUER,
+        "--oidc-jwks-file",
+        jwks.to_str().unwrap(),
+        "--oidc-audience",
+        "admit",
+    ]);
+    let token = |verified: Option<Value>| {
+        let mut c = claims("1234567890");
+        c["email"] = json!("owner@example.com");
+        if let Some(v) = verified {
+            c["email_verified"] = v;
+        }
+        key.jwt("k1", "ES256", &c)
+    };
+    let policy = "/v1/projects/p/policy";
+    for (what, v) in [
+        ("absent", None),
+        ("false", Some(json!(false))),
+        ("the string true", Some(json!("true"))),
+        ("1", Some(json!(1))),
+    ] {
+        let (code, body) = s.call_as(Some(&token(v)), "GET", policy, None);
+        assert_eq!(code, 401, "email_verified {what}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("names no principal"),
+            "{body}"
+        );
+    }
+    let (code, body) = s.call_as(Some(&token(Some(json!(true)))), "GET", policy, None);
+    assert_eq!(code, 200, "{body}");
+}
+
+/// The JWKS file is re-read: after the issuer rotates its keys, tokens signed with the new
+/// key authenticate without a restart, and a broken file keeps the last good set.
+#[test]
+fn the_jwks_file_is_reloaded_after_a_key_rotation() {
+    let old = OpensslKey::generate("p256");
+    let new = OpensslKey::generate("p256");
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, json!({"keys": [old.jwk("k1")]}).to_string()).unwrap();
+    let s = Server::start_args(&[
+        "--owner",
+        "serviceAccount:kubernetes.svc.id.goog[ci/signer]",
+        "--oidc-issuer",
+        ISSUER,
+        "--oidc-jwks-file",
+        jwks.to_str().unwrap(),
+        "--oidc-audience",
+        "admit",
+        "--oidc-jwks-refresh-seconds",
+        "1",
+    ]);
+    let sa = claims("system:serviceaccount:ci:signer");
+    let policy = "/v1/projects/p/policy";
+    let old_token = old.jwt("k1", "ES256", &sa);
+    let new_token = new.jwt("k2", "ES256", &sa);
+    assert_eq!(s.call_as(Some(&old_token), "GET", policy, None).0, 200);
+    assert_eq!(s.call_as(Some(&new_token), "GET", policy, None).0, 401);
+    let wait_for = |token: &str, code: u16| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (c, _) = s.call_as(Some(token), "GET", policy, None);
+            if c == code {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still {c}, want {code}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    // Rotation: the new key is published and the old one retired.
+    std::fs::write(&jwks, json!({"keys": [new.jwk("k2")]}).to_string()).unwrap();
+    wait_for(&new_token, 200);
+    assert_eq!(s.call_as(Some(&old_token), "GET", policy, None).0, 401);
+    // A file that no longer parses is logged; the last good set stays in force.
+    std::fs::write(&jwks, "{not json").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(s.call_as(Some(&new_token), "GET", policy, None).0, 200);
+}

@@ -266,6 +266,40 @@ fn bypass_init_container_with_an_unattested_image_is_denied() {
     assert!(m.contains("-init@"), "{m}");
 }
 
+/// One test per image-bearing field of a pod spec (admit_model::IMAGE_FIELDS): an unattested
+/// image in any of them denies the pod, whatever the other fields hold.
+#[test]
+fn bypass_every_image_bearing_field_is_checked() {
+    let s = setup(REQUIRE, &[]);
+    let good = format!("{APP}@{}", digest("app"));
+    attest(&s, &good);
+    assert!(allowed(&s, &review(&pod("web", &good), "CREATE", None)));
+    let bad = format!("{APP}-other@{}", digest("other"));
+    for field in admit_model::IMAGE_FIELDS {
+        let mut p = pod("web", &good);
+        let entry = match field {
+            admit_model::ImageField::ImageVolume => {
+                json!({"name": "data", "image": {"reference": bad, "pullPolicy": "IfNotPresent"}})
+            }
+            _ => json!({"name": "x", "image": bad}),
+        };
+        let list = field.list();
+        match p["spec"][list].as_array_mut() {
+            Some(a) => a.push(entry),
+            None => p["spec"][list] = json!([entry]),
+        }
+        let m = denial(&s, &review(&p, "CREATE", None));
+        assert!(m.contains("-other@"), "{list}: {m}");
+    }
+    // An image volume that names no image cannot be judged: refused.
+    let mut p = pod("web", &good);
+    p["spec"]["volumes"] = json!([{"name": "data", "image": {}}]);
+    let resp = s.review(&review(&p, "CREATE", None));
+    assert_eq!(resp["response"]["allowed"], false, "{resp}");
+    let m = resp["response"]["status"]["message"].as_str().unwrap();
+    assert!(m.contains("volumes[0] has no image.reference"), "{m}");
+}
+
 #[test]
 fn bypass_name_tag_at_digest_is_decided_by_the_digest() {
     let s = setup(REQUIRE, &[]);

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::extract::{
-    ApiVersion, Params, body, list as list_response, ok, page, param, split_method,
+    ApiVersion, Params, body, list as list_response, object, ok, page, param, split_method,
 };
 use crate::{ApiError, AppState};
 
@@ -112,7 +112,7 @@ pub(super) async fn custom(
 ) -> Result<Response, ApiError> {
     let (id, method) = split_method(&attestor);
     let resource = format!("projects/{project}/attestors/{id}");
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "a request message")?;
     let method = method.unwrap_or_default();
     if method == "validateAttestationOccurrence" {
         return Ok(ok(&s
@@ -132,7 +132,7 @@ pub(super) async fn attestation_test_iam(
 ) -> Result<Response, ApiError> {
     match split_method(&attestation) {
         (id, Some("testIamPermissions")) => {
-            let req: Value = body(&raw)?;
+            let req = object(&raw, "a request message")?;
             let resource = format!("projects/{project}/attestors/{attestor}/attestations/{id}");
             Ok(ok(&s
                 .test_iam_permissions(&caller, &resource, &req)

@@ -4,9 +4,8 @@
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::response::Response;
-use serde_json::Value;
 
-use crate::extract::{body, ok};
+use crate::extract::{object, ok};
 use crate::{ApiError, AppState};
 
 pub(super) async fn get(
@@ -21,7 +20,7 @@ pub(super) async fn update(
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let v: Value = body(&raw)?;
+    let v = object(&raw, "a ContinuousValidationConfig")?;
     Ok(ok(&s.update_cv_config(&project, v).await?))
 }
 
@@ -41,7 +40,7 @@ pub(super) async fn set_iam(
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "an IAM request")?;
     Ok(ok(&s.set_iam_policy(&resource(&project), &req).await?))
 }
 
@@ -51,7 +50,7 @@ pub(super) async fn test_iam(
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "an IAM request")?;
     Ok(ok(&s
         .test_iam_permissions(
             &caller,

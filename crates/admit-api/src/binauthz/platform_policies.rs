@@ -3,9 +3,9 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::extract::{Params, body, list as list_response, ok, page, param, split_method};
+use crate::extract::{Params, list as list_response, object, ok, page, param, split_method};
 use crate::{ApiError, AppState};
 
 pub(super) async fn platforms(
@@ -22,7 +22,7 @@ pub(super) async fn create(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let id = param(&q, "policyId").ok_or_else(|| ApiError::invalid("policyId is required"))?;
-    let p: Value = body(&raw)?;
+    let p = object(&raw, "a PlatformPolicy")?;
     Ok(ok(&s
         .create_platform_policy(&project, &platform, id, p)
         .await?))
@@ -69,7 +69,7 @@ pub(super) async fn replace(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     name(&project, &platform, &policy)?;
-    let p: Value = body(&raw)?;
+    let p = object(&raw, "a PlatformPolicy")?;
     Ok(ok(&s
         .replace_platform_policy(&project, &platform, &policy, p)
         .await?))
@@ -102,7 +102,7 @@ pub(super) async fn custom(
             "only gke platform policies can be evaluated",
         ));
     }
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "an EvaluateGkePolicyRequest")?;
     Ok(ok(&s
         .evaluate_gke_policy(
             &format!("projects/{project}/platforms/{platform}/policies/{id}"),

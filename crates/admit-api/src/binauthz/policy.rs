@@ -4,9 +4,8 @@ use admit_model::Policy;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::response::Response;
-use serde_json::Value;
 
-use crate::extract::{body, ok};
+use crate::extract::{body, object, ok};
 use crate::{ApiError, AppState};
 
 pub(super) async fn get(
@@ -39,7 +38,7 @@ pub(super) async fn set_iam(
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "an IAM request")?;
     Ok(ok(&s
         .set_iam_policy(&format!("projects/{project}/policy"), &req)
         .await?))
@@ -51,7 +50,7 @@ pub(super) async fn test_iam(
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "an IAM request")?;
     Ok(ok(&s
         .test_iam_permissions(&caller, &format!("projects/{project}/policy"), &req)
         .await?))

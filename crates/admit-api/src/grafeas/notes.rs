@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::extract::{
-    Params, body, list as list_response, ok, page, param, split_method, update_mask,
+    Params, list as list_response, object, ok, page, param, split_method, update_mask,
 };
 use crate::{ApiError, AppState};
 
@@ -17,7 +17,7 @@ pub(super) async fn create(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let id = param(&q, "noteId").ok_or_else(|| ApiError::invalid("noteId is required"))?;
-    let note: Value = body(&raw)?;
+    let note = object(&raw, "a Note")?;
     Ok(ok(&s.create_note(&project, id, note).await?))
 }
 
@@ -26,7 +26,7 @@ pub(super) async fn batch_create(
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "a request message")?;
     let Some(notes) = req.get("notes").and_then(Value::as_object) else {
         return Err(ApiError::invalid(
             "notes is required: a map of noteId to Note",
@@ -70,7 +70,7 @@ pub(super) async fn patch(
     q: Params,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let v: Value = body(&raw)?;
+    let v = object(&raw, "a Note")?;
     Ok(ok(&s
         .patch_note(&name(&project, &note)?, v, &update_mask(&q))
         .await?))
@@ -94,7 +94,7 @@ pub(super) async fn custom(
 ) -> Result<Response, ApiError> {
     let (id, method) = split_method(&note);
     let resource = format!("projects/{project}/notes/{id}");
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "a request message")?;
     let method = method.unwrap_or_default();
     s.get_note(&resource).await?;
     crate::iam::dispatch(&s, &caller, "note", &resource, method, &req).await

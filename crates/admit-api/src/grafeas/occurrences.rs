@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::extract::{
-    Params, body, list as list_response, ok, page, param, split_method, update_mask,
+    Params, list as list_response, object, ok, page, param, split_method, update_mask,
 };
 use crate::{ApiError, AppState};
 
@@ -38,7 +38,7 @@ pub(super) async fn create(
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let occ: Value = body(&raw)?;
+    let occ = object(&raw, "an Occurrence")?;
     check_attach(&s, &caller, std::slice::from_ref(&occ)).await?;
     let mut created = s.create_occurrences(&project, vec![occ]).await?;
     Ok(ok(&created.pop().unwrap_or_default()))
@@ -50,7 +50,7 @@ pub(super) async fn batch_create(
     Path(project): Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "a request message")?;
     let Some(list) = req.get("occurrences").and_then(Value::as_array) else {
         return Err(ApiError::invalid("occurrences is required"));
     };
@@ -133,7 +133,7 @@ pub(super) async fn patch(
     q: Params,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let v: Value = body(&raw)?;
+    let v = object(&raw, "an Occurrence")?;
     Ok(ok(&s
         .patch_occurrence(&name(&project, &occurrence)?, v, &update_mask(&q))
         .await?))
@@ -155,7 +155,7 @@ pub(super) async fn custom(
 ) -> Result<Response, ApiError> {
     let (id, method) = split_method(&occurrence);
     let resource = format!("projects/{project}/occurrences/{id}");
-    let req: Value = body(&raw)?;
+    let req = object(&raw, "a request message")?;
     let method = method.unwrap_or_default();
     s.get_occurrence(&resource).await?;
     crate::iam::dispatch(&s, &caller, "occurrence", &resource, method, &req).await

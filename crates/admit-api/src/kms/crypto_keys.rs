@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::extract::{
-    Params, body, bool_param, list as list_response, ok, page, param, split_method,
+    Params, bool_param, list as list_response, object, ok, page, param, split_method,
 };
 use crate::{ApiError, AppState};
 
@@ -24,7 +24,7 @@ pub(super) async fn create(
     let id =
         param(&q, "cryptoKeyId").ok_or_else(|| ApiError::invalid("cryptoKeyId is required"))?;
     let skip = bool_param(&q, "skipInitialVersionCreation")?;
-    let key: Value = body(&raw)?;
+    let key = object(&raw, "a CryptoKey")?;
     Ok(ok(&s
         .create_crypto_key(&ring(&project, &location, &r), id, key, skip)
         .await?))
@@ -61,7 +61,7 @@ pub(super) async fn custom(
         "crypto key",
         &name,
         method.unwrap_or_default(),
-        &body(&raw)?,
+        &object(&raw, "an IAM request")?,
     )
     .await
 }

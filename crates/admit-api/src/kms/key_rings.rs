@@ -6,15 +6,18 @@ use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::extract::{Params, body, list as list_response, ok, page, param, split_method};
+use crate::extract::{Params, list as list_response, object, ok, page, param, split_method};
 use crate::{ApiError, AppState};
 
 pub(super) async fn create(
     State(s): State<AppState>,
     Path((project, location)): Path<(String, String)>,
     q: Params,
+    raw: Bytes,
 ) -> Result<Response, ApiError> {
     let id = param(&q, "keyRingId").ok_or_else(|| ApiError::invalid("keyRingId is required"))?;
+    // A KeyRing has no field a caller sets, but the body must still be one.
+    object(&raw, "a KeyRing")?;
     Ok(ok(&s.create_key_ring(&project, &location, id).await?))
 }
 
@@ -44,7 +47,15 @@ pub(super) async fn custom(
     let name = format!("projects/{project}/locations/{location}/keyRings/{id}");
     s.get_key_ring(&name).await?;
     let method = method.unwrap_or_default();
-    crate::iam::dispatch(&s, &caller, "key ring", &name, method, &body(&raw)?).await
+    crate::iam::dispatch(
+        &s,
+        &caller,
+        "key ring",
+        &name,
+        method,
+        &object(&raw, "an IAM request")?,
+    )
+    .await
 }
 
 pub(super) async fn list(

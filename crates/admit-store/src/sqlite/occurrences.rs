@@ -104,15 +104,23 @@ pub(super) async fn update(
 }
 
 pub(super) async fn delete(pool: &SqlitePool, name: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(StoreError::db("begin delete"))?;
     let done = sqlx::query("DELETE FROM occurrences WHERE name = ?")
         .bind(name)
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::db("delete occurrence"))?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(name.to_owned()));
     }
-    Ok(())
+    // Its IAM policy goes with it (a recreated name starts with no grants).
+    sqlx::query("DELETE FROM resources WHERE kind = ? AND name = ?")
+        .bind(crate::Kind::IamPolicy.as_str())
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("delete IAM policy"))?;
+    tx.commit().await.map_err(StoreError::db("commit delete"))
 }
 
 /// The SQL for a list: scope, filter, page start; exposed for the query-plan test.
