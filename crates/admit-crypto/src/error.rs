@@ -23,6 +23,9 @@ pub enum CryptoError {
     Payload { field: &'static str, reason: String },
     #[error("KMS: {0}")]
     Kms(String),
+    /// The stored key material or the machine failed (not the request): internal.
+    #[error("KMS key material: {0}")]
+    KeyMaterial(String),
     #[error("JWT: {0}")]
     Jwt(String),
     #[error("artifact URL `{url}`: {reason}")]

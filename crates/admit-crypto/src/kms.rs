@@ -14,10 +14,18 @@ use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaEncoding,
 };
 
+use zeroize::{Zeroize as _, Zeroizing};
+
 use crate::CryptoError;
 
 fn kms_err(reason: impl Into<String>) -> CryptoError {
     CryptoError::Kms(reason.into())
+}
+
+/// A failure of the stored key material or of the machine (unwrap, corrupt key, no
+/// randomness): an internal error, whose detail is for the log, never for the caller.
+fn material_err(reason: impl Into<String>) -> CryptoError {
+    CryptoError::KeyMaterial(reason.into())
 }
 
 /// A 256-bit key-encryption key. Zeroed on drop and never printed.
@@ -25,19 +33,24 @@ pub struct MasterKey([u8; 32]);
 
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| kms_err(format!("master key must be 32 bytes, got {}", bytes.len())))?;
-        Ok(MasterKey(arr))
+        if bytes.len() != 32 {
+            return Err(kms_err(format!(
+                "master key must be 32 bytes, got {}",
+                bytes.len()
+            )));
+        }
+        let mut k = MasterKey([0u8; 32]);
+        k.0.copy_from_slice(bytes);
+        Ok(k)
     }
 
     /// A fresh random master key.
     pub fn generate() -> Result<Self, CryptoError> {
-        let mut b = [0u8; 32];
+        let mut k = MasterKey([0u8; 32]);
         SystemRandom::new()
-            .fill(&mut b)
-            .map_err(|_| kms_err("no randomness"))?;
-        Ok(MasterKey(b))
+            .fill(&mut k.0)
+            .map_err(|_| material_err("the system random source failed"))?;
+        Ok(k)
     }
 
     pub fn expose_bytes(&self) -> &[u8; 32] {
@@ -47,10 +60,8 @@ impl MasterKey {
 
 impl Drop for MasterKey {
     fn drop(&mut self) {
-        for b in &mut self.0 {
-            // Volatile-free zeroing is best effort; the key never leaves this struct otherwise.
-            *b = 0;
-        }
+        // zeroize's writes are volatile: the compiler cannot elide them.
+        self.0.zeroize();
     }
 }
 
@@ -157,7 +168,7 @@ impl SoftwareKeyBackend {
 
     fn aead(&self) -> Result<LessSafeKey, CryptoError> {
         let k = UnboundKey::new(&AES_256_GCM, self.master.expose_bytes())
-            .map_err(|_| kms_err("bad master key"))?;
+            .map_err(|_| material_err("bad master key"))?;
         Ok(LessSafeKey::new(k))
     }
 
@@ -165,58 +176,69 @@ impl SoftwareKeyBackend {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
-            .map_err(|_| kms_err("no randomness"))?;
-        let mut buf = plaintext.to_vec();
+            .map_err(|_| material_err("the system random source failed"))?;
+        // Capacity for the tag up front, so sealing never reallocates (and so never frees a
+        // plaintext copy without zeroing it); the buffer is zeroed on drop either way.
+        let mut body = Zeroizing::new(Vec::with_capacity(plaintext.len() + AES_256_GCM.tag_len()));
+        body.extend_from_slice(plaintext);
         self.aead()?
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(bound_to.as_bytes()),
-                &mut buf,
+                &mut *body,
             )
-            .map_err(|_| kms_err("wrapping failed"))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&buf);
+            .map_err(|_| material_err("wrapping failed"))?;
+        let mut out = Vec::with_capacity(NONCE_LEN + body.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&body);
         Ok(out)
     }
 
-    fn unwrap(&self, wrapped: &[u8], bound_to: &str) -> Result<Vec<u8>, CryptoError> {
+    /// The plaintext private key, zeroed when dropped.
+    fn unwrap(&self, wrapped: &[u8], bound_to: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         if wrapped.len() < NONCE_LEN {
-            return Err(kms_err("wrapped key is truncated"));
+            return Err(material_err(
+                "the wrapped key is truncated or was destroyed",
+            ));
         }
         let (n, ct) = wrapped.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(n).map_err(|_| kms_err("bad nonce"))?;
-        let mut buf = ct.to_vec();
-        let plain = self
+        let nonce = Nonce::try_assume_unique_for_key(n).map_err(|_| material_err("bad nonce"))?;
+        let mut buf = Zeroizing::new(ct.to_vec());
+        let len = self
             .aead()?
             .open_in_place(nonce, Aad::from(bound_to.as_bytes()), &mut buf)
             .map_err(|_| {
-                kms_err("cannot unwrap the private key: wrong master key or tampered data")
-            })?;
-        Ok(plain.to_vec())
+                material_err("cannot unwrap the private key: wrong master key or tampered data")
+            })?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
     }
 
     /// Generates a key for `alg`, wrapped and bound to `name` (the key version's resource name).
     pub fn generate(&self, alg: Alg, name: &str) -> Result<GeneratedKey, CryptoError> {
-        let fail = |_| kms_err("key generation failed");
-        let (pkcs8, spki): (Vec<u8>, Vec<u8>) = match family(alg)? {
+        let fail = |_| material_err("key generation failed");
+        let (pkcs8, spki): (Zeroizing<Vec<u8>>, Vec<u8>) = match family(alg)? {
             Family::Ec(a, _) => {
                 let kp = EcdsaKeyPair::generate(a).map_err(fail)?;
-                let p8 = kp.to_pkcs8v1().map_err(fail)?.as_ref().to_vec();
+                let p8 = Zeroizing::new(kp.to_pkcs8v1().map_err(fail)?.as_ref().to_vec());
                 let spki = kp.public_key().as_der().map_err(fail)?.as_ref().to_vec();
                 (p8, spki)
             }
             Family::Ed25519 => {
                 let kp = Ed25519KeyPair::generate().map_err(fail)?;
-                let p8 = kp.to_pkcs8v1().map_err(fail)?.as_ref().to_vec();
+                let p8 = Zeroizing::new(kp.to_pkcs8v1().map_err(fail)?.as_ref().to_vec());
                 let spki = kp.public_key().as_der().map_err(fail)?.as_ref().to_vec();
                 (p8, spki)
             }
             Family::Rsa(size, _, _) => {
                 let kp = signature::RsaKeyPair::generate(size).map_err(fail)?;
-                let p8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp)
-                    .map_err(fail)?
-                    .as_ref()
-                    .to_vec();
+                let p8 = Zeroizing::new(
+                    AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp)
+                        .map_err(fail)?
+                        .as_ref()
+                        .to_vec(),
+                );
                 let spki = kp.public_key().as_der().map_err(fail)?.as_ref().to_vec();
                 (p8, spki)
             }
@@ -260,7 +282,7 @@ impl SoftwareKeyBackend {
         match fam {
             Family::Ec(a, h) => {
                 let kp = EcdsaKeyPair::from_pkcs8(a, &pkcs8)
-                    .map_err(|_| kms_err("stored key is corrupt"))?;
+                    .map_err(|_| material_err("stored key is corrupt"))?;
                 Ok(kp
                     .sign_digest(&digest_of(h)?)
                     .map_err(fail)?
@@ -270,14 +292,14 @@ impl SoftwareKeyBackend {
             Family::Ed25519 => match input {
                 SignInput::Data(d) => {
                     let kp = Ed25519KeyPair::from_pkcs8(&pkcs8)
-                        .map_err(|_| kms_err("stored key is corrupt"))?;
+                        .map_err(|_| material_err("stored key is corrupt"))?;
                     Ok(kp.sign(d).as_ref().to_vec())
                 }
                 _ => Err(kms_err("EC_SIGN_ED25519 signs data, not a digest")),
             },
             Family::Rsa(_, enc, h) => {
                 let kp = signature::RsaKeyPair::from_pkcs8(&pkcs8)
-                    .map_err(|_| kms_err("stored key is corrupt"))?;
+                    .map_err(|_| material_err("stored key is corrupt"))?;
                 let mut sig = vec![0u8; kp.public_modulus_len()];
                 kp.sign_digest(enc, &digest_of(h)?, &mut sig)
                     .map_err(fail)?;
@@ -304,23 +326,24 @@ pub fn crc32c(data: &[u8]) -> u32 {
     !crc
 }
 
-/// A random (version 4) UUID, for server-assigned occurrence ids.
-pub fn random_uuid() -> String {
+/// A random (version 4) UUID, for server-assigned occurrence ids. A failing random source is
+/// an error: a predictable or repeated id is never handed out.
+pub fn random_uuid() -> Result<String, CryptoError> {
     let mut b = [0u8; 16];
-    // SystemRandom only fails if the OS has no entropy source; fall back to a time-derived id
-    // would be guessable, so an all-zero id would collide and be rejected by the store instead.
-    let _ = SystemRandom::new().fill(&mut b);
+    SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| material_err("the system random source failed"))?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
+    Ok(format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
         &h[8..12],
         &h[12..16],
         &h[16..20],
         &h[20..32]
-    )
+    ))
 }
 
 #[cfg(test)]

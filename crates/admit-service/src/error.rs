@@ -40,6 +40,21 @@ impl ServiceError {
     pub fn precondition(message: impl Into<String>) -> Self {
         Self::new(Code::FailedPrecondition, message)
     }
+    /// An internal error: the cause is logged once here; the caller sees a generic message.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(Code::Internal, "internal error")
+    }
+}
+
+impl From<admit_crypto::CryptoError> for ServiceError {
+    /// Key material and machine failures are internal; anything else is the request's fault.
+    fn from(e: admit_crypto::CryptoError) -> Self {
+        match e {
+            e @ admit_crypto::CryptoError::KeyMaterial(_) => ServiceError::internal(e),
+            e => ServiceError::invalid(e.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for ServiceError {

@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::notes::with_times;
-use crate::{Code, Service, ServiceError, check_id, check_project};
+use crate::{Service, ServiceError, check_id, check_project};
 
 /// Internal fields kept in a version's body and stripped from every response.
 const PUBLIC_PEM: &str = "admitPublicKeyPem";
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::new(Code::Internal, e.to_string())
+    ServiceError::internal(e)
 }
 
 fn check_location(l: &str) -> Result<(), ServiceError> {
@@ -263,7 +263,7 @@ impl Service {
             }
         }
         let name = format!("{key}/cryptoKeyVersions/{}", max + 1);
-        let generated = self.keys.generate(alg, &name).map_err(internal)?;
+        let generated = self.keys.generate(alg, &name)?;
         let now = self.now();
         let body = json!({
             "name": name,
@@ -323,6 +323,8 @@ impl Service {
             .rsplit_once("/cryptoKeyVersions/")
             .map(|(k, _)| k)
             .unwrap_or_default();
+        // The wrapped private key is erased in the same write (an empty secret): admit has no
+        // `restore`, so unlike Cloud KMS's 30-day schedule nothing could bring it back anyway.
         let doc = self
             .store
             .put(
@@ -330,7 +332,7 @@ impl Service {
                 name,
                 key,
                 &body,
-                None,
+                Some(&[]),
                 Precondition::MustExist { etag: None },
                 &self.now(),
             )
@@ -406,11 +408,8 @@ impl Service {
             .store
             .secret(Kind::CryptoKeyVersion, name)
             .await?
-            .ok_or_else(|| ServiceError::new(Code::Internal, "key material missing"))?;
-        let signature = self
-            .keys
-            .sign(alg, &wrapped, name, input)
-            .map_err(|e| ServiceError::invalid(e.to_string()))?;
+            .ok_or_else(|| ServiceError::internal(format!("{name}: key material missing")))?;
+        let signature = self.keys.sign(alg, &wrapped, name, input)?;
         Ok(SignResponse {
             signature_crc32c: crc32c(&signature).to_string(),
             signature: Bytes(signature),

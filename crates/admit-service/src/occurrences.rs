@@ -122,7 +122,7 @@ impl Service {
             };
             let name = format!(
                 "projects/{project}/occurrences/{}",
-                admit_crypto::random_uuid()
+                admit_crypto::random_uuid()?
             );
             let v = prepare(o, &name).map_err(|e| {
                 ServiceError::new(e.code, format!("occurrences[{i}]: {}", e.message))

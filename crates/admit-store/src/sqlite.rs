@@ -70,6 +70,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Freed pages are zeroed, so erased key material (a destroyed KMS version) does not
+            // linger in the database file.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(5));
         let write = SqlitePoolOptions::new()
             .max_connections(1)

@@ -117,7 +117,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         reason = "one call carries a whole conditional write"
     )]
     /// Writes `body` (and, for key versions, the wrapped `secret`) under `pre`; returns the
-    /// stored document with its new etag and times.
+    /// stored document with its new etag and times. `secret`: `None` keeps the stored one,
+    /// `Some(b"")` erases it.
     async fn put(
         &self,
         kind: Kind,

@@ -11,6 +11,7 @@ use admit_store::SqliteStore;
 use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
 use clap::Args;
+use zeroize::Zeroizing;
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -92,32 +93,36 @@ async fn stop_requested() {
     }
 }
 
-fn decode_key(text: &str, origin: &str) -> Result<MasterKey> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .with_context(|| format!("{origin}: the master key must be base64"))?;
+/// Decodes the base64 master key; the text and the decoded bytes are zeroed when dropped.
+fn decode_key(text: Zeroizing<String>, origin: &str) -> Result<MasterKey> {
+    let bytes = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .with_context(|| format!("{origin}: the master key must be base64"))?,
+    );
     MasterKey::from_bytes(&bytes).with_context(|| origin.to_owned())
 }
 
 fn master_key(args: &ServeArgs) -> Result<MasterKey> {
     if let Ok(v) = std::env::var("ADMIT_MASTER_KEY") {
-        return decode_key(&v, "ADMIT_MASTER_KEY");
+        return decode_key(Zeroizing::new(v), "ADMIT_MASTER_KEY");
     }
+    let read = |p: &Path| -> Result<Zeroizing<String>> {
+        Ok(Zeroizing::new(
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        ))
+    };
     if let Some(f) = &args.master_key_file {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-        return decode_key(&text, &f.display().to_string());
+        return decode_key(read(f)?, &f.display().to_string());
     }
     let path = args.data_dir.join("master.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        return decode_key(&text, &path.display().to_string());
+        return decode_key(read(&path)?, &path.display().to_string());
     }
     let key = MasterKey::generate()?;
     write_private(
         &path,
-        &base64::engine::general_purpose::STANDARD.encode(key.expose_bytes()),
+        &Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(key.expose_bytes())),
     )?;
     tracing::warn!(
         path = %path.display(),

@@ -462,3 +462,68 @@ fn platform_policy_evaluation_reads_other_projects_only_with_seed_000s_grants() 
     );
     assert_eq!(results[1]["evaluationResult"]["verdict"], "NON_CONFORMANT");
 }
+
+fn sqlite3(s: &Server, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(s.data.path().join("admit.db"))
+        .arg(sql)
+        .output()
+        .expect("sqlite3 is on PATH (apt-get install -y sqlite3)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material() {
+    let s = Server::start();
+    let ring = "projects/p/locations/global/keyRings/r";
+    s.curl(
+        "POST",
+        "/v1/projects/p/locations/global/keyRings?keyRingId=r",
+        Some("{}"),
+    );
+    for k in ["a", "b"] {
+        s.curl(
+            "POST",
+            &format!("/v1/{ring}/cryptoKeys?cryptoKeyId={k}"),
+            Some(r#"{"purpose":"ASYMMETRIC_SIGN","versionTemplate":{"algorithm":"EC_SIGN_P256_SHA256"}}"#),
+        );
+    }
+    let sign = |k: &str| {
+        s.call(
+            "POST",
+            &format!("/v1/{ring}/cryptoKeys/{k}/cryptoKeyVersions/1:asymmetricSign"),
+            Some(r#"{"digest":{"sha256":"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}}"#),
+        )
+    };
+    assert_eq!(sign("a").0, 200);
+    // Wrapped material that no longer unwraps (tampered here; a wrong master key is the same):
+    // INTERNAL with a generic message, nothing about keys or why.
+    let va = format!("{ring}/cryptoKeys/a/cryptoKeyVersions/1");
+    sqlite3(
+        &s,
+        &format!("UPDATE resources SET secret = zeroblob(64) WHERE name = '{va}'"),
+    );
+    let r = sign("a");
+    assert_eq!(r.0, 500, "{}", r.1);
+    assert_eq!(r.1["error"]["status"], "INTERNAL");
+    assert_eq!(r.1["error"]["message"], "internal error");
+    // Destroying a version erases its wrapped private key at once.
+    let vb = format!("{ring}/cryptoKeys/b/cryptoKeyVersions/1");
+    let size = |v: &str| {
+        sqlite3(
+            &s,
+            &format!("SELECT coalesce(length(secret), 0) FROM resources WHERE name = '{v}'"),
+        )
+    };
+    assert_ne!(size(&vb), "0");
+    let destroyed = s.curl("POST", &format!("/v1/{vb}:destroy"), Some("{}"));
+    assert_eq!(destroyed["state"], "DESTROY_SCHEDULED");
+    assert_eq!(size(&vb), "0");
+    assert_eq!(sign("b").0, 400);
+    healthy(&s);
+}

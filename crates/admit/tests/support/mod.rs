@@ -16,6 +16,8 @@ pub(crate) struct Server {
     pub(crate) data: tempfile::TempDir,
     gcloud_config: tempfile::TempDir,
     pub(crate) project: String,
+    /// Every line the server printed on stdout after its address lines (audit records).
+    pub(crate) stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -26,6 +28,33 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Sends `signal` (`TERM`, `KILL`, …) to the server process.
+    pub(crate) fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{signal} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; its status, or `None` if it still runs.
+    pub(crate) fn wait_exit(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return Some(st);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub(crate) fn start() -> Server {
         Self::start_with(&[], None)
     }
@@ -121,9 +150,12 @@ impl Server {
             None
         };
         // Keep draining stdout (audit JSON lines) so the server never blocks on a full pipe.
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink_lines = lines.clone();
         std::thread::spawn(move || {
             let mut sink = String::new();
             while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink_lines.lock().unwrap().push(sink.trim_end().to_owned());
                 sink.clear();
             }
         });
@@ -135,6 +167,7 @@ impl Server {
             data,
             gcloud_config: tempfile::tempdir().expect("tempdir"),
             project: "my-proj".into(),
+            stdout: lines,
         }
     }
 
