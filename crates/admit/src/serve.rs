@@ -94,7 +94,7 @@ async fn stop_requested() {
 }
 
 /// Decodes the base64 master key; the text and the decoded bytes are zeroed when dropped.
-fn decode_key(text: Zeroizing<String>, origin: &str) -> Result<MasterKey> {
+fn decode_key(text: &Zeroizing<String>, origin: &str) -> Result<MasterKey> {
     let bytes = Zeroizing::new(
         base64::engine::general_purpose::STANDARD
             .decode(text.trim())
@@ -105,7 +105,7 @@ fn decode_key(text: Zeroizing<String>, origin: &str) -> Result<MasterKey> {
 
 fn master_key(args: &ServeArgs) -> Result<MasterKey> {
     if let Ok(v) = std::env::var("ADMIT_MASTER_KEY") {
-        return decode_key(Zeroizing::new(v), "ADMIT_MASTER_KEY");
+        return decode_key(&Zeroizing::new(v), "ADMIT_MASTER_KEY");
     }
     let read = |p: &Path| -> Result<Zeroizing<String>> {
         Ok(Zeroizing::new(
@@ -113,11 +113,11 @@ fn master_key(args: &ServeArgs) -> Result<MasterKey> {
         ))
     };
     if let Some(f) = &args.master_key_file {
-        return decode_key(read(f)?, &f.display().to_string());
+        return decode_key(&read(f)?, &f.display().to_string());
     }
     let path = args.data_dir.join("master.key");
     if path.exists() {
-        return decode_key(read(&path)?, &path.display().to_string());
+        return decode_key(&read(&path)?, &path.display().to_string());
     }
     let key = MasterKey::generate()?;
     write_private(

@@ -156,9 +156,9 @@ fn sigterm_answers_every_review_in_flight_records_each_and_exits_0() {
         .lines()
         .map(str::to_owned)
         .collect();
-    let mut a = answered.clone();
+    let mut a = answered;
     a.sort();
-    let mut st = stored.clone();
+    let mut st = stored;
     st.sort();
     assert_eq!(st, a, "stored records vs answered reviews");
     let lines = s.stdout.lock().unwrap().clone();
