@@ -125,9 +125,20 @@ impl Service {
             size: Page::MAX_SIZE,
             token: None,
         };
+        let mut seen = 0usize;
         loop {
             let l = self.list_occurrences(&scope, &filter, &page).await?;
             for v in l.items {
+                seen += 1;
+                if seen > crate::MAX_OCCURRENCES_PER_IMAGE {
+                    // Every one would be verified on every review: fail closed instead.
+                    return Err(ServiceError::precondition(format!(
+                        "more than {} attestations of {}@{digest} under {}; refusing to verify them all",
+                        crate::MAX_OCCURRENCES_PER_IMAGE,
+                        image.repository(),
+                        attestor.note
+                    )));
+                }
                 let key = (
                     name.clone(),
                     attestor_etag.to_owned(),
@@ -170,7 +181,15 @@ impl Service {
                 None => break,
             }
         }
+        reasons.sort();
         reasons.dedup();
+        // A denial explains itself, but not with one line per bogus occurrence.
+        const MAX_REASONS: usize = 10;
+        if reasons.len() > MAX_REASONS {
+            let more = reasons.len() - MAX_REASONS;
+            reasons.truncate(MAX_REASONS);
+            reasons.push(format!("and {more} more"));
+        }
         if reasons.is_empty() {
             reasons.push(format!(
                 "no attestation by {name} for {}@{digest}",

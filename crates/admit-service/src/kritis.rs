@@ -27,7 +27,7 @@ impl Service {
         let digest = image.digest().unwrap_or_default();
         let filter = format!("kind = \"{kind}\" AND has_suffix(resourceUrl, \"{digest}\")");
         Ok(self
-            .all_occurrences(&scope, &filter)
+            .bounded_occurrences(&scope, &filter)
             .await?
             .into_iter()
             .filter(|o| {

@@ -31,7 +31,7 @@ pub use admission::AdmissionRequest;
 pub use error::{Code, ServiceError};
 pub use kms::{SignRequest, SignResponse};
 pub use kritis::KritisViolations;
-pub use occurrences::validate_attestation;
+pub use occurrences::{MAX_BATCH, MAX_OCCURRENCES_PER_IMAGE, validate_attestation};
 pub use roles::{PERMISSIONS, grants, known_roles};
 
 /// Seconds and nanoseconds since the Unix epoch.

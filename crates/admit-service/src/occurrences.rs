@@ -9,6 +9,13 @@ use serde_json::{Map, Value};
 use crate::notes::{derive_kind, with_times};
 use crate::{Service, ServiceError, check_project};
 
+/// The most occurrences of one kind read for one image on an admission or evaluation path
+/// (attestations under a note, vulnerabilities, scans): beyond it the decision fails closed.
+pub const MAX_OCCURRENCES_PER_IMAGE: usize = 10_000;
+
+/// The most notes or occurrences one `batchCreate` may carry (Container Analysis' own limit).
+pub const MAX_BATCH: usize = 1000;
+
 /// Applies an update mask of top-level field names (empty or `*`: every field in `patch`).
 pub(crate) fn apply_mask(
     current: Value,
@@ -111,6 +118,12 @@ impl Service {
         bodies: Vec<Value>,
     ) -> Result<Vec<Value>, ServiceError> {
         check_project(project)?;
+        if bodies.len() > MAX_BATCH {
+            return Err(ServiceError::invalid(format!(
+                "occurrences: {} given; a batch holds at most {MAX_BATCH}",
+                bodies.len()
+            )));
+        }
         let mut prepared = Vec::with_capacity(bodies.len());
         // A batch usually attaches to a handful of notes: check each once.
         let mut checked = std::collections::HashSet::new();
@@ -228,24 +241,57 @@ impl Service {
     }
 
     /// Every page of a list, for server-side aggregation.
-    pub(crate) async fn all_occurrences(
+    /// Streams the occurrences of `scope` matching `filter` to `each`, one page at a time, so
+    /// memory holds one page, never a project. `each` may stop early. With `limit`, reading more
+    /// than that many is an error (the admission paths fail closed rather than spend unbounded
+    /// time and memory on what someone wrote under one image).
+    pub(crate) async fn scan_occurrences(
+        &self,
+        scope: &OccurrenceScope,
+        filter: &str,
+        limit: Option<usize>,
+        mut each: impl FnMut(Value) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), ServiceError> {
+        let mut page = Page {
+            size: Page::MAX_SIZE,
+            token: None,
+        };
+        let mut seen = 0usize;
+        loop {
+            let l = self.list_occurrences(scope, filter, &page).await?;
+            for item in l.items {
+                seen += 1;
+                if let Some(max) = limit
+                    && seen > max
+                {
+                    return Err(ServiceError::precondition(format!(
+                        "more than {max} occurrences match `{filter}`; refusing to read them all"
+                    )));
+                }
+                if each(item).is_break() {
+                    return Ok(());
+                }
+            }
+            match l.next_page_token {
+                Some(t) => page.token = Some(t),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The occurrences `scan_occurrences` streams, collected: only with a `limit`.
+    pub(crate) async fn bounded_occurrences(
         &self,
         scope: &OccurrenceScope,
         filter: &str,
     ) -> Result<Vec<Value>, ServiceError> {
         let mut out = Vec::new();
-        let mut page = Page {
-            size: Page::MAX_SIZE,
-            token: None,
-        };
-        loop {
-            let l = self.list_occurrences(scope, filter, &page).await?;
-            out.extend(l.items);
-            match l.next_page_token {
-                Some(t) => page.token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        self.scan_occurrences(scope, filter, Some(MAX_OCCURRENCES_PER_IMAGE), |v| {
+            out.push(v);
+            std::ops::ControlFlow::Continue(())
+        })
+        .await?;
+        Ok(out)
     }
 
     /// `occurrences:vulnerabilitySummary`: counts per (resource, severity), plus a total entry
@@ -263,10 +309,7 @@ impl Service {
         } else {
             format!("({filter}) AND kind = \"VULNERABILITY\"")
         };
-        let all = self
-            .all_occurrences(&OccurrenceScope::Project(project.to_owned()), &filter)
-            .await?;
-        for o in &all {
+        let mut add = |o: Value| {
             let uri = o["resourceUri"].as_str().unwrap_or_default().to_owned();
             let v = &o["vulnerability"];
             let sev = v["effectiveSeverity"]
@@ -275,12 +318,21 @@ impl Service {
                 .unwrap_or("SEVERITY_UNSPECIFIED")
                 .to_owned();
             let fixable = u64::from(v["fixAvailable"].as_bool().unwrap_or(false));
-            for key in [(uri.clone(), sev.clone()), (uri.clone(), String::new())] {
+            for key in [(uri.clone(), sev), (uri, String::new())] {
                 let e = counts.entry(key).or_default();
                 e.0 += fixable;
                 e.1 += 1;
             }
-        }
+            std::ops::ControlFlow::Continue(())
+        };
+        // Counted page by page: memory holds the counts, never the occurrences.
+        self.scan_occurrences(
+            &OccurrenceScope::Project(project.to_owned()),
+            &filter,
+            None,
+            &mut add,
+        )
+        .await?;
         let entries: Vec<Value> = counts
             .into_iter()
             .map(|((uri, sev), (fixable, total))| {

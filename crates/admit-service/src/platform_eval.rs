@@ -196,7 +196,7 @@ impl Service {
         let mut out = Vec::new();
         for p in projects {
             let all = self
-                .all_occurrences(&OccurrenceScope::Project(p.clone()), &filter)
+                .bounded_occurrences(&OccurrenceScope::Project(p.clone()), &filter)
                 .await?;
             out.extend(
                 all.into_iter()

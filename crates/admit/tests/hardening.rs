@@ -527,3 +527,63 @@ fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material
     assert_eq!(sign("b").0, 400);
     healthy(&s);
 }
+
+#[test]
+fn batches_are_bounded_and_admission_fails_closed_past_its_read_bound() {
+    let s = Server::start_webhook(&[]);
+    let p = &s.project;
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/notes?noteId=ci"),
+        Some(r#"{"attestation":{"hint":{"humanReadableName":"ci"}}}"#),
+    );
+    let key = admit_testkit::OpensslKey::generate("p256");
+    let attestor = json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/ci"),
+        "publicKeys": [{"pkixPublicKey": {"publicKeyPem": key.public_pem, "signatureAlgorithm": "ECDSA_P256_SHA256"}}]}});
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/attestors?attestorId=ci"),
+        Some(&attestor.to_string()),
+    );
+    let policy = json!({"defaultAdmissionRule": {"evaluationMode": "REQUIRE_ATTESTATION",
+        "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG", "requireAttestationsBy": [format!("projects/{p}/attestors/ci")]}});
+    s.curl(
+        "PUT",
+        &format!("/v1/projects/{p}/policy"),
+        Some(&policy.to_string()),
+    );
+    let image = format!("us-docker.pkg.dev/{p}/prod/app@{}", support::digest("app"));
+    let junk = |n: usize| {
+        let occ = json!({"resourceUri": image, "noteName": format!("projects/{p}/notes/ci"),
+                         "attestation": {"serializedPayload": "e30=", "signatures": [{"publicKeyId": "x", "signature": "AAAA"}]}});
+        json!({"occurrences": vec![occ; n]}).to_string()
+    };
+    let batch = format!("/v1/projects/{p}/occurrences:batchCreate");
+    let r = s.call("POST", &batch, Some(&junk(admit_service::MAX_BATCH + 1)));
+    assert_error(&r, 400, "INVALID_ARGUMENT", "at most 1000");
+    let notes: serde_json::Map<String, Value> = (0..=admit_service::MAX_BATCH)
+        .map(|i| (format!("n{i}"), json!({"attestation": {}})))
+        .collect();
+    let r = s.call(
+        "POST",
+        &format!("/v1/projects/{p}/notes:batchCreate"),
+        Some(&json!({"notes": notes}).to_string()),
+    );
+    assert_error(&r, 400, "INVALID_ARGUMENT", "at most 1000");
+    // More junk attestations under one image than admission will read: denied, saying why.
+    let batches = admit_service::MAX_OCCURRENCES_PER_IMAGE / admit_service::MAX_BATCH + 1;
+    for _ in 0..batches {
+        s.curl("POST", &batch, Some(&junk(admit_service::MAX_BATCH)));
+    }
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "prod"},
+                     "spec": {"containers": [{"name": "web", "image": image}]}});
+    let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"}, "name": "web", "namespace": "prod",
+        "operation": "CREATE", "userInfo": {"username": "alice"}, "object": pod}});
+    let resp = s.review(&review);
+    assert_eq!(resp["response"]["allowed"], false, "{resp}");
+    let m = resp["response"]["status"]["message"].as_str().unwrap();
+    assert!(m.contains("refusing to verify them all"), "{m}");
+    healthy(&s);
+}

@@ -281,13 +281,26 @@ impl Server {
             "-H",
             "Content-Type: application/json",
         ]);
-        if let Some(b) = body {
-            c.args(["--data-binary", b]);
+        // The body goes through stdin: large bodies do not fit on a command line.
+        if body.is_some() {
+            c.args(["--data-binary", "@-"]);
         }
-        let out = c
+        let mut child = c
             .arg(format!("{}{path}", self.url))
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("cannot run curl: apt-get install -y curl");
+        let mut stdin = child.stdin.take().expect("stdin");
+        if let Some(b) = body {
+            use std::io::Write as _;
+            stdin
+                .write_all(b.as_bytes())
+                .expect("write the body to curl");
+        }
+        drop(stdin);
+        let out = child.wait_with_output().expect("curl");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (json, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
         let v =
