@@ -316,6 +316,21 @@ impl Service {
         })
     }
 
+    /// Deletes audit records older than `days` days, in chunks; returns how many went.
+    pub async fn prune_audit(&self, days: u64) -> Result<u64, ServiceError> {
+        const CHUNK: u32 = 10_000;
+        let (now, _) = (self.clock)();
+        let before = admit_model::rfc3339(now.saturating_sub(days.saturating_mul(86_400)), 0);
+        let mut total = 0;
+        loop {
+            let n = self.store.prune_audit(&before, CHUNK).await?;
+            total += n;
+            if n < u64::from(CHUNK) {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Lists audit records: `filter` is `field=value` terms joined by ` AND ` (fields: verdict,
     /// namespace, cluster, kind, user, breakglass, dryRun).
     pub async fn list_audit(

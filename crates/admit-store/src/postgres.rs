@@ -265,6 +265,18 @@ impl Store for PostgresStore {
         audit::append(&self.pool, records).await
     }
 
+    async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM audit_records WHERE seq IN (SELECT seq FROM audit_records WHERE time < $1 ORDER BY time LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("prune audit records"))?;
+        Ok(done.rows_affected())
+    }
+
     async fn list_audit(
         &self,
         project: &str,

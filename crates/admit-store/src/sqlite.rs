@@ -277,6 +277,18 @@ impl Store for SqliteStore {
         audit::append(&self.write, records).await
     }
 
+    async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM audit_records WHERE seq IN (SELECT seq FROM audit_records WHERE time < ? ORDER BY time LIMIT ?)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&self.write)
+        .await
+        .map_err(StoreError::db("prune audit records"))?;
+        Ok(done.rows_affected())
+    }
+
     async fn list_audit(
         &self,
         project: &str,

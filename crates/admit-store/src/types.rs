@@ -165,6 +165,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Appends several audit records in one transaction: all or none (group commit).
     async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError>;
 
+    /// Deletes the audit records older than `before` (RFC 3339), at most `limit` of them;
+    /// returns how many were deleted (retention: call again while it returns `limit`).
+    async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError>;
+
     /// Audit records of `project`, oldest first.
     async fn list_audit(
         &self,

@@ -332,6 +332,20 @@ macro_rules! conformance_suite {
         }
 
         #[tokio::test]
+        async fn audit_retention_deletes_only_older_records() {
+            let (_guard, s) = $make().await;
+            for (i, t) in ["2020-01-01T00:00:00Z", "2020-06-01T00:00:00Z", "2026-11-01T00:00:00Z", "2026-11-30T00:00:00Z"].iter().enumerate() {
+                s.append_audit(&json!({"time": t, "project": "p", "name": format!("n{i}"), "verdict": "ALLOWED"})).await.unwrap();
+            }
+            assert_eq!(s.prune_audit("2026-01-01T00:00:00Z", 1).await.unwrap(), 1);
+            assert_eq!(s.prune_audit("2026-01-01T00:00:00Z", 100).await.unwrap(), 1);
+            assert_eq!(s.prune_audit("2026-01-01T00:00:00Z", 100).await.unwrap(), 0);
+            let left: Vec<String> = s.list_audit("p", &admit_store::AuditFilter::default(), &Page::default()).await.unwrap()
+                .items.iter().map(|r| r["name"].as_str().unwrap().to_owned()).collect();
+            assert_eq!(left, ["n2", "n3"]);
+        }
+
+        #[tokio::test]
         async fn batch_create_is_all_or_nothing() {
             let (_guard, s) = $make().await;
             let a = "projects/p/notes/a";

@@ -49,6 +49,14 @@ pub(crate) async fn validate(
     Query(q): Query<std::collections::HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    // Past the bound, shed at once: a queue would only grow memory and miss every deadline.
+    let Ok(_permit) = s.in_flight.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "admit is deciding as many reviews as it is configured to; retry\n",
+        )
+            .into_response();
+    };
     let review = match review::parse(&body) {
         Ok(r) => r,
         // Without a uid there is no response the API server would accept; an HTTP error is a

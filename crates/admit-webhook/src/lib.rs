@@ -32,22 +32,54 @@ pub struct WebhookConfig {
     pub istio_trust_domain: String,
     /// Kritis' namespace policies, when configured: they must allow as well.
     pub kritis: Option<Arc<admit_policy::KritisPolicies>>,
+    /// Reviews decided at once; more are answered 503 at once (never queued without bound).
+    pub max_in_flight: usize,
 }
+
+/// The largest AdmissionReview read: the API server caps an object at 3 MiB and a review holds
+/// the object and the old object, so anything bigger is not from an API server.
+pub const MAX_REVIEW_BODY: usize = 7 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 struct State {
     service: Arc<Service>,
     config: Arc<WebhookConfig>,
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+/// `/healthz` and `/readyz` alone, for probes on a port without client-certificate
+/// authentication (the kubelet presents none).
+pub fn health_router(service: Arc<Service>) -> Router {
+    let state = State {
+        service,
+        in_flight: Arc::new(tokio::sync::Semaphore::new(1)),
+        config: Arc::new(WebhookConfig {
+            project: String::new(),
+            cluster: None,
+            breakglass_justification_annotation: None,
+            istio_trust_domain: String::new(),
+            kritis: None,
+            max_in_flight: 1,
+        }),
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(handler::ready))
+        .with_state(state)
 }
 
 /// `POST /validate`, `/healthz`, `/readyz`.
 pub fn router(service: Arc<Service>, config: WebhookConfig) -> Router {
     let state = State {
         service,
+        in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
         config: Arc::new(config),
     };
     Router::new()
-        .route("/validate", post(handler::validate))
+        .route(
+            "/validate",
+            post(handler::validate).layer(axum::extract::DefaultBodyLimit::max(MAX_REVIEW_BODY)),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(handler::ready))
         .with_state(state)

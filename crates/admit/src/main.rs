@@ -11,6 +11,7 @@ mod offline;
 mod render;
 mod serve;
 mod webhook_cert;
+mod webhook_tls;
 
 use std::process::ExitCode;
 
@@ -36,7 +37,7 @@ pub(crate) enum OutputFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the Binary Authorization, Grafeas and KMS APIs (SQLite under --data-dir).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Work with policy files.
     Policy {
         #[command(subcommand)]
@@ -155,7 +156,7 @@ pub(crate) enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse_from(client::signer::go_flags(std::env::args().collect()));
     let result = match cli.command {
-        Command::Serve(args) => serve_main(args),
+        Command::Serve(args) => serve_main(*args),
         Command::Policy {
             command: PolicyCommand::Validate { file },
         } => offline::validate_policy(&file),

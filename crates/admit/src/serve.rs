@@ -40,6 +40,19 @@ pub(crate) struct ServeArgs {
     /// PEM private key for the webhook.
     #[arg(long, env = "ADMIT_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// PEM CA bundle: the webhook then accepts only clients presenting a certificate it
+    /// issued (configure the API server's AdmissionConfiguration kubeConfigFile with that
+    /// client certificate). Reloaded with the serving certificate.
+    #[arg(long, env = "ADMIT_WEBHOOK_CLIENT_CA", requires = "webhook_listen")]
+    webhook_client_ca: Option<PathBuf>,
+    /// Also serve `/healthz` and `/readyz` over plain HTTP here, for the kubelet's probes
+    /// (which cannot present a client certificate when --webhook-client-ca is set).
+    #[arg(long, env = "ADMIT_HEALTH_LISTEN")]
+    health_listen: Option<SocketAddr>,
+    /// Reviews decided at once; beyond it the webhook answers 503 at once instead of queueing
+    /// without bound (the API server then applies the failurePolicy).
+    #[arg(long, env = "ADMIT_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
+    webhook_max_in_flight: usize,
     /// The project whose policy the webhook enforces.
     #[arg(long, env = "ADMIT_PROJECT")]
     project: Option<String>,
@@ -74,6 +87,29 @@ pub(crate) struct ServeArgs {
     /// terminationGracePeriodSeconds (30 by default).
     #[arg(long, env = "ADMIT_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     shutdown_grace_seconds: u64,
+    /// Audit records (admission decisions and admin changes) older than this many days are
+    /// deleted, checked at start and hourly, so the log cannot grow without bound; 0 keeps
+    /// them forever (as Cloud Logging's _Default bucket, the default is 30).
+    #[arg(long, env = "ADMIT_AUDIT_RETENTION_DAYS", default_value_t = 30)]
+    audit_retention_days: u64,
+}
+
+/// Applies the audit retention at start and then hourly.
+fn prune_audit_log(service: Arc<Service>, days: u64) {
+    if days == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match service.prune_audit(days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, days, "audit retention applied"),
+                Err(e) => tracing::error!(error = %e, "cannot apply the audit retention"),
+            }
+        }
+    });
 }
 
 /// Resolves when the process is asked to stop (SIGTERM from the kubelet, or SIGINT).
@@ -202,6 +238,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         None => tracing::warn!("access control off: every caller holds every permission"),
     }
     let service = Arc::new(service);
+    prune_audit_log(service.clone(), args.audit_retention_days);
     let app = admit_api::app(service.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -236,6 +273,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             } => bail!("requests still in flight after the {}s grace period", grace.as_secs()),
         }
     };
+    if let Some(addr) = args.health_listen {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let health = admit_webhook::health_router(service.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, health).await {
+                tracing::error!(error = %e, "the health listener stopped");
+            }
+        });
+    }
     let served = match &args.webhook_listen {
         None => api.await,
         Some(wl) => {
@@ -272,22 +320,28 @@ async fn webhook(
     else {
         bail!("--webhook-listen needs --tls-cert, --tls-key and --project");
     };
-    let tls = RustlsConfig::from_pem_file(cert, key)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot load the webhook certificate {} / key {}",
-                cert.display(),
-                key.display()
-            )
-        })?;
-    // Reload the certificate regularly so a rotated Secret is picked up without a restart.
-    let (reload, c, k) = (tls.clone(), cert.clone(), key.clone());
+    let files = crate::webhook_tls::TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+        client_ca: args.webhook_client_ca.clone(),
+    };
+    let tls = RustlsConfig::from_config(files.config()?);
+    if files.client_ca.is_none() {
+        tracing::warn!(
+            "the webhook accepts any TLS client: pass --webhook-client-ca so only the API server can ask for decisions"
+        );
+    }
+    // Reload the certificates regularly so a rotated Secret is picked up without a restart.
+    let reload = tls.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-            if let Err(e) = reload.reload_from_pem_file(&c, &k).await {
-                tracing::error!(error = %e, "cannot reload the webhook certificate; keeping the previous one");
+            match files.config() {
+                Ok(c) => reload.reload_from_config(c),
+                Err(e) => tracing::error!(
+                    error = %format!("{e:#}"),
+                    "cannot reload the webhook TLS material; keeping the previous one"
+                ),
             }
         }
     });
@@ -301,6 +355,7 @@ async fn webhook(
         breakglass_justification_annotation: args.breakglass_justification_annotation.clone(),
         istio_trust_domain: args.istio_trust_domain.clone(),
         kritis,
+        max_in_flight: args.webhook_max_in_flight.max(1),
     };
     let app = admit_webhook::router(service, config);
     crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;

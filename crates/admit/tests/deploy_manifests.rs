@@ -27,6 +27,9 @@ fn deployment_has_replicas_probes_and_the_webhook_flags() {
     let c = &d["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    // Probes go to the plain health port: the webhook port demands a client certificate.
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "health");
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "health");
     let args: Vec<&str> = c["args"]
         .as_array()
         .unwrap()
@@ -38,6 +41,8 @@ fn deployment_has_replicas_probes_and_the_webhook_flags() {
         "--webhook-listen=0.0.0.0:8443",
         "--tls-cert=/etc/admit/tls/tls.crt",
         "--tls-key=/etc/admit/tls/tls.key",
+        "--webhook-client-ca=/etc/admit/client-ca/ca.crt",
+        "--health-listen=0.0.0.0:8081",
     ] {
         assert!(args.contains(&flag), "{flag} in {args:?}");
     }

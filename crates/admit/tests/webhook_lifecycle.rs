@@ -170,3 +170,213 @@ fn sigterm_answers_every_review_in_flight_records_each_and_exits_0() {
     printed.sort();
     assert_eq!(printed, a, "stdout records vs answered reviews");
 }
+
+/// `openssl`: a CA and a client certificate it signs, in `dir` as `NAME-ca.crt`,
+/// `NAME.crt`, `NAME.key`.
+fn client_pki(dir: &std::path::Path, name: &str) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is on PATH");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (ca_key, ca) = (format!("{name}-ca.key"), format!("{name}-ca.crt"));
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    run(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        &ca_key,
+    ]);
+    run(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        &ca_key,
+        "-subj",
+        &format!("/CN={name} CA"),
+        "-days",
+        "1",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+        "-out",
+        &ca,
+    ]);
+    run(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        &key,
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-key",
+        &key,
+        "-subj",
+        "/CN=kube-apiserver",
+        "-out",
+        &csr,
+    ]);
+    let ext = dir.join(format!("{name}.ext"));
+    std::fs::write(&ext, "extendedKeyUsage=clientAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        ext.to_str().unwrap(),
+        "-out",
+        &crt,
+    ]);
+}
+
+#[test]
+fn with_a_client_ca_only_its_clients_get_decisions() {
+    let pki = tempfile::tempdir().unwrap();
+    client_pki(pki.path(), "apiserver");
+    client_pki(pki.path(), "stranger");
+    let ca = pki.path().join("apiserver-ca.crt");
+    // A free port for the probes' plain health listener.
+    let health = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = Server::start_webhook(&[
+        "--webhook-client-ca",
+        ca.to_str().unwrap(),
+        "--health-listen",
+        &health.to_string(),
+    ]);
+    s.curl("PUT", "/v1/projects/my-proj/policy", Some(ALLOW_ALL));
+    let url = s.webhook.clone().unwrap();
+    let post = |cert: Option<&str>| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(s.data.path().join("ca.crt"));
+        if let Some(name) = cert {
+            c.arg("--cert")
+                .arg(pki.path().join(format!("{name}.crt")))
+                .arg("--key")
+                .arg(pki.path().join(format!("{name}.key")));
+        }
+        c.args(["-H", "Content-Type: application/json", "--data-binary"])
+            .arg(review("uid-mtls").to_string())
+            .arg(format!("{url}/validate?timeout=10s"))
+            .output()
+            .unwrap()
+    };
+    let ok = post(Some("apiserver"));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let v: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    for who in [None, Some("stranger")] {
+        let out = post(who);
+        assert!(
+            !out.status.success(),
+            "{who:?} was served: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(out.stdout.is_empty(), "{who:?}");
+    }
+    // The kubelet's probes, with no client certificate, use the health port.
+    for path in ["healthz", "readyz"] {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "5"])
+            .arg(format!("http://{health}/{path}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Only the API server's review cost a record.
+    let n = sqlite3(
+        &s,
+        "SELECT count(*) FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod'",
+    );
+    assert_eq!(n, "1");
+}
+
+#[test]
+fn oversized_reviews_are_refused_unread() {
+    let s = Server::start_webhook(&[]);
+    let url = s.webhook.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    std::fs::write(
+        &big,
+        format!(
+            "{{\"x\":\"{}\"}}",
+            "x".repeat(admit_webhook::MAX_REVIEW_BODY)
+        ),
+    )
+    .unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(s.data.path().join("ca.crt"))
+        .args(["-H", "Content-Type: application/json", "--data-binary"])
+        .arg(format!("@{}", big.display()))
+        .arg(format!("{url}/validate?timeout=10s"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "413");
+}
+
+#[test]
+fn audit_records_past_the_retention_are_deleted() {
+    let mut s = Server::start_webhook(&["--audit-retention-days", "30"]);
+    s.curl("PUT", "/v1/projects/my-proj/policy", Some(ALLOW_ALL));
+    assert_eq!(s.review(&review("uid-new"))["response"]["allowed"], true);
+    // A record from long ago, as if the log had been running for years.
+    sqlite3(
+        &s,
+        "INSERT INTO audit_records (time, project, cluster, namespace, kind, name, user, verdict, breakglass, dry_run, body) \
+         VALUES ('2020-01-01T00:00:00Z', 'my-proj', '', 'prod', 'Pod', 'old', 'alice', 'ALLOWED', 0, 0, '{\"uid\":\"uid-old\",\"kind\":\"Pod\"}')",
+    );
+    s.kill_and_restart();
+    let uids = || {
+        sqlite3(
+            &s,
+            "SELECT json_extract(body, '$.uid') FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod' ORDER BY seq",
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while uids().contains("uid-old") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(uids(), "uid-new");
+}

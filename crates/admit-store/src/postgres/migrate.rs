@@ -16,6 +16,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit",
         include_str!("../../migrations/postgres/0002_audit.sql"),
     ),
+    (
+        3,
+        "audit_time",
+        include_str!("../../migrations/postgres/0003_audit_time.sql"),
+    ),
 ];
 
 /// An arbitrary constant: "admit migrations".

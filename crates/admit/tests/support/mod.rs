@@ -18,6 +18,61 @@ pub(crate) struct Server {
     pub(crate) project: String,
     /// Every line the server printed on stdout after its address lines (audit records).
     pub(crate) stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    args: Vec<String>,
+    _certs: Option<tempfile::TempDir>,
+}
+
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Starts `admit serve` on `data` with `extra` flags: the process, its API URL, its webhook
+/// URL (when asked for) and the lines it prints after those.
+fn spawn(data: &Path, extra: &[String]) -> (Child, String, Option<String>, Lines) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_admit"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .env("ADMIT_LOG", "warn")
+        // Replicas on one database must share the KMS master key.
+        .env(
+            "ADMIT_MASTER_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start admit serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read address line");
+    let url = line
+        .trim()
+        .strip_prefix("admit listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    let webhook = if extra.iter().any(|a| a == "--webhook-listen") {
+        let mut l = String::new();
+        reader.read_line(&mut l).expect("read webhook line");
+        Some(
+            l.trim()
+                .strip_prefix("admit webhook listening on ")
+                .unwrap_or_else(|| panic!("unexpected line: {l:?}"))
+                .to_owned(),
+        )
+    } else {
+        None
+    };
+    // Keep draining stdout (audit JSON lines) so the server never blocks on a full pipe.
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink_lines = lines.clone();
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink_lines.lock().unwrap().push(sink.trim_end().to_owned());
+            sink.clear();
+        }
+    });
+    (child, url, webhook, lines)
 }
 
 impl Drop for Server {
@@ -114,52 +169,8 @@ impl Server {
         if let Some(c) = &certs {
             std::fs::copy(c.path().join("ca.crt"), data.path().join("ca.crt")).expect("copy ca");
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_admit"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .args(extra)
-            .env("ADMIT_LOG", "warn")
-            // Replicas on one database must share the KMS master key.
-            .env(
-                "ADMIT_MASTER_KEY",
-                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start admit serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("read address line");
-        let url = line
-            .trim()
-            .strip_prefix("admit listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
-        let webhook = if extra.contains(&"--webhook-listen") {
-            let mut l = String::new();
-            reader.read_line(&mut l).expect("read webhook line");
-            Some(
-                l.trim()
-                    .strip_prefix("admit webhook listening on ")
-                    .unwrap_or_else(|| panic!("unexpected line: {l:?}"))
-                    .to_owned(),
-            )
-        } else {
-            None
-        };
-        // Keep draining stdout (audit JSON lines) so the server never blocks on a full pipe.
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink_lines = lines.clone();
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink_lines.lock().unwrap().push(sink.trim_end().to_owned());
-                sink.clear();
-            }
-        });
-        drop(certs);
+        let args: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let (child, url, webhook, stdout) = spawn(data.path(), &args);
         Server {
             child,
             url,
@@ -167,8 +178,22 @@ impl Server {
             data,
             gcloud_config: tempfile::tempdir().expect("tempdir"),
             project: "my-proj".into(),
-            stdout: lines,
+            stdout,
+            args,
+            _certs: certs,
         }
+    }
+
+    /// Kills the process with SIGKILL (no chance to clean up) and starts it again on the same
+    /// data directory with the same flags; the URLs change (new ports).
+    pub(crate) fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, url, webhook, stdout) = spawn(self.data.path(), &self.args);
+        self.child = child;
+        self.url = url;
+        self.webhook = webhook;
+        self.stdout = stdout;
     }
 
     /// Runs gcloud against this server; returns the output (not asserting success).
