@@ -7,7 +7,8 @@
     clippy::expect_used,
     clippy::unwrap_used,
     clippy::panic,
-    reason = "tests abort loudly"
+    clippy::print_stderr,
+    reason = "tests abort loudly and print the seed and figures of the run"
 )]
 
 mod support;
@@ -56,7 +57,7 @@ async fn write(
     project: &str,
     i: usize,
 ) -> Option<Vec<((usize, usize), Value)>> {
-    let batch = i % 4 == 0;
+    let batch = i.is_multiple_of(4);
     let (path, body) = if batch {
         let occs: Vec<Value> = (0..BATCH).map(|p| occurrence(project, i, p)).collect();
         ("/occurrences:batchCreate", json!({"occurrences": occs}))
@@ -219,7 +220,7 @@ fn run(mut s: Server) {
         parts.entry(i).or_default().insert(p);
     }
     for (i, ps) in &parts {
-        let want = if i % 4 == 0 { BATCH } else { 1 };
+        let want = if i.is_multiple_of(4) { BATCH } else { 1 };
         assert_eq!(ps.len(), want, "write {i} is half-written: parts {ps:?}");
     }
 }
