@@ -16,6 +16,17 @@ use admit_service::Service;
 use axum::Router;
 use axum::routing::{get, post};
 
+/// What the webhook reads from an untrusted request body before any decision: the review and
+/// the images of its workload. Exposed for the fuzz targets (`fuzz/`), which must reach the
+/// same code the network does; returns the images or the refusal.
+#[doc(hidden)]
+pub fn inspect_review(body: &[u8]) -> Result<Vec<String>, String> {
+    let r = review::parse(body)?;
+    let w = workload::extract(&r.group, &r.kind, &r.object)?;
+    let _ = review::respond(&r.api_version, &r.uid, false, Some("fuzz"), &w.images);
+    Ok(w.images)
+}
+
 /// The annotation that admits a non-conformant workload (audited).
 pub const BREAKGLASS_ANNOTATION: &str = "alpha.image-policy.k8s.io/break-glass";
 
