@@ -77,12 +77,12 @@ fn object(body: Value) -> Result<serde_json::Map<String, Value>, ServiceError> {
 }
 
 impl Service {
-    pub async fn create_note(
-        &self,
+    /// Checks a note body and fills in its derived fields; its name and body.
+    fn prepare_note(
         project: &str,
         note_id: &str,
         body: Value,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<(String, Value), ServiceError> {
         check_project(project)?;
         check_id("noteId", note_id)?;
         let name = format!("projects/{project}/notes/{note_id}");
@@ -103,6 +103,16 @@ impl Service {
         let mut body = Value::Object(o);
         let kind = derive_kind(&body, "a note")?;
         body["kind"] = Value::String(kind.into());
+        Ok((name, body))
+    }
+
+    pub async fn create_note(
+        &self,
+        project: &str,
+        note_id: &str,
+        body: Value,
+    ) -> Result<Value, ServiceError> {
+        let (name, body) = Self::prepare_note(project, note_id, body)?;
         let doc = self
             .store
             .put(
@@ -116,6 +126,33 @@ impl Service {
             )
             .await?;
         Ok(with_times(doc))
+    }
+
+    /// `notes:batchCreate`: every note or none (at most [`crate::MAX_BATCH`]).
+    pub async fn create_notes(
+        &self,
+        project: &str,
+        notes: &serde_json::Map<String, Value>,
+    ) -> Result<Vec<Value>, ServiceError> {
+        if notes.len() > crate::MAX_BATCH {
+            return Err(ServiceError::invalid(format!(
+                "notes: {} given; a batch holds at most {}",
+                notes.len(),
+                crate::MAX_BATCH
+            )));
+        }
+        let parent = format!("projects/{project}");
+        let mut items = Vec::with_capacity(notes.len());
+        for (id, n) in notes {
+            let (name, body) = Self::prepare_note(project, id, n.clone())
+                .map_err(|e| ServiceError::new(e.code, format!("notes[{id}]: {}", e.message)))?;
+            items.push((name, parent.clone(), body));
+        }
+        let docs = self
+            .store
+            .create_all(Kind::Note, &items, &self.now())
+            .await?;
+        Ok(docs.into_iter().map(with_times).collect())
     }
 
     pub async fn get_note(&self, name: &str) -> Result<Value, ServiceError> {

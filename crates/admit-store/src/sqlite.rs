@@ -96,6 +96,85 @@ impl SqliteStore {
     }
 }
 
+/// One resource write inside `tx` (see [`Store::put`]).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the Store::put signature, inside a transaction"
+)]
+async fn put_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    kind: Kind,
+    name: &str,
+    parent: &str,
+    body: &Value,
+    secret: Option<&[u8]>,
+    pre: Precondition,
+    now: &str,
+) -> Result<Doc, StoreError> {
+    let db = StoreError::db("write resource");
+    let existing: Option<(i64, i64, String)> = sqlx::query_as(
+        "SELECT seq, version, create_time FROM resources WHERE kind = ? AND name = ?",
+    )
+    .bind(kind.as_str())
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(&db)?;
+    let expected = match (&pre, &existing) {
+        (Precondition::MustNotExist, Some(_)) => {
+            return Err(StoreError::AlreadyExists(name.to_owned()));
+        }
+        (Precondition::MustExist { .. }, None) => {
+            return Err(StoreError::NotFound(name.to_owned()));
+        }
+        (Precondition::MustExist { etag } | Precondition::Any { etag }, _) => etag.as_deref(),
+        (Precondition::MustNotExist, None) => None,
+    };
+    if let Some(want) = expected.filter(|e| !e.is_empty()) {
+        let current = existing.as_ref().map(|(s, v, _)| etag(*s, *v));
+        if current.as_deref() != Some(want) {
+            return Err(StoreError::Aborted(name.to_owned()));
+        }
+    }
+    let text = body.to_string();
+    let (seq, version, create_time) = match existing {
+        Some((seq, version, create_time)) => {
+            sqlx::query("UPDATE resources SET body = ?, secret = COALESCE(?, secret), version = ?, update_time = ?, parent = ? WHERE seq = ?")
+                .bind(&text)
+                .bind(secret)
+                .bind(version + 1)
+                .bind(now)
+                .bind(parent)
+                .bind(seq)
+                .execute(&mut **tx)
+                .await
+                .map_err(&db)?;
+            (seq, version + 1, create_time)
+        }
+        None => {
+            let seq: i64 = sqlx::query_scalar("INSERT INTO resources (kind, name, parent, body, secret, version, create_time, update_time) VALUES (?, ?, ?, ?, ?, 1, ?, ?) RETURNING seq")
+                .bind(kind.as_str())
+                .bind(name)
+                .bind(parent)
+                .bind(&text)
+                .bind(secret)
+                .bind(now)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(&db)?;
+            (seq, 1, now.to_owned())
+        }
+    };
+    Ok(Doc {
+        name: name.to_owned(),
+        body: body.clone(),
+        etag: etag(seq, version),
+        create_time,
+        update_time: now.to_owned(),
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -132,68 +211,26 @@ impl Store for SqliteStore {
     ) -> Result<Doc, StoreError> {
         let db = StoreError::db("write resource");
         let mut tx = self.write.begin().await.map_err(&db)?;
-        let existing: Option<(i64, i64, String)> = sqlx::query_as(
-            "SELECT seq, version, create_time FROM resources WHERE kind = ? AND name = ?",
-        )
-        .bind(kind.as_str())
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(&db)?;
-        let expected = match (&pre, &existing) {
-            (Precondition::MustNotExist, Some(_)) => {
-                return Err(StoreError::AlreadyExists(name.to_owned()));
-            }
-            (Precondition::MustExist { .. }, None) => {
-                return Err(StoreError::NotFound(name.to_owned()));
-            }
-            (Precondition::MustExist { etag } | Precondition::Any { etag }, _) => etag.as_deref(),
-            (Precondition::MustNotExist, None) => None,
-        };
-        if let Some(want) = expected.filter(|e| !e.is_empty()) {
-            let current = existing.as_ref().map(|(s, v, _)| etag(*s, *v));
-            if current.as_deref() != Some(want) {
-                return Err(StoreError::Aborted(name.to_owned()));
-            }
-        }
-        let text = body.to_string();
-        let (seq, version, create_time) = match existing {
-            Some((seq, version, create_time)) => {
-                sqlx::query("UPDATE resources SET body = ?, secret = COALESCE(?, secret), version = ?, update_time = ?, parent = ? WHERE seq = ?")
-                    .bind(&text)
-                    .bind(secret)
-                    .bind(version + 1)
-                    .bind(now)
-                    .bind(parent)
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(&db)?;
-                (seq, version + 1, create_time)
-            }
-            None => {
-                let seq: i64 = sqlx::query_scalar("INSERT INTO resources (kind, name, parent, body, secret, version, create_time, update_time) VALUES (?, ?, ?, ?, ?, 1, ?, ?) RETURNING seq")
-                    .bind(kind.as_str())
-                    .bind(name)
-                    .bind(parent)
-                    .bind(&text)
-                    .bind(secret)
-                    .bind(now)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(&db)?;
-                (seq, 1, now.to_owned())
-            }
-        };
+        let doc = put_in(&mut tx, kind, name, parent, body, secret, pre, now).await?;
         tx.commit().await.map_err(&db)?;
-        Ok(Doc {
-            name: name.to_owned(),
-            body: body.clone(),
-            etag: etag(seq, version),
-            create_time,
-            update_time: now.to_owned(),
-        })
+        Ok(doc)
+    }
+
+    async fn create_all(
+        &self,
+        kind: Kind,
+        items: &[(String, String, Value)],
+        now: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
+        let db = StoreError::db("write resources");
+        let mut tx = self.write.begin().await.map_err(&db)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (name, parent, body) in items {
+            let pre = Precondition::MustNotExist;
+            out.push(put_in(&mut tx, kind, name, parent, body, None, pre, now).await?);
+        }
+        tx.commit().await.map_err(&db)?;
+        Ok(out)
     }
 
     async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError> {

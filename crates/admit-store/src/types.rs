@@ -130,6 +130,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: &str,
     ) -> Result<Doc, StoreError>;
 
+    /// Creates every `(name, parent, body)` of `kind` in one transaction: all or none (the
+    /// first that exists already fails the whole call with AlreadyExists).
+    async fn create_all(
+        &self,
+        kind: Kind,
+        items: &[(String, String, Value)],
+        now: &str,
+    ) -> Result<Vec<Doc>, StoreError>;
+
     /// Deletes a resource and, in the same transaction, its IAM policy.
     async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError>;
 

@@ -332,6 +332,18 @@ macro_rules! conformance_suite {
         }
 
         #[tokio::test]
+        async fn create_all_is_all_or_nothing() {
+            let (_guard, s) = $make().await;
+            let item = |id: &str| (format!("projects/p/notes/{id}"), "projects/p".to_owned(), json!({"name": format!("projects/p/notes/{id}")}));
+            s.create_all(Kind::Note, &[item("a"), item("b")], NOW).await.unwrap();
+            // `b` exists: the batch fails as a whole and `c` is not written.
+            let e = s.create_all(Kind::Note, &[item("c"), item("b")], NOW).await.unwrap_err();
+            assert!(matches!(e, admit_store::StoreError::AlreadyExists(_)), "{e}");
+            assert!(s.get(Kind::Note, "projects/p/notes/c").await.unwrap().is_none());
+            assert_eq!(s.list(Kind::Note, "projects/p", &Page::default()).await.unwrap().items.len(), 2);
+        }
+
+        #[tokio::test]
         async fn audit_retention_deletes_only_older_records() {
             let (_guard, s) = $make().await;
             for (i, t) in ["2020-01-01T00:00:00Z", "2020-06-01T00:00:00Z", "2026-11-01T00:00:00Z", "2026-11-30T00:00:00Z"].iter().enumerate() {

@@ -194,7 +194,19 @@ async fn record(s: &State, review: &Review, subject: &Subject, answer: Answer) -
         )
     };
     let rec = render(&answer);
-    let answer = match s.service.record_audit(&rec).await {
+    // Spawned, so that nothing (a client hanging up drops this future) can cancel a write
+    // that other reviews' records share (the audit writer commits them in groups).
+    let service = s.service.clone();
+    let stored = {
+        let rec = rec.clone();
+        tokio::spawn(async move { service.record_audit(&rec).await })
+    };
+    let stored = stored.await.unwrap_or_else(|e| {
+        Err(admit_service::ServiceError::internal(format!(
+            "the audit write task failed: {e}"
+        )))
+    });
+    let answer = match stored {
         Ok(()) => {
             stdout_line(&rec);
             return answer;

@@ -463,20 +463,6 @@ fn platform_policy_evaluation_reads_other_projects_only_with_seed_000s_grants() 
     assert_eq!(results[1]["evaluationResult"]["verdict"], "NON_CONFORMANT");
 }
 
-fn sqlite3(s: &Server, sql: &str) -> String {
-    let out = Command::new("sqlite3")
-        .arg(s.data.path().join("admit.db"))
-        .arg(sql)
-        .output()
-        .expect("sqlite3 is on PATH (apt-get install -y sqlite3)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 #[test]
 fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material() {
     let s = Server::start();
@@ -504,10 +490,9 @@ fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material
     // Wrapped material that no longer unwraps (tampered here; a wrong master key is the same):
     // INTERNAL with a generic message, nothing about keys or why.
     let va = format!("{ring}/cryptoKeys/a/cryptoKeyVersions/1");
-    sqlite3(
-        &s,
-        &format!("UPDATE resources SET secret = zeroblob(64) WHERE name = '{va}'"),
-    );
+    s.sqlite3(&format!(
+        "UPDATE resources SET secret = zeroblob(64) WHERE name = '{va}'"
+    ));
     let r = sign("a");
     assert_eq!(r.0, 500, "{}", r.1);
     assert_eq!(r.1["error"]["status"], "INTERNAL");
@@ -515,10 +500,9 @@ fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material
     // Destroying a version erases its wrapped private key at once.
     let vb = format!("{ring}/cryptoKeys/b/cryptoKeyVersions/1");
     let size = |v: &str| {
-        sqlite3(
-            &s,
-            &format!("SELECT coalesce(length(secret), 0) FROM resources WHERE name = '{v}'"),
-        )
+        s.sqlite3(&format!(
+            "SELECT coalesce(length(secret), 0) FROM resources WHERE name = '{v}'"
+        ))
     };
     assert_ne!(size(&vb), "0");
     let destroyed = s.curl("POST", &format!("/v1/{vb}:destroy"), Some("{}"));
@@ -586,4 +570,33 @@ fn batches_are_bounded_and_admission_fails_closed_past_its_read_bound() {
     let m = resp["response"]["status"]["message"].as_str().unwrap();
     assert!(m.contains("refusing to verify them all"), "{m}");
     healthy(&s);
+}
+
+#[test]
+fn a_note_batch_that_fails_writes_nothing() {
+    let s = Server::start();
+    let note = r#"{"attestation":{"hint":{"humanReadableName":"n"}}}"#;
+    s.curl("POST", "/v1/projects/p/notes?noteId=taken", Some(note));
+    let batch = json!({"notes": {"fresh-1": {"attestation": {}}, "taken": {"attestation": {}}, "fresh-2": {"attestation": {}}}});
+    let r = s.call(
+        "POST",
+        "/v1/projects/p/notes:batchCreate",
+        Some(&batch.to_string()),
+    );
+    assert_error(&r, 409, "ALREADY_EXISTS", "taken");
+    let bad = json!({"notes": {"fresh-1": {"attestation": {}}, "fresh-2": {"nope": 1}}});
+    let r = s.call(
+        "POST",
+        "/v1/projects/p/notes:batchCreate",
+        Some(&bad.to_string()),
+    );
+    assert_eq!(r.0, 400, "{}", r.1);
+    let (_, l) = s.call("GET", "/v1/projects/p/notes", None);
+    let names: Vec<&str> = l["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["projects/p/notes/taken"]);
 }

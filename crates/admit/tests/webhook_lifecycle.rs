@@ -29,20 +29,6 @@ fn review(uid: &str) -> Value {
         "userInfo": {"username": "alice@example.com"}, "object": pod, "dryRun": false}})
 }
 
-fn sqlite3(s: &Server, sql: &str) -> String {
-    let out = Command::new("sqlite3")
-        .arg(s.data.path().join("admit.db"))
-        .arg(sql)
-        .output()
-        .expect("sqlite3 is on PATH (apt-get install -y sqlite3)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// The stdout records of `uid`, once at least one has been read from the pipe (then a little
 /// longer, so that a second record would be seen too).
 fn printed(s: &Server, uid: &str) -> Vec<Value> {
@@ -73,8 +59,7 @@ fn an_allow_whose_record_cannot_be_stored_is_one_error_record_on_stdout() {
     assert_eq!(rec.len(), 1, "{rec:?}");
     assert_eq!(rec[0]["verdict"], "ALLOWED");
     assert_eq!(
-        sqlite3(
-            &s,
+        s.sqlite3(
             "SELECT count(*) FROM audit_records WHERE json_extract(body, '$.uid') = 'uid-stored'"
         ),
         "1",
@@ -82,7 +67,7 @@ fn an_allow_whose_record_cannot_be_stored_is_one_error_record_on_stdout() {
     );
     // The audit table is gone under the running server: the allow cannot be recorded, so it
     // is a denial, and the one line on stdout says so (not ALLOWED, then ERROR).
-    sqlite3(&s, "DROP TABLE audit_records");
+    s.sqlite3("DROP TABLE audit_records");
     let denied = s.review(&review("uid-lost"));
     assert_eq!(denied["response"]["allowed"], false, "{denied}");
     let msg = denied["response"]["status"]["message"].as_str().unwrap();
@@ -149,9 +134,7 @@ fn sigterm_answers_every_review_in_flight_records_each_and_exits_0() {
         answered.len()
     );
     // Every answered review is recorded, once, in the store and on stdout; nothing else is.
-    let stored: Vec<String> = sqlite3(
-        &s,
-        "SELECT json_extract(body, '$.uid') FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod'",
+    let stored: Vec<String> = s.sqlite3("SELECT json_extract(body, '$.uid') FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod'",
     )
         .lines()
         .map(str::to_owned)
@@ -324,10 +307,8 @@ fn with_a_client_ca_only_its_clients_get_decisions() {
         );
     }
     // Only the API server's review cost a record.
-    let n = sqlite3(
-        &s,
-        "SELECT count(*) FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod'",
-    );
+    let n =
+        s.sqlite3("SELECT count(*) FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod'");
     assert_eq!(n, "1");
 }
 
@@ -362,16 +343,12 @@ fn audit_records_past_the_retention_are_deleted() {
     s.curl("PUT", "/v1/projects/my-proj/policy", Some(ALLOW_ALL));
     assert_eq!(s.review(&review("uid-new"))["response"]["allowed"], true);
     // A record from long ago, as if the log had been running for years.
-    sqlite3(
-        &s,
-        "INSERT INTO audit_records (time, project, cluster, namespace, kind, name, user, verdict, breakglass, dry_run, body) \
+    s.sqlite3("INSERT INTO audit_records (time, project, cluster, namespace, kind, name, user, verdict, breakglass, dry_run, body) \
          VALUES ('2020-01-01T00:00:00Z', 'my-proj', '', 'prod', 'Pod', 'old', 'alice', 'ALLOWED', 0, 0, '{\"uid\":\"uid-old\",\"kind\":\"Pod\"}')",
     );
     s.kill_and_restart();
     let uids = || {
-        sqlite3(
-            &s,
-            "SELECT json_extract(body, '$.uid') FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod' ORDER BY seq",
+        s.sqlite3("SELECT json_extract(body, '$.uid') FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod' ORDER BY seq",
         )
     };
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -32,17 +32,7 @@ pub(super) async fn batch_create(
             "notes is required: a map of noteId to Note",
         ));
     };
-    if notes.len() > admit_service::MAX_BATCH {
-        return Err(ApiError::invalid(format!(
-            "notes: {} given; a batch holds at most {}",
-            notes.len(),
-            admit_service::MAX_BATCH
-        )));
-    }
-    let mut out = Vec::with_capacity(notes.len());
-    for (id, n) in notes {
-        out.push(s.create_note(&project, id, n.clone()).await?);
-    }
+    let out = s.create_notes(&project, notes).await?;
     Ok(ok(&json!({"notes": out})))
 }
 

@@ -83,6 +83,17 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Runs `sql` on the server's SQLite database with the real sqlite3 shell; its output.
+    pub(crate) fn sqlite3(&self, sql: &str) -> String {
+        let out = Command::new("sqlite3")
+            .arg(self.data.path().join("admit.db"))
+            .arg(sql)
+            .output()
+            .expect("sqlite3 is on PATH (apt-get install -y sqlite3)");
+        assert!(out.status.success(), "sqlite3: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Sends `signal` (`TERM`, `KILL`, …) to the server process.
     pub(crate) fn signal(&self, signal: &str) {
         let ok = Command::new("kill")
