@@ -339,6 +339,13 @@ impl Service {
         filter: &str,
         page: &Page,
     ) -> Result<admit_store::Listed<Value>, ServiceError> {
+        if filter.len() > admit_model::MAX_FILTER_LEN {
+            return Err(ServiceError::invalid(format!(
+                "filter: {} bytes long; at most {} are accepted",
+                filter.len(),
+                admit_model::MAX_FILTER_LEN
+            )));
+        }
         let mut f = admit_store::AuditFilter::default();
         for term in filter
             .split(" AND ")
