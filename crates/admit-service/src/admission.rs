@@ -14,7 +14,6 @@ use admit_policy::{
     CompiledAttestor, CompiledPolicy, Context, Decision, Evidence, ImageRef, Request, Satisfied,
 };
 use admit_store::{Kind, OccurrenceScope, Page};
-use serde_json::Value;
 
 use crate::{Code, Service, ServiceError};
 
@@ -26,18 +25,6 @@ type VerifyKey = (String, String, String, String, String);
 
 /// Bounds the verification cache; past it the cache is cleared (entries are cheap to rebuild).
 const MAX_VERIFIED: usize = 100_000;
-
-/// Told whether the batch holding its record was stored.
-type AuditWaiter = tokio::sync::oneshot::Sender<Result<(), ServiceError>>;
-
-/// Group commit for the audit log: records that arrive while a batch is being written wait
-/// for the next batch, so concurrent reviews share one transaction (one fsync) instead of
-/// queueing for one each. Every caller still learns whether *its* record was stored.
-#[derive(Debug, Default)]
-pub(crate) struct AuditQueue {
-    pending: Mutex<Vec<(Value, AuditWaiter)>>,
-    writer: tokio::sync::Mutex<()>,
-}
 
 #[derive(Debug, Default)]
 pub(crate) struct AdmissionCache {
@@ -286,99 +273,5 @@ impl Service {
             )));
         }
         Ok(None)
-    }
-
-    /// Appends an audit record to the store.
-    pub async fn record_audit(&self, record: &Value) -> Result<(), ServiceError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        lock(&self.audit.pending).push((record.clone(), tx));
-        {
-            let _writer = self.audit.writer.lock().await;
-            let batch = std::mem::take(&mut *lock(&self.audit.pending));
-            if !batch.is_empty() {
-                let (records, waiters): (Vec<Value>, Vec<_>) = batch.into_iter().unzip();
-                let result = self
-                    .store
-                    .append_audit_batch(&records)
-                    .await
-                    .map_err(ServiceError::from);
-                for w in waiters {
-                    let _ = w.send(result.clone());
-                }
-            }
-        }
-        // A writer cancelled mid-batch drops the senders: the record may be lost, so fail.
-        rx.await.unwrap_or_else(|_| {
-            Err(ServiceError::new(
-                Code::Unavailable,
-                "the audit write was interrupted",
-            ))
-        })
-    }
-
-    /// Deletes audit records older than `days` days, in chunks; returns how many went.
-    pub async fn prune_audit(&self, days: u64) -> Result<u64, ServiceError> {
-        const CHUNK: u32 = 10_000;
-        let (now, _) = (self.clock)();
-        let before = admit_model::rfc3339(now.saturating_sub(days.saturating_mul(86_400)), 0);
-        let mut total = 0;
-        loop {
-            let n = self.store.prune_audit(&before, CHUNK).await?;
-            total += n;
-            if n < u64::from(CHUNK) {
-                return Ok(total);
-            }
-        }
-    }
-
-    /// Lists audit records: `filter` is `field=value` terms joined by ` AND ` (fields: verdict,
-    /// namespace, cluster, kind, user, breakglass, dryRun).
-    pub async fn list_audit(
-        &self,
-        project: &str,
-        filter: &str,
-        page: &Page,
-    ) -> Result<admit_store::Listed<Value>, ServiceError> {
-        if filter.len() > admit_model::MAX_FILTER_LEN {
-            return Err(ServiceError::invalid(format!(
-                "filter: {} bytes long; at most {} are accepted",
-                filter.len(),
-                admit_model::MAX_FILTER_LEN
-            )));
-        }
-        let mut f = admit_store::AuditFilter::default();
-        for term in filter
-            .split(" AND ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            let (k, v) = term.split_once('=').ok_or_else(|| {
-                ServiceError::invalid(format!("filter term `{term}` is not field=value"))
-            })?;
-            let v = v.trim().trim_matches('"').to_owned();
-            let b = || {
-                v.parse::<bool>().map_err(|_| {
-                    ServiceError::invalid(format!("filter: {k} must be true or false"))
-                })
-            };
-            match k.trim() {
-                "verdict" => f.verdict = Some(v.to_ascii_uppercase()),
-                "namespace" => f.namespace = Some(v),
-                "cluster" => f.cluster = Some(v),
-                "kind" => f.kind = Some(v),
-                "user" => f.user = Some(v),
-                "breakglass" => f.breakglass = Some(b()?),
-                "dryRun" | "dry_run" => f.dry_run = Some(b()?),
-                other => {
-                    return Err(ServiceError::invalid(format!(
-                        "filter: unsupported field `{other}` (verdict, namespace, cluster, kind, user, breakglass, dryRun)"
-                    )));
-                }
-            }
-        }
-        self.store
-            .list_audit(project, &f, page)
-            .await
-            .map_err(Into::into)
     }
 }

@@ -7,6 +7,7 @@
 mod access;
 mod admission;
 mod attestors;
+mod audit_log;
 mod error;
 mod iam;
 mod kms;
@@ -28,6 +29,7 @@ pub use access::{
     project_of, service_agent,
 };
 pub use admission::AdmissionRequest;
+pub use audit_log::AuditTicket;
 pub use error::{Code, ServiceError};
 pub use kms::{SignRequest, SignResponse};
 pub use kritis::KritisViolations;
@@ -43,7 +45,7 @@ pub struct Service {
     keys: SoftwareKeyBackend,
     clock: Clock,
     admission: admission::AdmissionCache,
-    audit: admission::AuditQueue,
+    audit: audit_log::AuditQueue,
     access: Option<Arc<AccessConfig>>,
 }
 
@@ -62,7 +64,7 @@ impl Service {
             keys,
             clock,
             admission: admission::AdmissionCache::new(true),
-            audit: admission::AuditQueue::default(),
+            audit: audit_log::AuditQueue::default(),
             access: None,
         }
     }

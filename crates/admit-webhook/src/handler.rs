@@ -74,9 +74,11 @@ pub(crate) async fn validate(
         return Json(r).into_response();
     }
     let limit = deadline(&q);
+    let until = tokio::time::Instant::now() + limit;
     let subject = Subject::of(&s, &review);
-    // The decision gets four fifths of the time; the rest is for storing its record, which is
-    // never cancelled once started (so a late review cannot leave a second record behind).
+    // The decision gets four fifths of the time; the rest is for storing its record, which can
+    // be withdrawn only while no writer has taken it (so a late review never leaves a second,
+    // contradicting record behind).
     let budget = limit.saturating_sub(limit / 5);
     let answer = match tokio::time::timeout(budget, decide(&s, &review, &subject)).await {
         Ok(a) => a,
@@ -85,7 +87,7 @@ pub(crate) async fn validate(
             limit.as_millis()
         )),
     };
-    let answer = record(&s, &review, &subject, answer).await;
+    let answer = record(&s, &review, &subject, answer, until).await;
     let message = (!answer.allowed).then_some(answer.message.as_str());
     Json(review::respond(
         &review.api_version,
@@ -175,8 +177,16 @@ impl Answer {
 
 /// Stores the one record of `answer`, then writes the same record to stdout. An allow whose
 /// record cannot be stored becomes a denial (fail closed), and it is that denial which stdout
-/// records.
-async fn record(s: &State, review: &Review, subject: &Subject, answer: Answer) -> Answer {
+/// records. If `deadline` passes while the record still waits for a writer, it is withdrawn
+/// and the denial the API server will apply is recorded instead; once a writer has taken it,
+/// its fate decides.
+async fn record(
+    s: &State,
+    review: &Review,
+    subject: &Subject,
+    answer: Answer,
+    deadline: tokio::time::Instant,
+) -> Answer {
     let render = |a: &Answer| {
         let ctx = audit::Context {
             time: subject.time.clone(),
@@ -194,18 +204,38 @@ async fn record(s: &State, review: &Review, subject: &Subject, answer: Answer) -
         )
     };
     let rec = render(&answer);
-    // Spawned, so that nothing (a client hanging up drops this future) can cancel a write
-    // that other reviews' records share (the audit writer commits them in groups).
+    let mut ticket = s.service.queue_audit(rec.clone());
+    // The writer runs in a task of its own: nothing (a client hanging up drops this future)
+    // can cancel a write that other reviews' records share.
     let service = s.service.clone();
-    let stored = {
-        let rec = rec.clone();
-        tokio::spawn(async move { service.record_audit(&rec).await })
+    tokio::spawn(async move { service.flush_audit().await });
+    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let stored = match tokio::time::timeout(remaining, ticket.wait()).await {
+        Ok(r) => r,
+        // Not taken by a writer, and now never will be: the deadline's denial is the decision,
+        // and its record the only one.
+        Err(_) if ticket.withdraw() => {
+            let late = Answer {
+                outcome: Outcome::Error,
+                allowed: false,
+                message: "admit could not record its decision before the webhook deadline; denying (fail closed)".into(),
+                warnings: vec![],
+                decision: answer.decision,
+            };
+            let rec = render(&late);
+            let service = s.service.clone();
+            let stored = rec.clone();
+            tokio::spawn(async move {
+                if let Err(e) = service.record_audit(&stored).await {
+                    tracing::error!(error = %e, "cannot store the audit record");
+                }
+            });
+            stdout_line(&rec);
+            return late;
+        }
+        // Taken: its batch is being written; its fate is the decision's.
+        Err(_) => ticket.wait().await,
     };
-    let stored = stored.await.unwrap_or_else(|e| {
-        Err(admit_service::ServiceError::internal(format!(
-            "the audit write task failed: {e}"
-        )))
-    });
     let answer = match stored {
         Ok(()) => {
             stdout_line(&rec);

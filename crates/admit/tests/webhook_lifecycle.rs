@@ -357,3 +357,82 @@ fn audit_records_past_the_retention_are_deleted() {
     }
     assert_eq!(uids(), "uid-new");
 }
+
+/// A review whose record is still waiting for the audit writer when its deadline passes is
+/// denied, and that denial is its only record: the queued ALLOWED one is withdrawn, never
+/// written beside it. (The audit table is locked in PostgreSQL so the writer stalls.)
+#[test]
+fn a_review_past_its_deadline_leaves_one_record() {
+    let db = support::PgDatabase::create();
+    let s = Server::start_postgres_webhook(&db.url);
+    s.curl("PUT", "/v1/projects/my-proj/policy", Some(ALLOW_ALL));
+    let url = s.webhook.clone().unwrap();
+    let ca = s.data.path().join("ca.crt");
+    let post = |uid: &str, timeout: &str| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "30", "--cacert"])
+            .arg(&ca)
+            .args(["-H", "Content-Type: application/json", "--data-binary"])
+            .arg(review(uid).to_string())
+            .arg(format!("{url}/validate?timeout={timeout}"))
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // Hold the audit table for 6 s: the first review's batch is taken by the writer and stalls.
+    let locker = Command::new("psql")
+        .arg(&db.url)
+        .args([
+            "-q",
+            "-c",
+            "BEGIN; LOCK TABLE audit_records IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;",
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let (a, b) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| post("uid-first", "4s"));
+        std::thread::sleep(Duration::from_millis(400));
+        // Queued behind the stalled batch; its 2 s deadline passes first.
+        let started = Instant::now();
+        let b = post("uid-second", "2s");
+        assert!(started.elapsed() < Duration::from_secs(4), "answered late");
+        (a.join().unwrap(), b)
+    });
+    let mut locker = locker;
+    assert!(locker.wait().unwrap().success());
+    assert_eq!(b["response"]["allowed"], false, "{b}");
+    let msg = b["response"]["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("before the webhook deadline"), "{msg}");
+    // The first was being written when its deadline passed: its fate (stored) decided.
+    assert_eq!(a["response"]["allowed"], true, "{a}");
+    // Once the table is free: one record each, saying what was answered.
+    let query = |uid: &str| -> Vec<String> {
+        let out = Command::new("psql")
+            .arg(&db.url)
+            .args(["-At", "-c"])
+            .arg(format!(
+                "SELECT verdict FROM audit_records WHERE body::json->>'uid' = '{uid}'"
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    // Wait for the first record to land, then long enough that a second would too.
+    let verdicts = |uid: &str| -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while query(uid).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        query(uid)
+    };
+    assert_eq!(verdicts("uid-first"), ["ALLOWED"]);
+    assert_eq!(verdicts("uid-second"), ["ERROR_DENIED"]);
+    let printed_b = printed(&s, "uid-second");
+    assert_eq!(printed_b.len(), 1, "{printed_b:?}");
+    assert_eq!(printed_b[0]["verdict"], "ERROR_DENIED");
+}

@@ -1,0 +1,181 @@
+//! The audit log: admission decisions and administrative changes, written with group commit,
+//! withdrawable until written, listed with filters, and pruned by retention.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use admit_store::Page;
+use serde_json::Value;
+
+use crate::{Code, Service, ServiceError};
+
+/// Told whether the batch holding its record was stored.
+type AuditWaiter = tokio::sync::oneshot::Sender<Result<(), ServiceError>>;
+
+const PENDING: u8 = 0;
+const TAKEN: u8 = 1;
+const WITHDRAWN: u8 = 2;
+
+/// One queued record.
+#[derive(Debug)]
+struct Queued {
+    record: Value,
+    state: Arc<AtomicU8>,
+    waiter: AuditWaiter,
+}
+
+/// Group commit for the audit log: records that arrive while a batch is being written wait
+/// for the next batch, so concurrent reviews share one transaction (one fsync) instead of
+/// queueing for one each. Every caller still learns whether *its* record was stored, and may
+/// withdraw it until a writer has taken it.
+#[derive(Debug, Default)]
+pub(crate) struct AuditQueue {
+    pending: Mutex<Vec<Queued>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+/// A queued record: wait for its batch, or withdraw it while no writer has taken it.
+#[derive(Debug)]
+pub struct AuditTicket {
+    state: Arc<AtomicU8>,
+    done: tokio::sync::oneshot::Receiver<Result<(), ServiceError>>,
+}
+
+impl AuditTicket {
+    /// Withdraws the record if no writer has taken it yet: true when it will never be
+    /// written; false when it is being (or has been) written, and [`AuditTicket::wait`]
+    /// tells how that went.
+    pub fn withdraw(&self) -> bool {
+        self.state
+            .compare_exchange(PENDING, WITHDRAWN, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Whether the batch holding the record was stored.
+    pub async fn wait(&mut self) -> Result<(), ServiceError> {
+        (&mut self.done).await.unwrap_or_else(|_| {
+            // A writer cancelled mid-batch drops the senders: the record may be lost.
+            Err(ServiceError::new(
+                Code::Unavailable,
+                "the audit write was interrupted",
+            ))
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Service {
+    /// Queues a record for the next batch; [`Service::flush_audit`] writes it.
+    pub fn queue_audit(&self, record: Value) -> AuditTicket {
+        let (waiter, done) = tokio::sync::oneshot::channel();
+        let state = Arc::new(AtomicU8::new(PENDING));
+        lock(&self.audit.pending).push(Queued {
+            record,
+            state: state.clone(),
+            waiter,
+        });
+        AuditTicket { state, done }
+    }
+
+    /// Writes every queued, not withdrawn record in one batch (waiting for a batch in flight
+    /// first). Callers that must not be interrupted run it in a task of its own.
+    pub async fn flush_audit(&self) {
+        let _writer = self.audit.writer.lock().await;
+        let batch: Vec<Queued> = std::mem::take(&mut *lock(&self.audit.pending))
+            .into_iter()
+            .filter(|q| {
+                q.state
+                    .compare_exchange(PENDING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            })
+            .collect();
+        if batch.is_empty() {
+            return;
+        }
+        let records: Vec<Value> = batch.iter().map(|q| q.record.clone()).collect();
+        let result = self
+            .store
+            .append_audit_batch(&records)
+            .await
+            .map_err(ServiceError::from);
+        for q in batch {
+            let _ = q.waiter.send(result.clone());
+        }
+    }
+
+    /// Appends an audit record to the store.
+    pub async fn record_audit(&self, record: &Value) -> Result<(), ServiceError> {
+        let mut ticket = self.queue_audit(record.clone());
+        self.flush_audit().await;
+        ticket.wait().await
+    }
+
+    /// Deletes audit records older than `days` days, in chunks; returns how many went.
+    pub async fn prune_audit(&self, days: u64) -> Result<u64, ServiceError> {
+        const CHUNK: u32 = 10_000;
+        let (now, _) = (self.clock)();
+        let before = admit_model::rfc3339(now.saturating_sub(days.saturating_mul(86_400)), 0);
+        let mut total = 0;
+        loop {
+            let n = self.store.prune_audit(&before, CHUNK).await?;
+            total += n;
+            if n < u64::from(CHUNK) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Lists audit records: `filter` is `field=value` terms joined by ` AND ` (fields: verdict,
+    /// namespace, cluster, kind, user, breakglass, dryRun).
+    pub async fn list_audit(
+        &self,
+        project: &str,
+        filter: &str,
+        page: &Page,
+    ) -> Result<admit_store::Listed<Value>, ServiceError> {
+        if filter.len() > admit_model::MAX_FILTER_LEN {
+            return Err(ServiceError::invalid(format!(
+                "filter: {} bytes long; at most {} are accepted",
+                filter.len(),
+                admit_model::MAX_FILTER_LEN
+            )));
+        }
+        let mut f = admit_store::AuditFilter::default();
+        for term in filter
+            .split(" AND ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let (k, v) = term.split_once('=').ok_or_else(|| {
+                ServiceError::invalid(format!("filter term `{term}` is not field=value"))
+            })?;
+            let v = v.trim().trim_matches('"').to_owned();
+            let b = || {
+                v.parse::<bool>().map_err(|_| {
+                    ServiceError::invalid(format!("filter: {k} must be true or false"))
+                })
+            };
+            match k.trim() {
+                "verdict" => f.verdict = Some(v.to_ascii_uppercase()),
+                "namespace" => f.namespace = Some(v),
+                "cluster" => f.cluster = Some(v),
+                "kind" => f.kind = Some(v),
+                "user" => f.user = Some(v),
+                "breakglass" => f.breakglass = Some(b()?),
+                "dryRun" | "dry_run" => f.dry_run = Some(b()?),
+                other => {
+                    return Err(ServiceError::invalid(format!(
+                        "filter: unsupported field `{other}` (verdict, namespace, cluster, kind, user, breakglass, dryRun)"
+                    )));
+                }
+            }
+        }
+        self.store
+            .list_audit(project, &f, page)
+            .await
+            .map_err(Into::into)
+    }
+}
