@@ -60,13 +60,32 @@ pub fn decode_value(text: &str, format: Format) -> Result<serde_json::Value, Mod
                 // An empty YAML file is a null document; say so instead of a parser error.
                 return Ok(serde_json::Value::Null);
             }
-            serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| ModelError::Decode {
-                format: "YAML",
-                path: ".".into(),
-                message: e.to_string(),
-            })
+            serde_saphyr::from_str_with_options::<serde_json::Value>(text, yaml_options()).map_err(
+                |e| ModelError::Decode {
+                    format: "YAML",
+                    path: ".".into(),
+                    message: e.to_string(),
+                },
+            )
         }
     }
+}
+
+/// The most YAML nodes (and alias-replayed events) one document may expand to. Policies and
+/// Kritis manifests are hand-sized; this keeps an alias bomb (a few hundred bytes that expand
+/// to millions of nodes) to a quick, clear error instead of seconds of CPU and hundreds of MB.
+pub const MAX_YAML_NODES: usize = 100_000;
+
+fn yaml_options() -> serde_saphyr::Options {
+    let mut o = serde_saphyr::Options::default();
+    let mut b = serde_saphyr::Budget::default();
+    b.max_nodes = MAX_YAML_NODES;
+    b.max_events = 4 * MAX_YAML_NODES;
+    b.max_aliases = MAX_YAML_NODES / 10;
+    b.max_total_scalar_bytes = 16 * 1024 * 1024;
+    o.budget = Some(b);
+    o.alias_limits.max_total_replayed_events = MAX_YAML_NODES;
+    o
 }
 
 /// Decodes a typed resource, naming the field path on failure.
@@ -101,13 +120,14 @@ pub fn from_value<T: DeserializeOwned>(
 pub fn decode_many<T: DeserializeOwned>(text: &str, format: Format) -> Result<Vec<T>, ModelError> {
     let docs: Vec<serde_json::Value> = match format {
         Format::Json => vec![decode_value(text, format)?],
-        Format::Yaml => serde_saphyr::from_multiple::<serde_json::Value>(text).map_err(|e| {
-            ModelError::Decode {
-                format: "YAML",
-                path: ".".into(),
-                message: e.to_string(),
-            }
-        })?,
+        Format::Yaml => {
+            serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, yaml_options())
+                .map_err(|e| ModelError::Decode {
+                    format: "YAML",
+                    path: ".".into(),
+                    message: e.to_string(),
+                })?
+        }
     };
     let items: Vec<serde_json::Value> = docs
         .into_iter()
@@ -154,4 +174,19 @@ pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, ModelError> {
         format: "YAML",
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod alias_bomb {
+    use super::*;
+
+    #[test]
+    fn an_alias_bomb_is_refused_quickly() {
+        let bomb = "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+        assert!(decode_value(bomb, Format::Yaml).is_err());
+        assert!(decode_many::<serde_json::Value>(bomb, Format::Yaml).is_err());
+        // A few aliases, as people write them, still work.
+        let ok = "a: &a {evaluationMode: ALWAYS_ALLOW}\nb: *a\nc: *a\n";
+        assert!(decode_value(ok, Format::Yaml).is_ok());
+    }
 }

@@ -27,7 +27,9 @@ pub use attestor::{
     Attestor, AttestorPublicKey, PkixPublicKey, SignatureAlgorithm, UserOwnedGrafeasNote,
 };
 pub use bytes::Bytes;
-pub use codec::{Format, decode, decode_many, decode_value, from_value, to_json_pretty, to_yaml};
+pub use codec::{
+    Format, MAX_YAML_NODES, decode, decode_many, decode_value, from_value, to_json_pretty, to_yaml,
+};
 pub use error::ModelError;
 pub use filter::{
     Filter, FilterError, FilterField, MAX_FILTER_DEPTH, MAX_FILTER_LEN, MAX_FILTER_TERMS,
