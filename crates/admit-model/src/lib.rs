@@ -28,7 +28,8 @@ pub use attestor::{
 };
 pub use bytes::Bytes;
 pub use codec::{
-    Format, MAX_YAML_NODES, decode, decode_many, decode_value, from_value, to_json_pretty, to_yaml,
+    Format, MAX_YAML_ALIAS_EVENTS, MAX_YAML_NODES, decode, decode_many, decode_value, from_value,
+    to_json_pretty, to_yaml,
 };
 pub use error::ModelError;
 pub use filter::{
