@@ -12,6 +12,10 @@ case $target in
   policy|kritis|scan_report|admission_review|attestation) max_len=262144 ;;  # huge documents
   *) max_len=65536 ;;
 esac
-RUSTC_BOOTSTRAP=1 exec cargo fuzz run -O "$target" "$corpus" -- \
+# seeds/TARGET: hand-made and regression inputs (deep nesting, alias bombs, past findings),
+# replayed on every run and never minimised away.
+seeds=()
+[ -d "seeds/$target" ] && seeds=("seeds/$target")
+RUSTC_BOOTSTRAP=1 exec cargo fuzz run -O "$target" "$corpus" "${seeds[@]}" -- \
   -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 \
   -timeout=10 -print_final_stats=1 -artifact_prefix="artifacts/$target/"
