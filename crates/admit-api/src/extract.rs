@@ -84,7 +84,7 @@ pub(crate) fn update_mask(q: &HashMap<String, String>) -> Vec<String> {
 /// typed decoder (which would read `[]` as a struct) or a handler sees it.
 pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     admit_model::from_value(
-        json_object(bytes, "a request message")?,
+        object(bytes, "a request message")?,
         admit_model::Format::Json,
     )
     .map_err(|e| ApiError::invalid(e.to_string()))
@@ -93,10 +93,6 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 /// Decodes a JSON body that must be an object (`what` names the message, for the error): a
 /// body of another JSON type (`[]`, `1`, `"x"`) is INVALID_ARGUMENT, never handed on.
 pub(crate) fn object(bytes: &Bytes, what: &str) -> Result<serde_json::Value, ApiError> {
-    json_object(bytes, what)
-}
-
-fn json_object(bytes: &Bytes, what: &str) -> Result<serde_json::Value, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::invalid("the request body is not UTF-8"))?;
     let text = if text.trim().is_empty() { "{}" } else { text };

@@ -16,10 +16,6 @@ use crate::{Service, ServiceError, check_id, check_project};
 /// Internal fields kept in a version's body and stripped from every response.
 const PUBLIC_PEM: &str = "admitPublicKeyPem";
 
-fn internal(e: impl std::fmt::Display) -> ServiceError {
-    ServiceError::internal(e)
-}
-
 fn check_location(l: &str) -> Result<(), ServiceError> {
     if !l.is_empty()
         && l.bytes()
@@ -238,7 +234,8 @@ impl Service {
     pub async fn create_crypto_key_version(&self, key: &str) -> Result<Value, ServiceError> {
         let k = self.get_crypto_key(key).await?;
         let alg: CryptoKeyVersionAlgorithm =
-            serde_json::from_value(k["versionTemplate"]["algorithm"].clone()).map_err(internal)?;
+            serde_json::from_value(k["versionTemplate"]["algorithm"].clone())
+                .map_err(ServiceError::internal)?;
         // Versions are numbered from 1; the highest existing number plus one.
         let mut max = 0u64;
         let mut page = Page {
@@ -346,13 +343,14 @@ impl Service {
     ) -> Result<(Doc, CryptoKeyVersionAlgorithm), ServiceError> {
         let doc = self.version_doc(name).await?;
         let state: CryptoKeyVersionState =
-            serde_json::from_value(doc.body["state"].clone()).map_err(internal)?;
+            serde_json::from_value(doc.body["state"].clone()).map_err(ServiceError::internal)?;
         if state != CryptoKeyVersionState::Enabled {
             return Err(ServiceError::precondition(format!(
                 "{name} is not enabled (state {state})"
             )));
         }
-        let alg = serde_json::from_value(doc.body["algorithm"].clone()).map_err(internal)?;
+        let alg = serde_json::from_value(doc.body["algorithm"].clone())
+            .map_err(ServiceError::internal)?;
         Ok((doc, alg))
     }
 

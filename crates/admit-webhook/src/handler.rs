@@ -38,7 +38,14 @@ fn now() -> (u64, String) {
 }
 
 pub(crate) async fn ready(AxState(s): AxState<State>) -> (StatusCode, &'static str) {
-    match s.service.ready().await {
+    ready_service(AxState(s.service)).await
+}
+
+/// `/readyz` where only the service is at hand (the plain health listener).
+pub(crate) async fn ready_service(
+    AxState(service): AxState<std::sync::Arc<admit_service::Service>>,
+) -> (StatusCode, &'static str) {
+    match service.ready().await {
         Ok(()) => (StatusCode::OK, "ready\n"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n"),
     }

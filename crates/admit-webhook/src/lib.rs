@@ -61,22 +61,10 @@ struct State {
 /// `/healthz` and `/readyz` alone, for probes on a port without client-certificate
 /// authentication (the kubelet presents none).
 pub fn health_router(service: Arc<Service>) -> Router {
-    let state = State {
-        service,
-        in_flight: Arc::new(tokio::sync::Semaphore::new(1)),
-        config: Arc::new(WebhookConfig {
-            project: String::new(),
-            cluster: None,
-            breakglass_justification_annotation: None,
-            istio_trust_domain: String::new(),
-            kritis: None,
-            max_in_flight: 1,
-        }),
-    };
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(handler::ready))
-        .with_state(state)
+        .route("/readyz", get(handler::ready_service))
+        .with_state(service)
 }
 
 /// `POST /validate`, `/healthz`, `/readyz`.
