@@ -26,5 +26,5 @@ pub use payload::{
     ATOMIC_SIGNATURE_TYPE, BINAUTHZ_SIGNATURE_TYPE, COSIGN_SIGNATURE_TYPE, SimpleSigning,
     create_signature_payload,
 };
-pub use pgp_key::{PgpKey, PgpVerified, pgp_sign_message};
+pub use pgp_key::{PgpKey, PgpVerified, pgp_sign_message, pgp_signed_content};
 pub use pkix::{KeyKind, PkixKey, pkix_key_id, sha256, sha384, sha512, sign_with_private_key_pem};

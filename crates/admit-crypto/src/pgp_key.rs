@@ -288,3 +288,26 @@ pub fn pgp_sign_message(
         .map_err(pgp_err("sign"))?;
     Ok((armored, fingerprint))
 }
+
+/// The content an attached OpenPGP signature carries (`gpg --sign`, armored or binary,
+/// compressed or not; or the text of a clear-signed message), read without verifying it.
+/// `None` for a detached signature, which carries no content, and for anything unparsable.
+/// For display and format conversion only: trust comes from [`PgpKey::verify`].
+pub fn pgp_signed_content(signature: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(signature).ok().map(str::trim_start);
+    let msg = match text {
+        Some(t) if t.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") => {
+            let (msg, _) = CleartextSignedMessage::from_string(t).ok()?;
+            return Some(msg.signed_text().replace("\r\n", "\n").into_bytes());
+        }
+        Some(t) if t.starts_with("-----BEGIN PGP MESSAGE-----") => Message::from_string(t).ok()?.0,
+        Some(t) if t.starts_with("-----BEGIN") => return None,
+        _ => Message::from_bytes(BufReader::new(signature)).ok()?,
+    };
+    let mut msg = if msg.is_compressed() {
+        msg.decompress().ok()?
+    } else {
+        msg
+    };
+    msg.as_data_vec().ok()
+}

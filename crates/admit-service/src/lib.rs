@@ -18,6 +18,7 @@ mod platform_eval;
 mod platform_policies;
 mod policy;
 mod roles;
+pub mod v1beta1;
 
 use std::sync::Arc;
 

@@ -58,7 +58,7 @@ pub(crate) fn apply_mask(
     Ok(body)
 }
 
-fn snake_to_camel(s: &str) -> String {
+pub(crate) fn snake_to_camel(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut up = false;
     for c in s.chars() {

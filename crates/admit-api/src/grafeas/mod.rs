@@ -1,15 +1,38 @@
-//! Container Analysis / Grafeas `v1`: notes and occurrences.
+//! Container Analysis / Grafeas `v1` and `v1beta1`: notes and occurrences.
 
 mod notes;
 mod occurrences;
+mod v1beta1;
 
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::AppState;
+use serde_json::Value;
+
+use crate::{ApiError, AppState};
+
+/// Stored bodies as v1 shows them (without what only v1beta1 says).
+fn stripped(items: Vec<Value>) -> Vec<Value> {
+    items
+        .into_iter()
+        .map(admit_service::v1beta1::strip_sidecar)
+        .collect()
+}
+
+/// The v1beta1 sidecar is the server's own: a v1 client cannot write it.
+fn refuse_sidecar(body: &Value) -> Result<(), ApiError> {
+    if body.get(admit_service::v1beta1::SIDECAR).is_some() {
+        return Err(ApiError::invalid(format!(
+            "unknown field `{}`",
+            admit_service::v1beta1::SIDECAR
+        )));
+    }
+    Ok(())
+}
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .merge(v1beta1::routes())
         .route(
             "/v1/projects/{project}/notes",
             get(notes::list).post(notes::create),

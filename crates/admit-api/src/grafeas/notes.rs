@@ -9,6 +9,7 @@ use crate::extract::{
     Params, list as list_response, object, ok, page, param, split_method, update_mask,
 };
 use crate::{ApiError, AppState};
+use admit_service::v1beta1::strip_sidecar;
 
 pub(super) async fn create(
     State(s): State<AppState>,
@@ -18,7 +19,8 @@ pub(super) async fn create(
 ) -> Result<Response, ApiError> {
     let id = param(&q, "noteId").ok_or_else(|| ApiError::invalid("noteId is required"))?;
     let note = object(&raw, "a Note")?;
-    Ok(ok(&s.create_note(&project, id, note).await?))
+    super::refuse_sidecar(&note)?;
+    Ok(ok(&strip_sidecar(s.create_note(&project, id, note).await?)))
 }
 
 pub(super) async fn batch_create(
@@ -32,8 +34,11 @@ pub(super) async fn batch_create(
             "notes is required: a map of noteId to Note",
         ));
     };
+    for n in notes.values() {
+        super::refuse_sidecar(n)?;
+    }
     let out = s.create_notes(&project, notes).await?;
-    Ok(ok(&json!({"notes": out})))
+    Ok(ok(&json!({"notes": super::stripped(out)})))
 }
 
 pub(super) async fn list(
@@ -42,7 +47,11 @@ pub(super) async fn list(
     q: Params,
 ) -> Result<Response, ApiError> {
     let l = s.list_notes(&project, &page(&q)?).await?;
-    Ok(list_response("notes", &l.items, l.next_page_token))
+    Ok(list_response(
+        "notes",
+        &super::stripped(l.items),
+        l.next_page_token,
+    ))
 }
 
 fn name(project: &str, note: &str) -> Result<String, ApiError> {
@@ -58,7 +67,9 @@ pub(super) async fn get(
     State(s): State<AppState>,
     Path((project, note)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(&s.get_note(&name(&project, &note)?).await?))
+    Ok(ok(&strip_sidecar(
+        s.get_note(&name(&project, &note)?).await?,
+    )))
 }
 
 pub(super) async fn patch(
@@ -68,9 +79,11 @@ pub(super) async fn patch(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let v = object(&raw, "a Note")?;
-    Ok(ok(&s
-        .patch_note(&name(&project, &note)?, v, &update_mask(&q))
-        .await?))
+    super::refuse_sidecar(&v)?;
+    Ok(ok(&strip_sidecar(
+        s.patch_note(&name(&project, &note)?, v, &update_mask(&q))
+            .await?,
+    )))
 }
 
 pub(super) async fn delete(

@@ -12,9 +12,12 @@ use crate::extract::{
 };
 use crate::{ApiError, AppState};
 
+use super::stripped;
+use admit_service::v1beta1::strip_sidecar;
+
 /// Creating an occurrence attaches it to a note, maybe in another project: the caller needs
 /// `containeranalysis.notes.attachOccurrence` there as well.
-async fn check_attach(
+pub(super) async fn check_attach(
     s: &AppState,
     caller: &admit_service::Caller,
     occurrences: &[Value],
@@ -39,9 +42,10 @@ pub(super) async fn create(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let occ = object(&raw, "an Occurrence")?;
+    super::refuse_sidecar(&occ)?;
     check_attach(&s, &caller, std::slice::from_ref(&occ)).await?;
     let mut created = s.create_occurrences(&project, vec![occ]).await?;
-    Ok(ok(&created.pop().unwrap_or_default()))
+    Ok(ok(&strip_sidecar(created.pop().unwrap_or_default())))
 }
 
 pub(super) async fn batch_create(
@@ -54,10 +58,12 @@ pub(super) async fn batch_create(
     let Some(list) = req.get("occurrences").and_then(Value::as_array) else {
         return Err(ApiError::invalid("occurrences is required"));
     };
+    for o in list {
+        super::refuse_sidecar(o)?;
+    }
     check_attach(&s, &caller, list).await?;
-    Ok(ok(
-        &json!({"occurrences": s.create_occurrences(&project, list.clone()).await?}),
-    ))
+    let created = s.create_occurrences(&project, list.clone()).await?;
+    Ok(ok(&json!({"occurrences": stripped(created)})))
 }
 
 pub(super) async fn list(
@@ -72,7 +78,11 @@ pub(super) async fn list(
             &page(&q)?,
         )
         .await?;
-    Ok(list_response("occurrences", &l.items, l.next_page_token))
+    Ok(list_response(
+        "occurrences",
+        &stripped(l.items),
+        l.next_page_token,
+    ))
 }
 
 pub(super) async fn list_for_note(
@@ -89,7 +99,11 @@ pub(super) async fn list_for_note(
             &page(&q)?,
         )
         .await?;
-    Ok(list_response("occurrences", &l.items, l.next_page_token))
+    Ok(list_response(
+        "occurrences",
+        &stripped(l.items),
+        l.next_page_token,
+    ))
 }
 
 pub(super) async fn summary(
@@ -115,16 +129,18 @@ pub(super) async fn get(
     State(s): State<AppState>,
     Path((project, occurrence)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(&s.get_occurrence(&name(&project, &occurrence)?).await?))
+    Ok(ok(&strip_sidecar(
+        s.get_occurrence(&name(&project, &occurrence)?).await?,
+    )))
 }
 
 pub(super) async fn note(
     State(s): State<AppState>,
     Path((project, occurrence)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(&s
-        .get_occurrence_note(&name(&project, &occurrence)?)
-        .await?))
+    Ok(ok(&strip_sidecar(
+        s.get_occurrence_note(&name(&project, &occurrence)?).await?,
+    )))
 }
 
 pub(super) async fn patch(
@@ -134,9 +150,11 @@ pub(super) async fn patch(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let v = object(&raw, "an Occurrence")?;
-    Ok(ok(&s
-        .patch_occurrence(&name(&project, &occurrence)?, v, &update_mask(&q))
-        .await?))
+    super::refuse_sidecar(&v)?;
+    Ok(ok(&strip_sidecar(
+        s.patch_occurrence(&name(&project, &occurrence)?, v, &update_mask(&q))
+            .await?,
+    )))
 }
 
 pub(super) async fn delete(
