@@ -8,6 +8,7 @@ mod access;
 mod admission;
 mod attestors;
 mod audit_log;
+mod cloud_run;
 mod error;
 mod iam;
 mod kms;

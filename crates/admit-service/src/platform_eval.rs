@@ -140,7 +140,7 @@ impl Service {
     /// admission (seed 000), evaluation reads other projects' Container Analysis data as
     /// `policy_project`'s service agent, which needs `containeranalysis.occurrences.list`
     /// there (roles/containeranalysis.occurrences.viewer). Within its own project it may.
-    async fn unreadable_projects(
+    pub(crate) async fn unreadable_projects(
         &self,
         policy_project: &str,
         projects: &[String],

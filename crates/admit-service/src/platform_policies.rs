@@ -204,7 +204,7 @@ fn check_scope(field: &str, s: &Value) -> Result<bool, ServiceError> {
     }
 }
 
-fn validate(platform: &str, p: &Value) -> Result<(), ServiceError> {
+fn validate(project: &str, platform: &str, p: &Value) -> Result<(), ServiceError> {
     match platform {
         "gke" => {
             if p.get("cloudRunPolicy").is_some_and(|v| !v.is_null()) {
@@ -241,9 +241,10 @@ fn validate(platform: &str, p: &Value) -> Result<(), ServiceError> {
             if p.get("gkePolicy").is_some_and(|v| !v.is_null()) {
                 return Err(bad("gkePolicy", "not allowed on the cloudRun platform"));
             }
-            if !p.get("cloudRunPolicy").is_some_and(Value::is_object) {
+            let Some(inline) = p.get("cloudRunPolicy").filter(|v| v.is_object()) else {
                 return Err(bad("cloudRunPolicy", "required for the cloudRun platform"));
-            }
+            };
+            crate::cloud_run::compile(project, inline).map_err(ServiceError::invalid)?;
         }
     }
     Ok(())
@@ -292,7 +293,7 @@ impl Service {
             }
         }
         body["name"] = Value::String(name.clone());
-        validate(platform, &body)?;
+        validate(project, platform, &body)?;
         let doc = self
             .store
             .put(
@@ -359,7 +360,7 @@ impl Service {
             o.remove("updateTime");
         }
         body["name"] = Value::String(name.clone());
-        validate(platform, &body)?;
+        validate(project, platform, &body)?;
         let doc = self
             .store
             .put(

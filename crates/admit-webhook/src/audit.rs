@@ -3,6 +3,7 @@
 use admit_policy::{Basis, Decision};
 use serde_json::{Value, json};
 
+use crate::cloud_run::{self, CloudRun};
 use crate::review::Review;
 
 /// What happened, for the record.
@@ -32,6 +33,7 @@ pub(crate) struct Context<'a> {
     pub(crate) project: &'a str,
     pub(crate) cluster: &'a str,
     pub(crate) namespace: &'a str,
+    pub(crate) cloud_run: Option<&'a CloudRun>,
 }
 
 pub(crate) fn record(
@@ -66,7 +68,7 @@ pub(crate) fn record(
                 .collect()
         })
         .unwrap_or_default();
-    json!({
+    let mut rec = json!({
         "time": ctx.time,
         "project": ctx.project,
         "cluster": ctx.cluster,
@@ -83,5 +85,22 @@ pub(crate) fn record(
         "kubernetesDryRun": review.kubernetes_dry_run,
         "images": images,
         "reason": reason,
-    })
+        "apiGroup": review.group,
+    });
+    if let Some(run) = ctx.cloud_run {
+        let mut cr = json!({"kind": run.kind});
+        if let Some(p) = &run.setting {
+            cr["policy"] = json!(p);
+        }
+        if outcome == Outcome::Breakglass
+            && let Some(j) = &run.justification
+        {
+            cr["breakglassJustification"] = json!(j);
+        }
+        if outcome == Outcome::Denied {
+            cr["statusReason"] = json!(cloud_run::DENIAL_REASON);
+        }
+        rec["cloudRun"] = cr;
+    }
+    rec
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::audit::{self, Outcome};
+use crate::cloud_run::{self, CloudRun};
 use crate::review::{self, Review};
 use crate::{BREAKGLASS_ANNOTATION, State, workload};
 
@@ -77,7 +78,7 @@ pub(crate) async fn validate(
         }
     };
     if !matches!(review.operation.as_str(), "CREATE" | "UPDATE") {
-        let r = review::respond(&review.api_version, &review.uid, true, None, &[]);
+        let r = review::respond(&review.api_version, &review.uid, true, None, None, &[]);
         return Json(r).into_response();
     }
     let limit = deadline(&q);
@@ -96,11 +97,14 @@ pub(crate) async fn validate(
     };
     let answer = record(&s, &review, &subject, answer, until).await;
     let message = (!answer.allowed).then_some(answer.message.as_str());
+    let reason = (subject.cloud_run.is_some() && answer.outcome == Outcome::Denied)
+        .then_some(cloud_run::DENIAL_REASON);
     Json(review::respond(
         &review.api_version,
         &review.uid,
         answer.allowed,
         message,
+        reason,
         &answer.warnings,
     ))
     .into_response()
@@ -113,6 +117,8 @@ struct Subject {
     name: String,
     namespace: String,
     cluster: String,
+    /// Cloud Run's settings, when the workload is a Cloud Run service or job.
+    cloud_run: Option<CloudRun>,
 }
 
 impl Subject {
@@ -145,6 +151,7 @@ impl Subject {
             name,
             namespace,
             cluster: s.config.cluster.clone().unwrap_or_default(),
+            cloud_run: CloudRun::of(review),
         }
     }
 }
@@ -200,6 +207,7 @@ async fn record(
             project: &s.config.project,
             cluster: &subject.cluster,
             namespace: &subject.namespace,
+            cloud_run: subject.cloud_run.as_ref(),
         };
         audit::record(
             &ctx,
@@ -318,6 +326,23 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
         };
     }
 
+    let run = subject.cloud_run.as_ref();
+    if let Some(note) = run.and_then(|r| r.no_new_revision(review)) {
+        return Answer {
+            outcome: Outcome::Allowed,
+            allowed: true,
+            message: note,
+            warnings: vec![],
+            decision: None,
+        };
+    }
+    let platform_policy = match run.map(|r| r.platform_policy(&s.config.project)) {
+        Some(Err(e)) => {
+            return Answer::denied(format!("admit denied {} {name}: {e}", review.kind), None);
+        }
+        Some(Ok(p)) => p,
+        None => None,
+    };
     let namespace = &subject.namespace;
     let request = AdmissionRequest {
         project: s.config.project.clone(),
@@ -332,11 +357,20 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
             )),
         },
     };
-    let mut decision = match s.service.evaluate_admission(&request, subject.secs).await {
+    let evaluated = match platform_policy {
+        Some(p) => {
+            s.service
+                .evaluate_cloud_run_policy(p, &w.images, subject.secs)
+                .await
+        }
+        None => s.service.evaluate_admission(&request, subject.secs).await,
+    };
+    let mut decision = match evaluated {
         Ok(d) => d,
         Err(e) => {
             return Answer::error(format!(
-                "admit could not evaluate the policy ({}); denying (fail closed)",
+                "admit could not evaluate the policy{} ({}); denying (fail closed)",
+                platform_policy.map(|p| format!(" {p}")).unwrap_or_default(),
                 e.message
             ));
         }
@@ -390,27 +424,42 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
         .iter()
         .filter(|i| i.verdict == Verdict::Denied)
         .map(|i| {
-            format!(
-                "image {} denied by {}: {}",
-                i.image,
-                i.basis,
-                joined(&i.failures)
-            )
+            let by = platform_policy.map_or_else(|| i.basis.to_string(), str::to_owned);
+            let failures = joined(&i.failures);
+            if run.is_some() {
+                format!(
+                    "Container image '{}' is not authorized by policy. Image {} denied by {by}: {failures}",
+                    i.image, i.image
+                )
+            } else {
+                format!("image {} denied by {by}: {failures}", i.image)
+            }
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let breakglass = w
-        .annotations
-        .get(BREAKGLASS_ANNOTATION)
-        .and_then(Value::as_str)
-        == Some("true");
+    let run_glass = run.and_then(|r| r.justification.as_deref());
+    let breakglass = run_glass.is_some()
+        || w.annotations
+            .get(BREAKGLASS_ANNOTATION)
+            .and_then(Value::as_str)
+            == Some("true");
     if !breakglass {
+        let reason = if run.is_some() {
+            format!(" ({})", cloud_run::DENIAL_REASON)
+        } else {
+            String::new()
+        };
         return Answer::denied(
-            format!("admit denied {} {name}:\n{summary}", review.kind),
+            format!("admit denied {} {name}{reason}:\n{summary}", review.kind),
             Some(decision),
         );
     }
-    let justification = s.config.breakglass_justification_annotation.as_deref();
+    // Cloud Run's breakglass annotation is its own justification.
+    let justification = s
+        .config
+        .breakglass_justification_annotation
+        .as_deref()
+        .filter(|_| run_glass.is_none());
     let justified = justification.is_none_or(|a| {
         w.annotations
             .get(a)

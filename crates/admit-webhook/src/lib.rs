@@ -6,6 +6,7 @@
 //! Must not depend on: storage backends, TLS or the binary (which serves this router over TLS).
 
 mod audit;
+mod cloud_run;
 mod handler;
 mod review;
 mod workload;
@@ -23,7 +24,7 @@ use axum::routing::{get, post};
 pub fn inspect_review(body: &[u8]) -> Result<Vec<String>, String> {
     let r = review::parse(body)?;
     let w = workload::extract(&r.group, &r.kind, &r.object)?;
-    let _ = review::respond(&r.api_version, &r.uid, false, Some("fuzz"), &w.images);
+    let _ = review::respond(&r.api_version, &r.uid, false, Some("fuzz"), None, &w.images);
     Ok(w.images)
 }
 

@@ -16,6 +16,8 @@ pub(crate) struct Review {
     pub(crate) user: String,
     pub(crate) kubernetes_dry_run: bool,
     pub(crate) object: Value,
+    /// The object before an UPDATE (`null` otherwise).
+    pub(crate) old_object: Value,
 }
 
 /// Parses a review; the message names the missing or malformed field.
@@ -61,6 +63,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Review, String> {
         user: s("/userInfo/username"),
         kubernetes_dry_run: r["dryRun"].as_bool().unwrap_or(false),
         object: r["object"].clone(),
+        old_object: r["oldObject"].clone(),
     })
 }
 
@@ -70,6 +73,7 @@ pub(crate) fn respond(
     uid: &str,
     allowed: bool,
     message: Option<&str>,
+    reason: Option<&str>,
     warnings: &[String],
 ) -> Value {
     let mut response = json!({"uid": uid, "allowed": allowed});
@@ -77,7 +81,7 @@ pub(crate) fn respond(
         response["status"] = if allowed {
             json!({"code": 200, "message": m})
         } else {
-            json!({"code": 403, "reason": "Forbidden", "message": m})
+            json!({"code": 403, "reason": reason.unwrap_or("Forbidden"), "message": m})
         };
     }
     if !warnings.is_empty() {
