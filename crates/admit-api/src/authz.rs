@@ -50,6 +50,11 @@ pub(crate) fn need(method: &Method, path: &str) -> Option<Need> {
         segs.remove(0);
     }
     let version = segs.first().copied()?;
+    // Cloud Logging's entries.list names its projects in the body: the handler checks
+    // `logging.logEntries.list` on each.
+    if segs == ["v2", "entries:list"] && method == Method::POST {
+        return Some(Need::Authenticated);
+    }
     if !matches!(version, "v1" | "v1beta1" | "v1alpha2") {
         return None;
     }

@@ -14,6 +14,7 @@ mod grafeas;
 mod health;
 mod iam;
 mod kms;
+mod logging;
 mod resourcemanager;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(audit::routes())
+        .merge(logging::routes())
         .merge(binauthz::routes())
         .merge(grafeas::routes())
         .merge(kms::routes())

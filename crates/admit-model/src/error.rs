@@ -28,6 +28,9 @@ pub enum ModelError {
     /// A bytes field that is not base64 in either alphabet.
     #[error("invalid base64: {0}")]
     Base64(String),
+    /// A filter that does not parse, or is over a bound; the message names the offset.
+    #[error("{0}")]
+    InvalidFilter(String),
     /// Encoding a value failed (only possible for non-string map keys; kept for completeness).
     #[error("cannot encode {format}: {message}")]
     Encode {

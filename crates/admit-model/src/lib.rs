@@ -17,6 +17,7 @@ mod error;
 mod filter;
 mod kms;
 mod kritis;
+pub mod logging_query;
 mod names;
 mod occurrence;
 mod pod_images;
@@ -52,4 +53,4 @@ pub use policy::{
     GlobalPolicyEvaluationMode, Policy,
 };
 pub use scan_report::{ScanFormat, ScanImport, parse_scan_report};
-pub use time::rfc3339;
+pub use time::{parse_rfc3339, rfc3339};

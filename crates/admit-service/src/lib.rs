@@ -13,6 +13,7 @@ mod error;
 mod iam;
 mod kms;
 mod kritis;
+mod logging;
 mod notes;
 mod occurrences;
 mod platform_eval;
@@ -35,6 +36,7 @@ pub use audit_log::AuditTicket;
 pub use error::{Code, ServiceError};
 pub use kms::{SignRequest, SignResponse};
 pub use kritis::KritisViolations;
+pub use logging::log_entry;
 pub use occurrences::{MAX_BATCH, MAX_OCCURRENCES_PER_IMAGE, validate_attestation};
 pub use roles::{PERMISSIONS, grants, known_roles};
 

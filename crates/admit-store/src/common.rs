@@ -29,6 +29,15 @@ pub(crate) fn after_seq(page: &Page) -> Result<i64, StoreError> {
         .ok_or_else(|| StoreError::InvalidArgument(format!("invalid pageToken `{tok}`")))
 }
 
+/// Where a listing starts: after the token's sequence number, or at the beginning (the end,
+/// walking newest first).
+pub(crate) fn start_seq(page: &Page, newest_first: bool) -> Result<i64, StoreError> {
+    match page.token.as_deref().filter(|t| !t.is_empty()) {
+        None if newest_first => Ok(i64::MAX),
+        _ => after_seq(page),
+    }
+}
+
 pub(crate) struct Columns {
     pub(crate) name: String,
     pub(crate) project: String,

@@ -162,9 +162,21 @@ pub(crate) fn audit_list(dialect: Dialect, project: &str, f: &crate::AuditFilter
             sql.text.push_str(&format!(" AND {col} = {lit}"));
         }
     }
+    for (op, v) in [(">=", &f.since), ("<=", &f.until)] {
+        if let Some(v) = v {
+            let ph = sql.bind(v.clone());
+            sql.text.push_str(&format!(" AND time {op} {ph}"));
+        }
+    }
     let n = sql.binds.len();
     let (a, b) = (sql.placeholder(n + 1), sql.placeholder(n + 2));
-    sql.text
-        .push_str(&format!(" AND seq > {a} ORDER BY seq LIMIT {b}"));
+    let (cmp, order) = if f.newest_first {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    sql.text.push_str(&format!(
+        " AND seq {cmp} {a} ORDER BY seq {order} LIMIT {b}"
+    ));
     sql
 }

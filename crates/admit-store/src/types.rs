@@ -102,6 +102,12 @@ pub struct AuditFilter {
     pub user: Option<String>,
     pub breakglass: Option<bool>,
     pub dry_run: Option<bool>,
+    /// Records at or after this time (RFC 3339 as `admit_model::rfc3339` writes it).
+    pub since: Option<String>,
+    /// Records at or before this time (same form).
+    pub until: Option<String>,
+    /// Newest first (page tokens then walk backwards).
+    pub newest_first: bool,
 }
 
 /// The storage interface every backend implements.

@@ -63,6 +63,7 @@ pub(crate) fn record(
                         "verdict": i.verdict,
                         "rule": rule,
                         "reasons": i.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "failures": i.failures.iter().map(|f| json!({"attestor": f.attestor, "message": f.message})).collect::<Vec<_>>(),
                     })
                 })
                 .collect()
@@ -88,7 +89,7 @@ pub(crate) fn record(
         "apiGroup": review.group,
     });
     if let Some(run) = ctx.cloud_run {
-        let mut cr = json!({"kind": run.kind});
+        let mut cr = json!({"kind": run.kind, "revision": run.revision});
         if let Some(p) = &run.setting {
             cr["policy"] = json!(p);
         }

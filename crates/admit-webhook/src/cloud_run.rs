@@ -29,6 +29,9 @@ pub(crate) struct CloudRun {
     pub(crate) setting: Option<String>,
     /// The breakglass justification, when non-empty.
     pub(crate) justification: Option<String>,
+    /// The revision this admission creates: the template's name, else Knative's
+    /// `NAME-0000G` for the next generation.
+    pub(crate) revision: String,
 }
 
 fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
@@ -52,8 +55,24 @@ impl CloudRun {
             }
             _ => return None,
         };
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or(&review.name);
+        let generation = review
+            .old_object
+            .pointer("/metadata/generation")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            + 1;
+        let revision = object
+            .pointer("/spec/template/metadata/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| format!("{name}-{generation:05}"), str::to_owned);
         Some(CloudRun {
             kind,
+            revision,
             setting: annotation(object, POLICY_ANNOTATION).map(str::to_owned),
             justification: annotation(object, BREAKGLASS_ANNOTATION)
                 .map(str::trim)

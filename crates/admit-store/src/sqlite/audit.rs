@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
-use crate::common::{after_seq, page_token};
+use crate::common::{page_token, start_seq};
 use crate::{AuditFilter, Listed, Page, StoreError};
 
 pub(super) async fn append(pool: &SqlitePool, records: &[Value]) -> Result<(), StoreError> {
@@ -49,7 +49,7 @@ pub(super) async fn list(
         q = q.bind(b);
     }
     let rows = q
-        .bind(after_seq(page)?)
+        .bind(start_seq(page, f.newest_first)?)
         .bind(i64::from(limit) + 1)
         .fetch_all(pool)
         .await
