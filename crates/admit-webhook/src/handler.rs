@@ -17,7 +17,7 @@ use crate::review::{self, Review};
 use crate::{BREAKGLASS_ANNOTATION, State, workload};
 
 /// The API server appends `?timeout=10s`; answer within it (minus a margin for the network).
-fn deadline(q: &std::collections::HashMap<String, String>) -> Duration {
+pub(crate) fn deadline(q: &std::collections::HashMap<String, String>) -> Duration {
     let given = q
         .get("timeout")
         .and_then(|t| t.strip_suffix('s'))
@@ -81,21 +81,7 @@ pub(crate) async fn validate(
         let r = review::respond(&review.api_version, &review.uid, true, None, None, &[]);
         return Json(r).into_response();
     }
-    let limit = deadline(&q);
-    let until = tokio::time::Instant::now() + limit;
-    let subject = Subject::of(&s, &review);
-    // The decision gets four fifths of the time; the rest is for storing its record, which can
-    // be withdrawn only while no writer has taken it (so a late review never leaves a second,
-    // contradicting record behind).
-    let budget = limit.saturating_sub(limit / 5);
-    let answer = match tokio::time::timeout(budget, decide(&s, &review, &subject)).await {
-        Ok(a) => a,
-        Err(_) => Answer::error(format!(
-            "admit could not decide within the {}ms webhook deadline; denying (fail closed)",
-            limit.as_millis()
-        )),
-    };
-    let answer = record(&s, &review, &subject, answer, until).await;
+    let (answer, subject) = judge(&s, &review, deadline(&q)).await;
     let message = (!answer.allowed).then_some(answer.message.as_str());
     let reason = (subject.cloud_run.is_some() && answer.outcome == Outcome::Denied)
         .then_some(cloud_run::DENIAL_REASON);
@@ -110,8 +96,28 @@ pub(crate) async fn validate(
     .into_response()
 }
 
+/// Decides one review and stores its record, within `limit` (the API server's deadline):
+/// the answer to give and who it was about.
+pub(crate) async fn judge(s: &State, review: &Review, limit: Duration) -> (Answer, Subject) {
+    let until = tokio::time::Instant::now() + limit;
+    let subject = Subject::of(s, review);
+    // The decision gets four fifths of the time; the rest is for storing its record, which can
+    // be withdrawn only while no writer has taken it (so a late review never leaves a second,
+    // contradicting record behind).
+    let budget = limit.saturating_sub(limit / 5);
+    let answer = match tokio::time::timeout(budget, decide(s, review, &subject)).await {
+        Ok(a) => a,
+        Err(_) => Answer::error(format!(
+            "admit could not decide within the {}ms webhook deadline; denying (fail closed)",
+            limit.as_millis()
+        )),
+    };
+    let answer = record(s, review, &subject, answer, until).await;
+    (answer, subject)
+}
+
 /// Who is being admitted where: read once from the review, for the decision and the record.
-struct Subject {
+pub(crate) struct Subject {
     time: String,
     secs: u64,
     name: String,
@@ -158,13 +164,13 @@ impl Subject {
 
 /// The final outcome of one review: what is answered and what is recorded, both rendered from
 /// this one value.
-struct Answer {
-    outcome: Outcome,
-    allowed: bool,
+pub(crate) struct Answer {
+    pub(crate) outcome: Outcome,
+    pub(crate) allowed: bool,
     /// The denial message, or the note recorded with an allow.
-    message: String,
-    warnings: Vec<String>,
-    decision: Option<Decision>,
+    pub(crate) message: String,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) decision: Option<Decision>,
 }
 
 impl Answer {
@@ -441,6 +447,10 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
     let breakglass = run_glass.is_some()
         || w.annotations
             .get(BREAKGLASS_ANNOTATION)
+            .and_then(Value::as_str)
+            == Some("true")
+        || w.labels
+            .get(crate::BREAKGLASS_LABEL)
             .and_then(Value::as_str)
             == Some("true");
     if !breakglass {

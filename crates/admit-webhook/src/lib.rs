@@ -8,6 +8,7 @@
 mod audit;
 mod cloud_run;
 mod handler;
+mod image_review;
 mod review;
 mod workload;
 
@@ -30,6 +31,8 @@ pub fn inspect_review(body: &[u8]) -> Result<Vec<String>, String> {
 
 /// The annotation that admits a non-conformant workload (audited).
 pub const BREAKGLASS_ANNOTATION: &str = "alpha.image-policy.k8s.io/break-glass";
+/// The label GKE also accepts for breakglass (`"true"`).
+pub const BREAKGLASS_LABEL: &str = "image-policy.k8s.io/break-glass";
 
 /// How this webhook instance is deployed.
 #[derive(Debug, Clone)]
@@ -68,7 +71,7 @@ pub fn health_router(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
-/// `POST /validate`, `/healthz`, `/readyz`.
+/// `POST /validate` (AdmissionReview), `POST /imagepolicy` (ImageReview), `/healthz`, `/readyz`.
 pub fn router(service: Arc<Service>, config: WebhookConfig) -> Router {
     let state = State {
         service,
@@ -79,6 +82,11 @@ pub fn router(service: Arc<Service>, config: WebhookConfig) -> Router {
         .route(
             "/validate",
             post(handler::validate).layer(axum::extract::DefaultBodyLimit::max(MAX_REVIEW_BODY)),
+        )
+        .route(
+            "/imagepolicy",
+            post(image_review::image_review)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_REVIEW_BODY)),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(handler::ready))

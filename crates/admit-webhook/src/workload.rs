@@ -18,6 +18,8 @@ pub(crate) struct Workload {
     pub(crate) service_account: String,
     /// Annotations of the object and of its pod template (breakglass may be on either).
     pub(crate) annotations: serde_json::Map<String, Value>,
+    /// Labels of the object and of its pod template (GKE also reads a breakglass label).
+    pub(crate) labels: serde_json::Map<String, Value>,
     /// Whether a pod spec was found at all.
     pub(crate) has_pod_spec: bool,
     pub(crate) known_kind: bool,
@@ -35,8 +37,8 @@ const KNOWN: &[(&str, &str)] = &[
     ("serving.knative.dev", "Service"),
 ];
 
-fn merge_annotations(into: &mut serde_json::Map<String, Value>, meta: &Value) {
-    if let Some(a) = meta["annotations"].as_object() {
+fn merge(into: &mut serde_json::Map<String, Value>, meta: &Value, field: &str) {
+    if let Some(a) = meta[field].as_object() {
         for (k, v) in a {
             into.insert(k.clone(), v.clone());
         }
@@ -48,7 +50,8 @@ pub(crate) fn extract(group: &str, kind: &str, object: &Value) -> Result<Workloa
         known_kind: KNOWN.contains(&(group, kind)),
         ..Default::default()
     };
-    merge_annotations(&mut w.annotations, &object["metadata"]);
+    merge(&mut w.annotations, &object["metadata"], "annotations");
+    merge(&mut w.labels, &object["metadata"], "labels");
     let candidates: [(&Value, &Value); 3] = [
         (&object["spec"], &Value::Null),
         (
@@ -65,7 +68,8 @@ pub(crate) fn extract(group: &str, kind: &str, object: &Value) -> Result<Workloa
             continue;
         }
         w.has_pod_spec = true;
-        merge_annotations(&mut w.annotations, meta);
+        merge(&mut w.annotations, meta, "annotations");
+        merge(&mut w.labels, meta, "labels");
         // Every image-bearing field (containers of each kind, image volumes): one list, in
         // admit-model. A container without an image cannot be judged: refused.
         w.images = admit_model::pod_spec_images(spec)?

@@ -497,6 +497,12 @@ fn dry_run_admits_with_a_warning_and_an_audit_record() {
 #[test]
 fn breakglass_admits_is_audited_with_the_user_and_can_require_a_justification() {
     let s = setup(REQUIRE, &[]);
+    // GKE's label works as the annotation does; any other value does not.
+    let mut labelled = pod("labelled", "nginx:1.25");
+    labelled["metadata"]["labels"] = json!({"image-policy.k8s.io/break-glass": "true"});
+    assert!(allowed(&s, &review(&labelled, "CREATE", None)));
+    labelled["metadata"]["labels"] = json!({"image-policy.k8s.io/break-glass": "yes"});
+    denial(&s, &review(&labelled, "CREATE", None));
     let mut p = pod("a", "nginx:1.25");
     p["metadata"]["annotations"] = json!({"alpha.image-policy.k8s.io/break-glass": "true"});
     let resp = s.review(&review(&p, "CREATE", None));
@@ -525,7 +531,7 @@ fn breakglass_admits_is_audited_with_the_user_and_can_require_a_justification() 
         None,
     );
     let records = records["auditRecords"].as_array().unwrap();
-    assert_eq!(records.len(), 2);
+    assert_eq!(records.len(), 3);
     assert_eq!(records[0]["user"], "alice@example.com");
     assert_eq!(records[0]["verdict"], "BREAKGLASS");
 
@@ -814,4 +820,76 @@ fn malformed_reviews_are_refused() {
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "400", "{body}");
     }
+}
+
+#[test]
+fn image_reviews_from_the_image_policy_webhook_plugin_are_decided_the_same_way() {
+    let s = setup(REQUIRE, &[]);
+    let target = format!("{APP}@{}", digest("image-review"));
+    attest(&s, &target);
+    let ask = |images: &[&str], annotations: Value| {
+        let containers: Vec<Value> = images.iter().map(|i| json!({"image": i})).collect();
+        let body = json!({"apiVersion": "imagepolicy.k8s.io/v1alpha1", "kind": "ImageReview",
+            "spec": {"containers": containers, "annotations": annotations, "namespace": "prod"}});
+        let (code, text) = s.webhook_call("/imagepolicy", &body.to_string());
+        assert_eq!(code, 200, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["apiVersion"], "imagepolicy.k8s.io/v1alpha1");
+        assert_eq!(v["kind"], "ImageReview");
+        v["status"].clone()
+    };
+    let ok = ask(&[&target], json!({}));
+    assert_eq!(ok["allowed"], true, "{ok}");
+    let denied = ask(&[&target, "nginx:1.25"], json!({}));
+    assert_eq!(denied["allowed"], false);
+    assert!(
+        denied["reason"]
+            .as_str()
+            .unwrap()
+            .contains("projects/my-proj/attestors/built-by-ci"),
+        "{denied}"
+    );
+    let glass = ask(
+        &["nginx:1.25"],
+        json!({"alpha.image-policy.k8s.io/break-glass": "true"}),
+    );
+    assert_eq!(glass["allowed"], true);
+    assert_eq!(glass["auditAnnotations"]["break-glass"], "true");
+    assert!(
+        glass["auditAnnotations"]["overridden-verification-result"]
+            .as_str()
+            .unwrap()
+            .contains("Image nginx:1.25 denied by"),
+        "{glass}"
+    );
+    // Malformed reviews are refused naming the field (the plugin then applies defaultAllow).
+    for (body, needle) in [
+        (
+            json!({"apiVersion": "v1", "kind": "ImageReview"}),
+            "apiVersion",
+        ),
+        (
+            json!({"apiVersion": "imagepolicy.k8s.io/v1alpha1", "kind": "ImageReview", "spec": {}}),
+            "spec.containers",
+        ),
+        (
+            json!({"apiVersion": "imagepolicy.k8s.io/v1alpha1", "kind": "ImageReview", "spec": {"containers": [{}]}}),
+            "spec.containers[0].image",
+        ),
+        (
+            json!({"apiVersion": "imagepolicy.k8s.io/v1alpha1", "kind": "ImageReview", "spec": {"containers": [{"image": "a"}], "annotations": {"x": 1}}}),
+            "spec.annotations.x",
+        ),
+    ] {
+        let (code, text) = s.webhook_call("/imagepolicy", &body.to_string());
+        assert_eq!(code, 400, "{body}");
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    // Each decision is in the audit log, as a Pod in the review's namespace.
+    let records = s.curl(
+        "GET",
+        "/admit/v1/projects/my-proj/auditRecords?filter=namespace%3Dprod",
+        None,
+    );
+    assert_eq!(records["auditRecords"].as_array().map(Vec::len), Some(3));
 }
