@@ -42,6 +42,25 @@ fn admin(permission: &'static str, resource: String) -> Option<Need> {
     })
 }
 
+/// `projects/P` of a path under it.
+fn parent_project(names: &[&str]) -> String {
+    names[..2].join("/")
+}
+
+/// A service account's resource name with `-` replaced by the project its email names.
+fn service_account(names: &[&str]) -> String {
+    let email = names.get(3).copied().unwrap_or_default();
+    let project = match names.get(1).copied() {
+        Some("-") => email
+            .split_once('@')
+            .and_then(|(_, d)| d.strip_suffix(".iam.gserviceaccount.com"))
+            .unwrap_or("-"),
+        Some(p) => p,
+        None => "-",
+    };
+    format!("projects/{project}/serviceAccounts/{email}")
+}
+
 /// The permission `method path` needs, or `None` when no method of this server has that shape.
 pub(crate) fn need(method: &Method, path: &str) -> Option<Need> {
     let mut segs: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -101,7 +120,10 @@ pub(crate) fn need(method: &Method, path: &str) -> Option<Need> {
                 "binaryauthorization.policy.setIamPolicy",
             ),
         },
-        "locations/*/policy" if m == "GET" && custom.is_none() => Some(Need::Authenticated),
+        // The system policy and finished operations: any authenticated caller.
+        "locations/*/policy" | "operations/*" if m == "GET" && custom.is_none() => {
+            Some(Need::Authenticated)
+        }
         "projects/*/attestors" => match (m, custom) {
             ("GET", None) => perm("binaryauthorization.attestors.list", parent),
             ("POST", None) => admin("binaryauthorization.attestors.create", parent),
@@ -197,6 +219,58 @@ pub(crate) fn need(method: &Method, path: &str) -> Option<Need> {
         }
         // admit's audit log.
         "projects/*/auditRecords" if m == "GET" => perm("logging.logEntries.list", parent),
+        // Service Usage.
+        "projects/*/services" => match (m, custom) {
+            ("GET", None) => perm("serviceusage.services.list", parent),
+            ("POST", Some("batchEnable")) => admin("serviceusage.services.enable", parent),
+            _ => None,
+        },
+        "projects/*/services/*" => match (m, custom) {
+            ("GET", None) => perm("serviceusage.services.get", parent_project(&names)),
+            ("POST", Some("enable")) => {
+                admin("serviceusage.services.enable", parent_project(&names))
+            }
+            ("POST", Some("disable")) => {
+                admin("serviceusage.services.disable", parent_project(&names))
+            }
+            _ => None,
+        },
+        // IAM: service accounts, custom roles.
+        "projects/*/serviceAccounts" => match (m, custom) {
+            ("GET", None) => perm("iam.serviceAccounts.list", parent),
+            ("POST", None) => admin("iam.serviceAccounts.create", parent),
+            _ => None,
+        },
+        "projects/*/serviceAccounts/*" => {
+            let account = service_account(&names);
+            match (m, custom) {
+                ("GET", None) => perm("iam.serviceAccounts.get", account),
+                ("PATCH", None) => admin("iam.serviceAccounts.update", account),
+                ("DELETE", None) => admin("iam.serviceAccounts.delete", account),
+                ("POST" | "GET", Some("getIamPolicy")) => {
+                    perm("iam.serviceAccounts.getIamPolicy", account)
+                }
+                ("POST", Some("setIamPolicy")) => {
+                    admin("iam.serviceAccounts.setIamPolicy", account)
+                }
+                _ => None,
+            }
+        }
+        "projects/*/roles" => match (m, custom) {
+            ("GET", None) => perm("iam.roles.list", parent),
+            ("POST", None) => admin("iam.roles.create", parent),
+            _ => None,
+        },
+        "projects/*/roles/*" => match (m, custom) {
+            ("GET", None) => perm("iam.roles.get", parent_project(&names)),
+            ("PATCH", None) => admin("iam.roles.update", parent_project(&names)),
+            ("DELETE", None) => admin("iam.roles.delete", parent_project(&names)),
+            ("POST", Some("undelete")) => admin("iam.roles.undelete", parent_project(&names)),
+            _ => None,
+        },
+        "permissions" if m == "POST" && custom == Some("queryTestablePermissions") => {
+            Some(Need::Authenticated)
+        }
         // Cloud KMS.
         "projects/*/locations/*/keyRings" => match (m, custom) {
             ("GET", None) => perm("cloudkms.keyRings.list", parent),

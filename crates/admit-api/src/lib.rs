@@ -13,9 +13,11 @@ mod extract;
 mod grafeas;
 mod health;
 mod iam;
+mod iam_admin;
 mod kms;
 mod logging;
 mod resourcemanager;
+mod serviceusage;
 
 use std::sync::Arc;
 
@@ -50,6 +52,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(audit::routes())
         .merge(logging::routes())
+        .merge(serviceusage::routes())
+        .merge(iam_admin::routes())
         .merge(binauthz::routes())
         .merge(grafeas::routes())
         .merge(kms::routes())

@@ -334,7 +334,8 @@ impl Service {
         Ok(roles)
     }
 
-    /// Whether `principal` holds `permission` on `resource` (always, with access control off).
+    /// Whether `principal` holds `permission` on `resource` (always, with access control off):
+    /// itself, or as a Google service account it acts as through Workload Identity.
     pub(crate) async fn holds(
         &self,
         principal: &str,
@@ -344,11 +345,39 @@ impl Service {
         if self.access.is_none() {
             return Ok(true);
         }
-        Ok(self
-            .roles_of(principal, resource)
-            .await?
-            .iter()
-            .any(|r| grants(r, permission) == Some(true)))
+        if self.holds_directly(principal, permission, resource).await? {
+            return Ok(true);
+        }
+        for account in self.impersonated(principal).await? {
+            if self.holds_directly(&account, permission, resource).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether `principal` itself holds `permission` on `resource`, through a predefined or a
+    /// custom role.
+    pub(crate) async fn holds_directly(
+        &self,
+        principal: &str,
+        permission: &str,
+        resource: &str,
+    ) -> Result<bool, ServiceError> {
+        for role in self.roles_of(principal, resource).await? {
+            let granted = if role.starts_with("projects/") {
+                self.custom_role_permissions(&role)
+                    .await?
+                    .iter()
+                    .any(|p| p == permission)
+            } else {
+                grants(&role, permission) == Some(true)
+            };
+            if granted {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// PERMISSION_DENIED unless the caller holds `permission` on `resource`.
@@ -384,10 +413,6 @@ impl Service {
         resource: &str,
         request: &Value,
     ) -> Result<Value, ServiceError> {
-        let roles = match caller.principal.as_deref() {
-            Some(principal) => Some(self.roles_of(principal, resource).await?),
-            None => None,
-        };
         let mut held = Vec::new();
         for (i, p) in request
             .get("permissions")
@@ -399,10 +424,10 @@ impl Service {
             let p = p.as_str().ok_or_else(|| {
                 ServiceError::invalid(format!("permissions[{i}] must be a string"))
             })?;
-            let ok = match &roles {
+            let ok = match caller.principal.as_deref() {
                 _ if self.access.is_none() => true,
                 None => false,
-                Some(roles) => roles.iter().any(|r| grants(r, p) == Some(true)),
+                Some(principal) => self.holds(principal, p, resource).await?,
             };
             if ok {
                 held.push(Value::String(p.to_owned()));

@@ -59,9 +59,27 @@ impl Service {
             .enumerate()
         {
             let role = b.get("role").and_then(Value::as_str).unwrap_or("");
-            if crate::grants(role, "").is_none() {
+            if let Some(rest) = role.strip_prefix("projects/") {
+                // A custom role: it must exist, and grants only within its own project.
+                let owner = rest.split('/').next().unwrap_or_default();
+                if owner != crate::project_of(resource) {
+                    return Err(ServiceError::invalid(format!(
+                        "policy.bindings[{i}].role `{role}` is a custom role of project {owner}: it can only be granted on resources of that project"
+                    )));
+                }
+                let exists = self
+                    .store
+                    .get(Kind::CustomRole, role)
+                    .await?
+                    .is_some_and(|d| d.body["deleted"] != true);
+                if !exists {
+                    return Err(ServiceError::invalid(format!(
+                        "policy.bindings[{i}].role: Role {role} is not supported for this resource (it does not exist)"
+                    )));
+                }
+            } else if crate::grants(role, "").is_none() {
                 return Err(ServiceError::invalid(format!(
-                    "policy.bindings[{i}].role `{role}` is not a role this server knows (custom roles are not supported); known roles: {}",
+                    "policy.bindings[{i}].role `{role}` is not a role this server knows (custom roles are projects/PROJECT/roles/ID); known roles: {}",
                     crate::known_roles().join(", ")
                 )));
             }

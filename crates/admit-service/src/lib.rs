@@ -9,6 +9,7 @@ mod admission;
 mod attestors;
 mod audit_log;
 mod cloud_run;
+mod custom_roles;
 mod error;
 mod iam;
 mod kms;
@@ -20,6 +21,8 @@ mod platform_eval;
 mod platform_policies;
 mod policy;
 mod roles;
+mod service_accounts;
+mod service_usage;
 pub mod v1beta1;
 
 use std::sync::Arc;
@@ -33,6 +36,7 @@ pub use access::{
 };
 pub use admission::AdmissionRequest;
 pub use audit_log::AuditTicket;
+pub use custom_roles::testable_permissions;
 pub use error::{Code, ServiceError};
 pub use kms::{SignRequest, SignResponse};
 pub use kritis::KritisViolations;

@@ -65,10 +65,29 @@ pub const PERMISSIONS: &[&str] = &[
     "cloudkms.cryptoKeyVersions.useToSign",
     "cloudkms.cryptoKeyVersions.useToVerify",
     "cloudkms.cryptoKeyVersions.viewPublicKey",
+    "iam.roles.create",
+    "iam.roles.delete",
+    "iam.roles.get",
+    "iam.roles.list",
+    "iam.roles.undelete",
+    "iam.roles.update",
+    "iam.serviceAccounts.create",
+    "iam.serviceAccounts.delete",
+    "iam.serviceAccounts.get",
+    "iam.serviceAccounts.getAccessToken",
+    "iam.serviceAccounts.getIamPolicy",
+    "iam.serviceAccounts.getOpenIdToken",
+    "iam.serviceAccounts.list",
+    "iam.serviceAccounts.setIamPolicy",
+    "iam.serviceAccounts.update",
     "logging.logEntries.list",
     "resourcemanager.projects.get",
     "resourcemanager.projects.getIamPolicy",
     "resourcemanager.projects.setIamPolicy",
+    "serviceusage.services.disable",
+    "serviceusage.services.enable",
+    "serviceusage.services.get",
+    "serviceusage.services.list",
 ];
 
 /// The Binary Authorization service agent's role, which every project's agent holds on its own
@@ -83,7 +102,13 @@ fn basic(role: &str, p: &str) -> bool {
     let verb = p.rsplit('.').next().unwrap_or_default();
     match role {
         "roles/owner" => !is_use_of_key(p),
-        "roles/editor" => !is_use_of_key(p) && verb != "setIamPolicy",
+        // Editors read roles but do not define them (Google keeps that for owners and
+        // roles/iam.roleAdmin).
+        "roles/editor" => {
+            !is_use_of_key(p)
+                && verb != "setIamPolicy"
+                && !(p.starts_with("iam.roles.") && !matches!(verb, "get" | "list"))
+        }
         "roles/viewer" => matches!(verb, "get" | "list" | "getIamPolicy" | "listOccurrences"),
         _ => false,
     }
@@ -265,6 +290,53 @@ const NAMED: &[(&str, &[&str])] = &[
         ],
     ),
     ("roles/logging.viewer", &["logging.logEntries.list"]),
+    (
+        "roles/iam.workloadIdentityUser",
+        &[
+            "iam.serviceAccounts.getAccessToken",
+            "iam.serviceAccounts.getOpenIdToken",
+        ],
+    ),
+    (
+        "roles/iam.serviceAccountAdmin",
+        &[
+            "iam.serviceAccounts.create",
+            "iam.serviceAccounts.delete",
+            "iam.serviceAccounts.get",
+            "iam.serviceAccounts.getIamPolicy",
+            "iam.serviceAccounts.list",
+            "iam.serviceAccounts.setIamPolicy",
+            "iam.serviceAccounts.update",
+            "resourcemanager.projects.get",
+        ],
+    ),
+    (
+        "roles/iam.roleAdmin",
+        &[
+            "iam.roles.create",
+            "iam.roles.delete",
+            "iam.roles.get",
+            "iam.roles.list",
+            "iam.roles.undelete",
+            "iam.roles.update",
+            "resourcemanager.projects.get",
+            "resourcemanager.projects.getIamPolicy",
+        ],
+    ),
+    ("roles/iam.roleViewer", &["iam.roles.get", "iam.roles.list"]),
+    (
+        "roles/serviceusage.serviceUsageAdmin",
+        &[
+            "serviceusage.services.disable",
+            "serviceusage.services.enable",
+            "serviceusage.services.get",
+            "serviceusage.services.list",
+        ],
+    ),
+    (
+        "roles/serviceusage.serviceUsageViewer",
+        &["serviceusage.services.get", "serviceusage.services.list"],
+    ),
 ];
 
 /// Whether `role` grants `permission`; `None` when the role is unknown.

@@ -16,6 +16,12 @@ pub enum Kind {
     CryptoKeyVersion,
     ContinuousValidationConfig,
     PlatformPolicy,
+    /// Service Usage: an API's state in a project.
+    Service,
+    /// IAM: a Google service account.
+    ServiceAccount,
+    /// IAM: a custom role defined in a project.
+    CustomRole,
 }
 
 impl Kind {
@@ -30,6 +36,9 @@ impl Kind {
             Kind::CryptoKeyVersion => "cryptokeyversion",
             Kind::ContinuousValidationConfig => "cvconfig",
             Kind::PlatformPolicy => "platformpolicy",
+            Kind::Service => "service",
+            Kind::ServiceAccount => "serviceaccount",
+            Kind::CustomRole => "customrole",
         }
     }
 }

@@ -380,7 +380,94 @@ fn rows(occurrence: &str, doomed_occurrence: &str) -> Vec<Row> {
             "/admit/v1/projects/{p}/auditRecords",
             &["O", "E", "V"],
         ),
+        // Cloud Logging's read API over the audit log (the project is named in the body).
+        reads(with(
+            row("POST", "/v2/entries:list", &["O", "E", "V"]),
+            json!({"resourceNames": ["projects/proj-a"], "filter": "severity>=DEFAULT"}),
+        )),
+        // Service Usage.
+        row("GET", "/v1/projects/{p}/services", &["O", "E", "V"]),
+        with(
+            row(
+                "POST",
+                "/v1/projects/{p}/services/containeranalysis.googleapis.com:enable",
+                &["O", "E"],
+            ),
+            json!({}),
+        ),
+        with(
+            row("POST", "/v1/projects/{p}/services:batchEnable", &["O", "E"]),
+            json!({"serviceIds": ["containerscanning.googleapis.com"]}),
+        ),
+        with(
+            row(
+                "POST",
+                "/v1/projects/{p}/services/containerscanning.googleapis.com:disable",
+                &["O", "E"],
+            ),
+            json!({}),
+        ),
+        row(
+            "GET",
+            "/v1/projects/{p}/services/containeranalysis.googleapis.com",
+            &["O", "E", "V"],
+        ),
+        // IAM: service accounts and custom roles.
+        with(
+            row("POST", "/v1/projects/{p}/serviceAccounts", &["O", "E"]),
+            json!({"accountId": "matrix-sa"}),
+        ),
+        row("GET", "/v1/projects/{p}/serviceAccounts", &["O", "E", "V"]),
+        row(
+            "GET",
+            "/v1/projects/{p}/serviceAccounts/matrix-sa@{p}.iam.gserviceaccount.com",
+            &["O", "E", "V"],
+        ),
+        reads(with(
+            row(
+                "POST",
+                "/v1/projects/{p}/serviceAccounts/matrix-sa@{p}.iam.gserviceaccount.com:getIamPolicy",
+                &["O", "E", "V"],
+            ),
+            json!({}),
+        )),
+        with(
+            row(
+                "POST",
+                "/v1/projects/{p}/serviceAccounts/matrix-sa@{p}.iam.gserviceaccount.com:setIamPolicy",
+                &["O"],
+            ),
+            json!({"policy": {"bindings": []}}),
+        ),
+        with(
+            row("POST", "/v1/projects/{p}/roles", &["O"]),
+            json!({"roleId": "matrixRole", "role": {"includedPermissions": ["containeranalysis.notes.get"]}}),
+        ),
+        row("GET", "/v1/projects/{p}/roles", &["O", "E", "V"]),
+        row("GET", "/v1/projects/{p}/roles/matrixRole", &["O", "E", "V"]),
+        with(
+            row(
+                "PATCH",
+                "/v1/projects/{p}/roles/matrixRole?updateMask=title",
+                &["O"],
+            ),
+            json!({"title": "matrix"}),
+        ),
+        reads(with(
+            row("POST", "/v1/permissions:queryTestablePermissions", &[]),
+            json!({"fullResourceName": "//cloudresourcemanager.googleapis.com/projects/proj-a"}),
+        )),
         // Last: deletions of what earlier rows use.
+        row("DELETE", "/v1/projects/{p}/roles/matrixRole", &["O"]),
+        with(
+            row("POST", "/v1/projects/{p}/roles/matrixRole:undelete", &["O"]),
+            json!({}),
+        ),
+        row(
+            "DELETE",
+            "/v1/projects/{p}/serviceAccounts/matrix-sa@{p}.iam.gserviceaccount.com",
+            &["O", "E"],
+        ),
         row(
             "DELETE",
             "/v1/projects/{p}/attestors/att1",

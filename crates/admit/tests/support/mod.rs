@@ -239,6 +239,8 @@ impl Server {
             )
             .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS", &endpoint)
             .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING", &endpoint)
+            .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE", &endpoint)
+            .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM", &endpoint)
             .env("CLOUDSDK_CORE_PROJECT", &self.project)
             .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
             .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
