@@ -107,7 +107,7 @@ fn basic(role: &str, p: &str) -> bool {
         "roles/editor" => {
             !is_use_of_key(p)
                 && verb != "setIamPolicy"
-                && !(p.starts_with("iam.roles.") && !matches!(verb, "get" | "list"))
+                && (!p.starts_with("iam.roles.") || matches!(verb, "get" | "list"))
         }
         "roles/viewer" => matches!(verb, "get" | "list" | "getIamPolicy" | "listOccurrences"),
         _ => false,
