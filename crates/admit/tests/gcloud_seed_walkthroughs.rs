@@ -36,6 +36,19 @@ fn seed_000_codelab_walkthrough_on_postgres() {
 
 fn seed_000(s: &Server) {
     let p = s.project.clone();
+    // "Enable the APIs", verbatim.
+    s.gcloud(&["services", "enable", "container.googleapis.com"]);
+    s.gcloud(&["services", "enable", "binaryauthorization.googleapis.com"]);
+    let enabled = s.gcloud(&[
+        "services",
+        "list",
+        "--enabled",
+        "--format=value(config.name)",
+    ]);
+    assert!(
+        enabled.contains("binaryauthorization.googleapis.com"),
+        "{enabled}"
+    );
     s.gcloud(&[
         "kms",
         "keyrings",
