@@ -380,6 +380,22 @@ fn rows(occurrence: &str, doomed_occurrence: &str) -> Vec<Row> {
             "/admit/v1/projects/{p}/auditRecords",
             &["O", "E", "V"],
         ),
+        // Grafeas v1beta1: the same permissions as v1.
+        row(
+            "GET",
+            "/v1beta1/projects/{p}/notes",
+            &["O", "E", "V", "NOV"],
+        ),
+        row(
+            "GET",
+            "/v1beta1/projects/{p}/occurrences",
+            &["O", "E", "V", "NOV", "OE"],
+        ),
+        with(
+            row("POST", "/v1beta1/projects/{p}/occurrences", &["O", "E"]),
+            json!({"resource": {"uri": format!("gcr.io/x/y@sha256:{}", "3".repeat(64))}, "noteName": "projects/proj-a/notes/n1",
+                   "attestation": {"attestation": {"genericSignedAttestation": {"serializedPayload": "e30=", "signatures": [{"publicKeyId": "k", "signature": "c2ln"}]}}}}),
+        ),
         // Cloud Logging's read API over the audit log (the project is named in the body).
         reads(with(
             row("POST", "/v2/entries:list", &["O", "E", "V"]),

@@ -57,7 +57,11 @@ fn logging_filter(filter: &str) -> String {
         .map(|t| {
             let (k, v) = t.split_once('=')?;
             let k = k.trim();
-            if !SHORT_FIELDS.contains(&k) || v.contains(['"', '(', ')', ':', '<', '>', '!']) {
+            let single = !v.trim().is_empty() && !v.trim().contains(char::is_whitespace);
+            if !SHORT_FIELDS.contains(&k)
+                || !single
+                || v.contains(['"', '(', ')', ':', '<', '>', '!', '='])
+            {
                 return None;
             }
             let k = if k == "dry_run" { "dryRun" } else { k };
