@@ -77,6 +77,10 @@ pub struct PgpKey {
     fingerprint: String,
     /// Subkeys whose binding signatures verified; only these may sign.
     valid_subkeys: Vec<usize>,
+    /// When the primary key expires (Unix seconds), from its newest self-signature.
+    expires_at: Option<u64>,
+    /// When a verified key revocation signature on the primary key was made (Unix seconds).
+    revoked_at: Option<u64>,
 }
 
 impl fmt::Debug for PgpKey {
@@ -130,11 +134,49 @@ impl PgpKey {
             .filter(|(_, sk)| sk.verify_bindings(&key.primary_key).is_ok())
             .map(|(i, _)| i)
             .collect();
+        let created = u64::from(key.primary_key.created_at().as_secs());
+        // The newest self-signature (certification or direct-key) that verifies decides the
+        // expiration, as OpenPGP says; zero or absent means none.
+        let primary_id = key.primary_key.legacy_key_id();
+        let newest = key
+            .details
+            .users
+            .iter()
+            .flat_map(|u| u.signatures.iter())
+            .chain(key.details.direct_signatures.iter())
+            .filter(|s| {
+                s.issuer_key_id().iter().any(|i| **i == primary_id) || s.issuer_key_id().is_empty()
+            })
+            .max_by_key(|s| s.created().map(Timestamp::as_secs));
+        let expires_at = newest
+            .and_then(pgp::packet::Signature::key_expiration_time)
+            .map(|d| u64::from(d.as_secs()))
+            .filter(|d| *d != 0)
+            .map(|d| created + d);
+        let revoked_at = key
+            .details
+            .revocation_signatures
+            .iter()
+            .filter(|s| s.verify_key(&key.primary_key).is_ok())
+            .filter_map(|s| s.created().map(|t| u64::from(t.as_secs())))
+            .min();
         Ok(PgpKey {
             key,
             fingerprint,
             valid_subkeys,
+            expires_at,
+            revoked_at,
         })
+    }
+
+    /// When the key expires (Unix seconds), if it does.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.expires_at
+    }
+
+    /// When the key was revoked by a revocation signature it carries (Unix seconds), if it was.
+    pub fn revoked_at(&self) -> Option<u64> {
+        self.revoked_at
     }
 
     /// The V4 fingerprint, 40 upper-case hex characters: the id Binary Authorization assigns.

@@ -55,6 +55,30 @@ pub struct PkixPublicKey {
     pub key_id: Option<String>,
 }
 
+/// admit extension: the interval in which an attestation by a key counts, judged by when the
+/// server recorded the attestation (the occurrence's `createTime`). Either end may be open.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyValidity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+}
+
+/// admit extension: a key id the attestor no longer trusts. Kept when the key is removed, so
+/// adding it back does not restore it; the server stamps `revokeTime`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevokedKey {
+    #[serde(default)]
+    pub key_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub revoke_time: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
 /// One of an attestor's keys: exactly one of PGP or PKIX.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -75,6 +99,13 @@ pub struct AttestorPublicKey {
         skip_serializing_if = "Option::is_none"
     )]
     pub pkix_public_key: Option<PkixPublicKey>,
+    /// admit extension: when attestations by this key count.
+    #[serde(
+        default,
+        rename = "admitValidity",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admit_validity: Option<KeyValidity>,
 }
 
 /// The Grafeas note whose occurrences are this attestor's attestations, and its keys.
@@ -117,6 +148,13 @@ pub struct Attestor {
     pub update_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// admit extension: key ids whose attestations no longer count.
+    #[serde(
+        default,
+        rename = "admitRevokedKeys",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub admit_revoked_keys: Vec<RevokedKey>,
 }
 
 #[cfg(test)]

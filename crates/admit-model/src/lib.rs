@@ -25,7 +25,8 @@ mod policy;
 mod scan_report;
 mod time;
 pub use attestor::{
-    Attestor, AttestorPublicKey, PkixPublicKey, SignatureAlgorithm, UserOwnedGrafeasNote,
+    Attestor, AttestorPublicKey, KeyValidity, PkixPublicKey, RevokedKey, SignatureAlgorithm,
+    UserOwnedGrafeasNote,
 };
 pub use bytes::Bytes;
 pub use codec::{

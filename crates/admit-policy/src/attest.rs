@@ -15,12 +15,26 @@ enum KeyMaterial {
     Pgp(Box<PgpKey>),
 }
 
+/// Seconds and nanoseconds since the Unix epoch.
+type Instant = (u64, u32);
+
+/// One key, with the window (admit extension) in which its attestations count.
+#[derive(Debug, Clone)]
+struct CompiledKey {
+    id: String,
+    material: KeyMaterial,
+    not_before: Option<(Instant, String)>,
+    not_after: Option<(Instant, String)>,
+}
+
 /// An attestor with its keys parsed and their ids assigned, ready to verify.
 #[derive(Debug, Clone)]
 pub struct CompiledAttestor {
     pub name: AttestorName,
     pub note: NoteName,
-    keys: Vec<(String, KeyMaterial)>,
+    keys: Vec<CompiledKey>,
+    /// Key ids whose attestations no longer count (admit extension), with why.
+    revoked: Vec<admit_model::RevokedKey>,
 }
 
 /// Which occurrence and key satisfied an attestor.
@@ -56,14 +70,30 @@ impl CompiledAttestor {
         let mut keys = Vec::with_capacity(note_field.public_keys.len());
         for (i, k) in note_field.public_keys.iter().enumerate() {
             let field = format!("userOwnedGrafeasNote.publicKeys[{i}]");
-            match (&k.ascii_armored_pgp_public_key, &k.pkix_public_key) {
+            let instant = |which: &str, v: Option<&String>| -> Result<_, PolicyError> {
+                v.map(|t| {
+                    admit_model::parse_rfc3339(t)
+                        .map(|at| (at, t.clone()))
+                        .ok_or_else(|| {
+                            bad(
+                                format!("{field}.admitValidity.{which}"),
+                                format!("`{t}` is not an RFC 3339 timestamp"),
+                            )
+                        })
+                })
+                .transpose()
+            };
+            let validity = k.admit_validity.clone().unwrap_or_default();
+            let not_before = instant("notBefore", validity.not_before.as_ref())?;
+            let not_after = instant("notAfter", validity.not_after.as_ref())?;
+            let (id, material) = match (&k.ascii_armored_pgp_public_key, &k.pkix_public_key) {
                 (Some(armored), None) => {
                     let key = PgpKey::from_armored(armored)
                         .map_err(|e| bad(field.clone(), e.to_string()))?;
-                    keys.push((
+                    (
                         key.fingerprint().to_owned(),
                         KeyMaterial::Pgp(Box::new(key)),
-                    ));
+                    )
                 }
                 (None, Some(pkix)) => {
                     let key = PkixKey::from_pem(&pkix.public_key_pem, pkix.signature_algorithm)
@@ -84,7 +114,7 @@ impl CompiledAttestor {
                             "must be blank or equal to id".into(),
                         ));
                     }
-                    keys.push((id, KeyMaterial::Pkix(key)));
+                    (id, KeyMaterial::Pkix(key))
                 }
                 _ => {
                     return Err(bad(
@@ -93,19 +123,95 @@ impl CompiledAttestor {
                             .into(),
                     ));
                 }
-            }
+            };
+            keys.push(CompiledKey {
+                id,
+                material,
+                not_before,
+                not_after,
+            });
         }
-        Ok(CompiledAttestor { name, note, keys })
+        Ok(CompiledAttestor {
+            name,
+            note,
+            keys,
+            revoked: attestor.admit_revoked_keys.clone(),
+        })
     }
 
-    fn key(&self, id: &str) -> Option<&KeyMaterial> {
-        self.keys.iter().find_map(|(kid, k)| {
-            let same = match k {
-                KeyMaterial::Pgp(_) => kid.eq_ignore_ascii_case(id),
-                KeyMaterial::Pkix(_) => kid == id,
-            };
-            same.then_some(k)
+    fn key(&self, id: &str) -> Option<&CompiledKey> {
+        self.keys.iter().find(|k| match k.material {
+            KeyMaterial::Pgp(_) => k.id.eq_ignore_ascii_case(id),
+            KeyMaterial::Pkix(_) => k.id == id,
         })
+    }
+
+    /// Whether the key `id` may vouch for an attestation the server recorded at `created`:
+    /// not revoked (admit's list, or a revocation signature on a PGP key), inside its admit
+    /// validity window, and not past a PGP key's expiration.
+    fn trusted_at(&self, key: &CompiledKey, created: Option<&str>) -> Result<(), String> {
+        let id = &key.id;
+        if let Some(r) = self
+            .revoked
+            .iter()
+            .find(|r| r.key_id.eq_ignore_ascii_case(id))
+        {
+            let why = if r.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.reason)
+            };
+            return Err(format!(
+                "key {id} of {} was revoked at {}{why}: its attestations no longer count",
+                self.name, r.revoke_time
+            ));
+        }
+        let (expires, revoked) = match &key.material {
+            KeyMaterial::Pgp(k) => (k.expires_at(), k.revoked_at()),
+            KeyMaterial::Pkix(_) => (None, None),
+        };
+        if let Some(at) = revoked {
+            return Err(format!(
+                "PGP key {id} carries a revocation signature (made {}): its attestations no longer count",
+                admit_model::rfc3339(at, 0)
+            ));
+        }
+        if key.not_before.is_none() && key.not_after.is_none() && expires.is_none() {
+            return Ok(());
+        }
+        let Some(text) = created else {
+            return Err(format!(
+                "the occurrence has no createTime, so key {id}'s validity cannot be checked"
+            ));
+        };
+        let Some(at) = admit_model::parse_rfc3339(text) else {
+            return Err(format!(
+                "the occurrence's createTime `{text}` is not RFC 3339"
+            ));
+        };
+        if let Some((nb, nb_text)) = &key.not_before
+            && at < *nb
+        {
+            return Err(format!(
+                "attestation recorded at {text}, before key {id} became valid ({nb_text})"
+            ));
+        }
+        if let Some((na, na_text)) = &key.not_after
+            && at > *na
+        {
+            return Err(format!(
+                "attestation recorded at {text}, after key {id}'s validity ended ({na_text})"
+            ));
+        }
+        if let Some(e) = expires
+            && at.0 >= e
+        {
+            return Err(format!(
+                "attestation recorded at {text}, after PGP key {id} expired ({})",
+                admit_model::rfc3339(e, 0)
+            ));
+        }
+        Ok(())
     }
 
     /// Checks `occurrences` for an attestation of `image` by this attestor. On failure returns
@@ -153,6 +259,7 @@ impl CompiledAttestor {
                     &att.serialized_payload.0,
                     &sig.signature.0,
                     &sig.public_key_id,
+                    occ.create_time.as_deref(),
                 ) {
                     Ok(()) => {
                         return Ok(Satisfied {
@@ -180,6 +287,7 @@ impl CompiledAttestor {
         payload: &[u8],
         signature: &[u8],
         key_id: &str,
+        created: Option<&str>,
     ) -> Result<(), String> {
         let key = self.key(key_id).ok_or_else(|| {
             format!(
@@ -187,7 +295,8 @@ impl CompiledAttestor {
                 self.name
             )
         })?;
-        let signed: Vec<u8> = match key {
+        self.trusted_at(key, created)?;
+        let signed: Vec<u8> = match &key.material {
             KeyMaterial::Pkix(k) => {
                 if k.verify(payload, signature).is_err() {
                     k.verify(&pae(DEFAULT_DSSE_TYPE, payload), signature)

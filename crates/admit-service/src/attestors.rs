@@ -99,6 +99,7 @@ impl Service {
         note.delegation_service_account_email =
             Some(format!("service-{project}@admit-binaryauthorization.local"));
         normalise_keys(&mut attestor)?;
+        crate::key_trust::merge(&mut attestor, None, &self.now())?;
         let doc = self
             .store
             .put(
@@ -174,6 +175,7 @@ impl Service {
             .as_ref()
             .and_then(|n| n.delegation_service_account_email.clone());
         normalise_keys(&mut attestor)?;
+        crate::key_trust::merge(&mut attestor, Some(&current), &self.now())?;
         let etag = attestor.etag.take().filter(|e| !e.is_empty());
         let doc = self
             .store

@@ -12,6 +12,7 @@ mod cloud_run;
 mod custom_roles;
 mod error;
 mod iam;
+mod key_trust;
 mod kms;
 mod kritis;
 mod logging;

@@ -364,22 +364,26 @@ impl Service {
             .get("occurrenceResourceUri")
             .and_then(Value::as_str)
             .unwrap_or("");
-        Ok(match validate_attestation(&a, &att, note, uri) {
-            Ok(()) => serde_json::json!({"result": "VERIFIED"}),
-            Err(reason) => {
-                serde_json::json!({"result": "ATTESTATION_NOT_VERIFIABLE", "denialReason": reason})
-            }
-        })
+        Ok(
+            match validate_attestation(&a, &att, note, uri, &self.now()) {
+                Ok(()) => serde_json::json!({"result": "VERIFIED"}),
+                Err(reason) => {
+                    serde_json::json!({"result": "ATTESTATION_NOT_VERIFIABLE", "denialReason": reason})
+                }
+            },
+        )
     }
 }
 
 /// Verifies one attestation against an attestor with the engine: the note must be the
 /// attestor's, the resource a digest reference, and some signature must verify and bind.
+/// `now` stands for the time the attestation would be recorded (key validity windows).
 pub fn validate_attestation(
     attestor: &Attestor,
     att: &AttestationOccurrence,
     note: &str,
     resource_uri: &str,
+    now: &str,
 ) -> Result<(), String> {
     let compiled = CompiledAttestor::compile(attestor).map_err(|e| e.to_string())?;
     if note != compiled.note.to_string() {
@@ -398,6 +402,7 @@ pub fn validate_attestation(
         note_name: note.to_owned(),
         kind: admit_model::NoteKind::Attestation,
         attestation: Some(att.clone()),
+        create_time: Some(now.to_owned()),
         ..Default::default()
     };
     compiled

@@ -188,6 +188,42 @@ impl Gpg {
         self.run(&["--quick-gen-key", uid, algo, usage, "never"], b"");
     }
 
+    /// A key made at a faked time (`20200101T000000`) that expires `expire` later (`1d`).
+    pub fn generate_at(&self, time: &str, uid: &str, algo: &str, usage: &str, expire: &str) {
+        self.run(
+            &[
+                "--faked-system-time",
+                time,
+                "--quick-gen-key",
+                uid,
+                algo,
+                usage,
+                expire,
+            ],
+            b"",
+        );
+    }
+
+    /// [`Gpg::sign`] at a faked time.
+    pub fn sign_at(&self, time: &str, uid: &str, how: &[&str], payload: &[u8]) -> Vec<u8> {
+        let mut args = vec!["--faked-system-time", time, "--local-user", uid];
+        args.extend_from_slice(how);
+        self.run(&args, payload)
+    }
+
+    /// Revokes the key of `uid` by importing the revocation certificate gpg wrote when it made
+    /// the key (`openpgp-revocs.d/FPR.rev`, whose armour line gpg guards with a leading `:`).
+    pub fn revoke(&self, uid: &str) {
+        let fpr = self.fingerprint(uid);
+        let path = self.home.path().join(format!("openpgp-revocs.d/{fpr}.rev"));
+        let text = std::fs::read_to_string(&path).expect("revocation certificate");
+        let armored = text.replace(
+            ":-----BEGIN PGP PUBLIC KEY BLOCK-----",
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+        );
+        self.run(&["--import"], armored.as_bytes());
+    }
+
     /// Adds a subkey to the key of `uid`.
     pub fn add_subkey(&self, uid: &str, algo: &str, usage: &str) {
         let fpr = self.fingerprint(uid);
