@@ -82,6 +82,23 @@ pub struct ImageVulnerabilityRequirements {
     pub maximum_unfixable_severity: Option<Threshold>,
     #[serde(default, rename = "allowlistCVEs")]
     pub allowlist_cves: Vec<String>,
+    /// admit extension: when entries of `allowlistCVEs` stop applying.
+    #[serde(
+        default,
+        rename = "admitAllowlistExpiry",
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub admit_allowlist_expiry: std::collections::BTreeMap<String, AllowlistExpiry>,
+}
+
+/// admit extension: an allowlist entry's end (RFC 3339) and why it was granted. Keyed by the
+/// entry as written in `allowlistCVEs` (or its CVE id).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AllowlistExpiry {
+    pub expire_time: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -110,6 +127,13 @@ pub struct PackageVulnerabilityRequirements {
     pub maximum_fix_unavailable_severity: Option<Threshold>,
     #[serde(default, rename = "allowlistCVEs", alias = "whitelistCVEs")]
     pub allowlist_cves: Vec<String>,
+    /// admit extension: when entries of `allowlistCVEs` stop applying.
+    #[serde(
+        default,
+        rename = "admitAllowlistExpiry",
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub admit_allowlist_expiry: std::collections::BTreeMap<String, AllowlistExpiry>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -41,7 +41,7 @@ pub use kms::{
     CryptoKeyPurpose, CryptoKeyVersionAlgorithm, CryptoKeyVersionState, ProtectionLevel,
 };
 pub use kritis::{
-    AttestationAuthority, AttestationAuthoritySpec, GenericAttestationPolicy,
+    AllowlistExpiry, AttestationAuthority, AttestationAuthoritySpec, GenericAttestationPolicy,
     GenericAttestationPolicySpec, ImageSecurityPolicy, ImageSecurityPolicySpec,
     ImageVulnerabilityRequirements, NamePattern, ObjectMeta, PackageVulnerabilityRequirements,
     Resource, Severity, Threshold, VulnzSigningPolicy, VulnzSigningPolicySpec,

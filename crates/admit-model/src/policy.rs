@@ -47,6 +47,20 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 pub struct AdmissionWhitelistPattern {
     #[serde(default, alias = "name_pattern")]
     pub name_pattern: String,
+    /// admit extension: when the exemption stops applying (RFC 3339).
+    #[serde(
+        default,
+        rename = "admitExpireTime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admit_expire_time: Option<String>,
+    /// admit extension: why the exemption exists (shown when it has expired).
+    #[serde(
+        default,
+        rename = "admitReason",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admit_reason: Option<String>,
 }
 
 /// A rule: how images are evaluated and what happens when they fail.

@@ -77,8 +77,28 @@ impl Evidence {
 #[derive(Debug, Clone)]
 pub struct CompiledPolicy {
     policy: Policy,
-    exempt: Vec<ExemptPattern>,
+    exempt: Vec<Exemption>,
     system: Vec<ExemptPattern>,
+}
+
+/// An exempt-image pattern and, when it expires (admit extension), when and why it existed.
+#[derive(Debug, Clone)]
+struct Exemption {
+    pattern: ExemptPattern,
+    /// Seconds since the epoch and the time as written.
+    expires: Option<(u64, String)>,
+    reason: Option<String>,
+}
+
+impl Exemption {
+    fn live_at(&self, now: Option<u64>) -> bool {
+        match (&self.expires, now) {
+            (None, _) => true,
+            (Some((at, _)), Some(now)) => now < *at,
+            // Not knowing the time, an expiring exemption is not relied on.
+            (Some(_), None) => false,
+        }
+    }
 }
 
 impl CompiledPolicy {
@@ -91,8 +111,17 @@ impl CompiledPolicy {
         let exempt = policy
             .admission_whitelist_patterns
             .iter()
-            .map(|p| ExemptPattern::parse(&p.name_pattern))
-            .collect::<Result<_, _>>()?;
+            .map(|p| {
+                Ok(Exemption {
+                    pattern: ExemptPattern::parse(&p.name_pattern)?,
+                    expires: p
+                        .admit_expire_time
+                        .as_ref()
+                        .and_then(|t| admit_model::parse_rfc3339(t).map(|(s, _)| (s, t.clone()))),
+                    reason: p.admit_reason.clone(),
+                })
+            })
+            .collect::<Result<_, PolicyError>>()?;
         let system = if policy.global_policy_evaluation_mode == GlobalPolicyEvaluationMode::Enable {
             system_patterns()
                 .iter()
@@ -121,7 +150,7 @@ impl CompiledPolicy {
             let any_unexempt = request
                 .images
                 .iter()
-                .any(|i| ImageRef::parse(i).is_ok_and(|r| self.exemption(&r).is_none()));
+                .any(|i| ImageRef::parse(i).is_ok_and(|r| self.exemption(&r, None).is_none()));
             if any_unexempt {
                 out.extend(rule.require_attestations_by.iter().cloned());
             }
@@ -130,11 +159,14 @@ impl CompiledPolicy {
     }
 
     /// Whether `image` is exempt (system policy or exempt patterns): no attestation is needed.
+    /// An exemption that expires is not counted here (its evidence is fetched anyway; the
+    /// evaluation, which knows the time, decides).
     pub fn is_exempt(&self, image: &ImageRef) -> bool {
-        self.exemption(image).is_some()
+        self.exemption(image, None).is_some()
     }
 
-    fn exemption(&self, image: &ImageRef) -> Option<Basis> {
+    /// The exemption that applies to `image` at `now` (`None`: only those that never expire).
+    fn exemption(&self, image: &ImageRef, now: Option<u64>) -> Option<Basis> {
         let keys = MatchKeys::of(image);
         if let Some(p) = self.system.iter().find(|p| p.matches_keys(&keys)) {
             return Some(Basis::SystemPolicy {
@@ -143,9 +175,29 @@ impl CompiledPolicy {
         }
         self.exempt
             .iter()
-            .find(|p| p.matches_keys(&keys))
-            .map(|p| Basis::ExemptImage {
-                pattern: p.to_string(),
+            .find(|e| e.live_at(now) && e.pattern.matches_keys(&keys))
+            .map(|e| Basis::ExemptImage {
+                pattern: e.pattern.to_string(),
+            })
+    }
+
+    /// Why an image that an expired exemption matched is no longer exempt.
+    fn expired_exemption(&self, image: &ImageRef, now: u64) -> Option<Failure> {
+        let keys = MatchKeys::of(image);
+        self.exempt
+            .iter()
+            .find(|e| !e.live_at(Some(now)) && e.pattern.matches_keys(&keys))
+            .map(|e| Failure {
+                attestor: None,
+                message: format!(
+                    "the exemption `{}` expired at {}{}",
+                    e.pattern,
+                    e.expires.as_ref().map_or("", |x| x.1.as_str()),
+                    e.reason
+                        .as_deref()
+                        .map(|r| format!(" (it was for: {r})"))
+                        .unwrap_or_default()
+                ),
             })
     }
 
@@ -154,7 +206,7 @@ impl CompiledPolicy {
         let images: Vec<ImageDecision> = request
             .images
             .iter()
-            .map(|i| self.evaluate_image(i, &request.context, evidence))
+            .map(|i| self.evaluate_image(i, &request.context, evidence, now))
             .collect();
         Decision {
             allowed: images.iter().all(|i| i.verdict != Verdict::Denied),
@@ -163,7 +215,13 @@ impl CompiledPolicy {
         }
     }
 
-    fn evaluate_image(&self, raw: &str, ctx: &Context, evidence: &Evidence) -> ImageDecision {
+    fn evaluate_image(
+        &self,
+        raw: &str,
+        ctx: &Context,
+        evidence: &Evidence,
+        now: u64,
+    ) -> ImageDecision {
         let image = match ImageRef::parse(raw) {
             Ok(i) => i,
             Err(e) => {
@@ -181,7 +239,7 @@ impl CompiledPolicy {
             }
         };
         let resolved = Some(image.to_string());
-        if let Some(basis) = self.exemption(&image) {
+        if let Some(basis) = self.exemption(&image, Some(now)) {
             return ImageDecision {
                 image: raw.to_owned(),
                 resolved,
@@ -246,6 +304,11 @@ impl CompiledPolicy {
                     }
                 }
             }
+        }
+        if !failures.is_empty()
+            && let Some(f) = self.expired_exemption(&image, now)
+        {
+            failures.insert(0, f);
         }
         let verdict = match (failures.is_empty(), rule.enforcement_mode) {
             (true, _) => Verdict::Allowed,

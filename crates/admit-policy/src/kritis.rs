@@ -161,7 +161,15 @@ impl KritisPolicies {
                 let entry = out.namespaces.entry(ns.clone()).or_default();
                 match kind {
                     "ImageSecurityPolicy" => {
-                        entry.image_security.push(parse_doc(&origin, doc)?);
+                        let isp: ImageSecurityPolicy = parse_doc(&origin, doc)?;
+                        let req = &isp.spec.package_vulnerability_requirements;
+                        crate::check_allowlist_expiry(
+                            "spec.packageVulnerabilityRequirements",
+                            &req.allowlist_cves,
+                            &req.admit_allowlist_expiry,
+                        )
+                        .map_err(|e| format!("{origin}: {e}"))?;
+                        entry.image_security.push(isp);
                     }
                     "GenericAttestationPolicy" => {
                         let gap: GenericAttestationPolicy = parse_doc(&origin, doc)?;

@@ -30,4 +30,4 @@ pub use pattern::ExemptPattern;
 pub use rules::{Context, RuleScope, select_rule};
 pub use system_policy::{default_project_policy, system_patterns, system_policy};
 pub use validate::validate;
-pub use vulnz::{Vuln, check_package_requirements, check_signing_policy};
+pub use vulnz::{Vuln, check_allowlist_expiry, check_package_requirements, check_signing_policy};

@@ -52,7 +52,10 @@ pub fn system_policy(location: &str) -> Policy {
         global_policy_evaluation_mode: GlobalPolicyEvaluationMode::Unspecified,
         admission_whitelist_patterns: system_patterns()
             .into_iter()
-            .map(|name_pattern| AdmissionWhitelistPattern { name_pattern })
+            .map(|name_pattern| AdmissionWhitelistPattern {
+                name_pattern,
+                ..Default::default()
+            })
             .collect(),
         default_admission_rule: Some(AdmissionRule {
             evaluation_mode: EvaluationMode::AlwaysDeny,
@@ -80,6 +83,7 @@ pub fn default_project_policy(project: &str) -> Policy {
         .iter()
         .map(|p| AdmissionWhitelistPattern {
             name_pattern: (*p).to_owned(),
+            ..Default::default()
         })
         .collect(),
         default_admission_rule: Some(AdmissionRule {

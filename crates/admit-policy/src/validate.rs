@@ -189,6 +189,14 @@ pub fn validate(policy: &Policy) -> Vec<Violation> {
                 format!("`{}`: {reason}", p.name_pattern),
             ));
         }
+        if let Some(t) = &p.admit_expire_time
+            && admit_model::parse_rfc3339(t).is_none()
+        {
+            out.push(v(
+                format!("admissionWhitelistPatterns[{i}].admitExpireTime"),
+                format!("`{t}` is not an RFC 3339 timestamp"),
+            ));
+        }
     }
     check_map(
         "clusterAdmissionRules",

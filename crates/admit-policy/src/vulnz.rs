@@ -7,8 +7,11 @@
 //! unfixable vulnerability falls under `maximumSeverity` unless told otherwise, and a severity
 //! the scanner left unspecified counts as CRITICAL.
 
+use std::collections::BTreeMap;
+
 use admit_model::{
-    ImageVulnerabilityRequirements, PackageVulnerabilityRequirements, Severity, Threshold,
+    AllowlistExpiry, ImageVulnerabilityRequirements, PackageVulnerabilityRequirements, Severity,
+    Threshold,
 };
 use serde_json::Value;
 
@@ -83,50 +86,134 @@ impl Vuln {
     }
 }
 
-/// Whether `list` names the vulnerability: by CVE id, or by any note path ending in it
-/// (`providers/goog-vulnz/notes/CVE-…` in seed 001, `projects/goog-vulnz/notes/CVE-…`).
-fn allowlisted(list: &[String], v: &Vuln) -> bool {
-    list.iter().any(|a| {
-        let a = a.trim();
-        a == v.cve || a == v.note || a.rsplit('/').next() == Some(v.cve.as_str())
-    })
+/// How an allowlist treats one vulnerability.
+enum Listed {
+    No,
+    Yes,
+    /// Listed, but the entry expired (admit extension): what to say.
+    Expired(String),
 }
 
-/// A VulnzSigningPolicy's verdict: every violation (empty: the image may be signed).
-pub fn check_signing_policy(req: &ImageVulnerabilityRequirements, vulns: &[Vuln]) -> Vec<String> {
+/// Whether `list` names the vulnerability: by CVE id, or by any note path ending in it
+/// (`providers/goog-vulnz/notes/CVE-…` in seed 001, `projects/goog-vulnz/notes/CVE-…`); an
+/// entry with an expiry at or before `now` no longer counts.
+fn allowlisted(
+    list: &[String],
+    expiry: &BTreeMap<String, AllowlistExpiry>,
+    v: &Vuln,
+    now: u64,
+) -> Listed {
+    let Some(entry) = list
+        .iter()
+        .map(|a| a.trim())
+        .find(|a| *a == v.cve || *a == v.note || a.rsplit('/').next() == Some(v.cve.as_str()))
+    else {
+        return Listed::No;
+    };
+    let Some(e) = expiry.get(entry).or_else(|| expiry.get(&v.cve)) else {
+        return Listed::Yes;
+    };
+    match admit_model::parse_rfc3339(&e.expire_time) {
+        Some((at, _)) if now < at => Listed::Yes,
+        // Expired, or an expiry that does not parse (fail closed).
+        _ => Listed::Expired(format!(
+            "its allowlist entry `{entry}` expired at {}{}",
+            e.expire_time,
+            if e.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" (granted for: {})", e.reason)
+            }
+        )),
+    }
+}
+
+/// Checks `admitAllowlistExpiry`: every time parses and every key is an allowlist entry.
+pub fn check_allowlist_expiry(
+    field: &str,
+    list: &[String],
+    expiry: &BTreeMap<String, AllowlistExpiry>,
+) -> Result<(), String> {
+    for (k, e) in expiry {
+        if admit_model::parse_rfc3339(&e.expire_time).is_none() {
+            return Err(format!(
+                "{field}.admitAllowlistExpiry.{k}.expireTime: `{}` is not an RFC 3339 timestamp",
+                e.expire_time
+            ));
+        }
+        if !list
+            .iter()
+            .any(|a| a.trim() == k || a.trim().rsplit('/').next() == Some(k.as_str()))
+        {
+            return Err(format!(
+                "{field}.admitAllowlistExpiry.{k}: not an entry of allowlistCVEs"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A VulnzSigningPolicy's verdict at `now`: every violation (empty: the image may be signed).
+pub fn check_signing_policy(
+    req: &ImageVulnerabilityRequirements,
+    vulns: &[Vuln],
+    now: u64,
+) -> Vec<String> {
     let fixable = req.maximum_fixable_severity.unwrap_or(Threshold::BlockAll);
     let unfixable = req
         .maximum_unfixable_severity
         .unwrap_or(Threshold::BlockAll);
-    check(&req.allowlist_cves, fixable, unfixable, vulns)
+    check(
+        &req.allowlist_cves,
+        &req.admit_allowlist_expiry,
+        (fixable, unfixable),
+        vulns,
+        now,
+    )
 }
 
-/// An ImageSecurityPolicy's package requirements: every violation.
+/// An ImageSecurityPolicy's package requirements at `now`: every violation.
 pub fn check_package_requirements(
     req: &PackageVulnerabilityRequirements,
     vulns: &[Vuln],
+    now: u64,
 ) -> Vec<String> {
     let max = req.maximum_severity.unwrap_or(Threshold::BlockAll);
     let unfixable = req.maximum_fix_unavailable_severity.unwrap_or(max);
-    check(&req.allowlist_cves, max, unfixable, vulns)
+    check(
+        &req.allowlist_cves,
+        &req.admit_allowlist_expiry,
+        (max, unfixable),
+        vulns,
+        now,
+    )
 }
 
+/// `thresholds`: (for fixable, for unfixable) vulnerabilities.
 fn check(
     allow: &[String],
-    fixable: Threshold,
-    unfixable: Threshold,
+    expiry: &BTreeMap<String, AllowlistExpiry>,
+    thresholds: (Threshold, Threshold),
     vulns: &[Vuln],
+    now: u64,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for v in vulns {
-        if allowlisted(allow, v) {
-            continue;
-        }
-        let threshold = if v.fix_available { fixable } else { unfixable };
+        let expired = match allowlisted(allow, expiry, v, now) {
+            Listed::Yes => continue,
+            Listed::No => None,
+            Listed::Expired(why) => Some(why),
+        };
+        let threshold = if v.fix_available {
+            thresholds.0
+        } else {
+            thresholds.1
+        };
         if !threshold.tolerates(v.severity) {
             out.push(format!(
-                "found {}, above the threshold {threshold}",
-                v.describe()
+                "found {}, above the threshold {threshold}{}",
+                v.describe(),
+                expired.map(|w| format!("; {w}")).unwrap_or_default()
             ));
         }
     }
@@ -139,6 +226,9 @@ fn check(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// 2026-11-30T00:00:00Z.
+    const NOW: u64 = 1_795_996_800;
 
     fn vuln(cve: &str, sev: &str, fix: bool) -> Vuln {
         Vuln::from_occurrence(&json!({
@@ -162,6 +252,7 @@ mod tests {
             maximum_fixable_severity: Some(Threshold::Critical),
             maximum_unfixable_severity: Some(Threshold::AllowAll),
             allowlist_cves: vec![],
+            admit_allowlist_expiry: BTreeMap::new(),
         };
         assert!(
             check_signing_policy(
@@ -169,7 +260,8 @@ mod tests {
                 &[
                     vuln("CVE-1", "CRITICAL", true),
                     vuln("CVE-2", "CRITICAL", false)
-                ]
+                ],
+                NOW
             )
             .is_empty()
         );
@@ -181,6 +273,7 @@ mod tests {
             maximum_fixable_severity: Some(Threshold::Medium),
             maximum_unfixable_severity: Some(Threshold::High),
             allowlist_cves: vec!["providers/goog-vulnz/notes/CVE-3".into()],
+            admit_allowlist_expiry: BTreeMap::new(),
         };
         let v = [
             vuln("CVE-1", "HIGH", true),      // fixable above MEDIUM
@@ -188,7 +281,7 @@ mod tests {
             vuln("CVE-3", "CRITICAL", true),  // allowlisted
             vuln("CVE-4", "CRITICAL", false), // unfixable above HIGH
         ];
-        let got = check_signing_policy(&req, &v);
+        let got = check_signing_policy(&req, &v, NOW);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(
             got[0].contains(
@@ -206,6 +299,7 @@ mod tests {
         let strict = check_signing_policy(
             &ImageVulnerabilityRequirements::default(),
             &[vuln("CVE-9", "MINIMAL", true)],
+            NOW,
         );
         assert_eq!(strict.len(), 1);
         // ISP: unfixable falls under maximumSeverity unless told otherwise.
@@ -213,11 +307,62 @@ mod tests {
             maximum_severity: Some(Threshold::Medium),
             maximum_fix_unavailable_severity: None,
             allowlist_cves: vec![],
+            admit_allowlist_expiry: BTreeMap::new(),
         };
         assert_eq!(
-            check_package_requirements(&isp, &[vuln("CVE-5", "HIGH", false)]).len(),
+            check_package_requirements(&isp, &[vuln("CVE-5", "HIGH", false)], NOW).len(),
             1
         );
-        assert!(check_package_requirements(&isp, &[vuln("CVE-6", "MEDIUM", false)]).is_empty());
+        assert!(
+            check_package_requirements(&isp, &[vuln("CVE-6", "MEDIUM", false)], NOW).is_empty()
+        );
+    }
+
+    #[test]
+    fn allowlist_entries_expire_and_say_so() {
+        let mut expiry = BTreeMap::new();
+        expiry.insert(
+            "providers/goog-vulnz/notes/CVE-3".to_owned(),
+            AllowlistExpiry {
+                expire_time: "2026-12-01T00:00:00Z".into(),
+                reason: "vendor fix due in November, SEC-77".into(),
+            },
+        );
+        let req = ImageVulnerabilityRequirements {
+            maximum_fixable_severity: Some(Threshold::Medium),
+            maximum_unfixable_severity: Some(Threshold::Medium),
+            allowlist_cves: vec!["providers/goog-vulnz/notes/CVE-3".into()],
+            admit_allowlist_expiry: expiry,
+        };
+        let v = [vuln("CVE-3", "CRITICAL", true)];
+        let before = admit_model::parse_rfc3339("2026-11-30T23:59:59Z").map_or(0, |t| t.0);
+        let at = admit_model::parse_rfc3339("2026-12-01T00:00:00Z").map_or(0, |t| t.0);
+        assert!(check_signing_policy(&req, &v, before).is_empty());
+        let after = check_signing_policy(&req, &v, at);
+        assert_eq!(after.len(), 1);
+        assert!(
+            after[0].contains(
+                "its allowlist entry `providers/goog-vulnz/notes/CVE-3` expired at 2026-12-01T00:00:00Z (granted for: vendor fix due in November, SEC-77)"
+            ),
+            "{after:?}"
+        );
+        // Checked when loaded: a bad time or an entry that is not in the list, named.
+        assert!(
+            check_allowlist_expiry("spec", &req.allowlist_cves, &req.admit_allowlist_expiry)
+                .is_ok()
+        );
+        let mut bad = req.admit_allowlist_expiry.clone();
+        bad.insert(
+            "CVE-9".into(),
+            AllowlistExpiry {
+                expire_time: "soon".into(),
+                reason: String::new(),
+            },
+        );
+        let e = check_allowlist_expiry("spec", &req.allowlist_cves, &bad).unwrap_err();
+        assert!(
+            e.contains("spec.admitAllowlistExpiry.CVE-9.expireTime"),
+            "{e}"
+        );
     }
 }

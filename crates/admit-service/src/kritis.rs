@@ -121,6 +121,7 @@ impl Service {
                     for f in check_package_requirements(
                         &isp.spec.package_vulnerability_requirements,
                         found,
+                        (self.clock)().0,
                     ) {
                         v.push(format!("{who}: {f}"));
                     }

@@ -285,14 +285,33 @@ impl Service {
                     .or(v["severity"].as_str())
                     .unwrap_or("SEVERITY_UNSPECIFIED");
                 let fixable = v["fixAvailable"].as_bool().unwrap_or(false);
+                // admit extension: an allowedCves entry may expire.
+                let expired = allowed
+                    .contains(&cve)
+                    .then(|| &vuln["admitAllowedCveExpiry"][&cve])
+                    .filter(|e| e.is_object())
+                    .and_then(|e| {
+                        let at = e["expireTime"].as_str().unwrap_or_default();
+                        let live = admit_model::parse_rfc3339(at)
+                            .is_some_and(|(t, _)| (self.clock)().0 < t);
+                        (!live).then(|| {
+                            let why = e["reason"].as_str().filter(|r| !r.is_empty());
+                            format!(
+                                "; its allowedCves entry expired at {at}{}",
+                                why.map(|r| format!(" (granted for: {r})"))
+                                    .unwrap_or_default()
+                            )
+                        })
+                    });
                 if blocked.contains(&cve) {
                     violations.push(format!("{cve} is blocked"));
-                } else if !allowed.contains(&cve)
+                } else if (!allowed.contains(&cve) || expired.is_some())
                     && severity_rank(sev) > if fixable { max_fix } else { max_unfix }
                 {
                     violations.push(format!(
-                        "{cve} ({sev}, {})",
-                        if fixable { "fixable" } else { "unfixable" }
+                        "{cve} ({sev}, {}){}",
+                        if fixable { "fixable" } else { "unfixable" },
+                        expired.unwrap_or_default()
                     ));
                 }
             }

@@ -136,6 +136,29 @@ fn check_check(field: &str, c: &Value) -> Result<(), ServiceError> {
                     ));
                 }
             }
+            if let Some(exp) = v.get("admitAllowedCveExpiry").filter(|e| !e.is_null()) {
+                let map = exp
+                    .as_object()
+                    .ok_or_else(|| bad(&format!("{f}.admitAllowedCveExpiry"), "must be a map"))?;
+                for (cve, e) in map {
+                    let at = e["expireTime"].as_str().unwrap_or_default();
+                    if admit_model::parse_rfc3339(at).is_none() {
+                        return Err(bad(
+                            &format!("{f}.admitAllowedCveExpiry.{cve}.expireTime"),
+                            format!("`{at}` is not an RFC 3339 timestamp"),
+                        ));
+                    }
+                    let listed = v["allowedCves"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(cve.as_str())));
+                    if !listed {
+                        return Err(bad(
+                            &format!("{f}.admitAllowedCveExpiry.{cve}"),
+                            "not an entry of allowedCves",
+                        ));
+                    }
+                }
+            }
             check_projects(
                 &format!("{f}.containerAnalysisVulnerabilityProjects"),
                 &v["containerAnalysisVulnerabilityProjects"],

@@ -171,7 +171,20 @@ fn read_policy(args: &SignerArgs) -> Result<VulnzSigningPolicy> {
             p.kind
         );
     }
+    let req = &p.spec.image_vulnerability_requirements;
+    admit_policy::check_allowlist_expiry(
+        "spec.imageVulnerabilityRequirements",
+        &req.allowlist_cves,
+        &req.admit_allowlist_expiry,
+    )
+    .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
     Ok(p)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn progress(line: &str) {
@@ -409,8 +422,11 @@ pub(crate) async fn run(args: SignerArgs) -> Result<Outcome> {
             .iter()
             .filter_map(Vuln::from_occurrence)
             .collect();
-        let violations =
-            check_signing_policy(&policy.spec.image_vulnerability_requirements, &vulns);
+        let violations = check_signing_policy(
+            &policy.spec.image_vulnerability_requirements,
+            &vulns,
+            unix_now(),
+        );
         if !violations.is_empty() {
             progress(&format!(
                 "Image {image:?} does not pass VulnzSigningPolicy {:?}: {} violation(s) among {} vulnerabilities:",
