@@ -50,8 +50,8 @@ pub use names::{AttestorName, NoteName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};
 pub use pod_images::{IMAGE_FIELDS, ImageField, PodImage, is_pod_spec, pod_spec_images};
 pub use policy::{
-    AdmissionRule, AdmissionWhitelistPattern, EnforcementMode, EvaluationMode,
-    GlobalPolicyEvaluationMode, Policy,
+    AdmissionRule, AdmissionWhitelistPattern, BreakglassPolicy, EnforcementMode, EvaluationMode,
+    GlobalPolicyEvaluationMode, Policy, parse_duration,
 };
 pub use scan_report::{ScanFormat, ScanImport, parse_scan_report};
 pub use time::{parse_rfc3339, rfc3339};

@@ -41,6 +41,53 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 
+/// admit extension: accountable breakglass for a project. Unset, GKE's behaviour stays (the
+/// break-glass annotation or label alone admits, and is audited).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BreakglassPolicy {
+    /// Kubernetes usernames (the AdmissionReview's `userInfo.username`) who may break glass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_users: Vec<String>,
+    /// Kubernetes groups (`userInfo.groups`) whose members may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_groups: Vec<String>,
+    /// An admit IAM permission on the project that also allows it (`user:USERNAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_permission: Option<String>,
+    /// Whether a justification is required.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_justification: bool,
+    /// The annotation holding it (default `admit.dev/breakglass-justification`; Cloud Run's
+    /// breakglass annotation is its own justification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification_annotation: Option<String>,
+    /// A regular expression the justification must contain a match of (the ticket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_pattern: Option<String>,
+    /// How long a breakglass stands (`90m`, `24h`, `7d`), recorded as its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<String>,
+    /// Namespaces where breakglass is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_namespaces: Vec<String>,
+}
+
+/// `90s`, `30m`, `24h`, `7d` → seconds.
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = n.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|v| *v > 0)
+}
+
 /// One exempt-image pattern (`registry/path/to/image`, optional trailing `*` or `**`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -133,6 +180,13 @@ pub struct Policy {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub istio_service_identity_admission_rules: BTreeMap<String, AdmissionRule>,
+    /// admit extension: who may break glass, and what they must say.
+    #[serde(
+        default,
+        rename = "admitBreakglass",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admit_breakglass: Option<BreakglassPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     #[serde(

@@ -174,6 +174,32 @@ pub fn validate(policy: &Policy) -> Vec<Violation> {
             ));
         }
     }
+    if let Some(b) = &policy.admit_breakglass {
+        if let Some(p) = &b.ticket_pattern
+            && let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build()
+        {
+            out.push(v("admitBreakglass.ticketPattern", format!("`{p}`: {e}")));
+        }
+        if let Some(l) = &b.lifetime
+            && admit_model::parse_duration(l).is_none()
+        {
+            out.push(v(
+                "admitBreakglass.lifetime",
+                format!("`{l}`: a duration such as 90m, 24h or 7d"),
+            ));
+        }
+        if b.allowed_users
+            .iter()
+            .chain(&b.allowed_groups)
+            .chain(&b.refused_namespaces)
+            .any(|x| x.trim().is_empty())
+        {
+            out.push(v(
+                "admitBreakglass",
+                "users, groups and namespaces must not be empty",
+            ));
+        }
+    }
     match &policy.default_admission_rule {
         None => out.push(v("defaultAdmissionRule", "required")),
         Some(rule) => check_rule("defaultAdmissionRule", rule, &mut out),
@@ -190,6 +216,7 @@ pub fn validate(policy: &Policy) -> Vec<Violation> {
             ));
         }
         if let Some(t) = &p.admit_expire_time
+            && t != "never"
             && admit_model::parse_rfc3339(t).is_none()
         {
             out.push(v(

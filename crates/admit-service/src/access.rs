@@ -356,6 +356,17 @@ impl Service {
         Ok(false)
     }
 
+    /// Whether `principal` holds `permission` on `resource` (always, with access control off):
+    /// for checks on principals other than the caller (the breakglass user of a review).
+    pub async fn principal_holds(
+        &self,
+        principal: &str,
+        permission: &str,
+        resource: &str,
+    ) -> Result<bool, ServiceError> {
+        self.holds(principal, permission, resource).await
+    }
+
     /// Whether `principal` itself holds `permission` on `resource`, through a predefined or a
     /// custom role.
     pub(crate) async fn holds_directly(

@@ -52,6 +52,7 @@ impl Service {
         let etag = policy.etag.take().filter(|e| !e.is_empty());
         policy.name = None;
         policy.update_time = None;
+        self.keep_extensions(project, &mut policy).await?;
         let mut problems: Vec<String> = validate(&policy).iter().map(ToString::to_string).collect();
         if problems.is_empty() {
             let rules = policy
@@ -118,6 +119,67 @@ impl Service {
         policy.etag = Some(doc.etag);
         policy.update_time = Some(doc.update_time);
         Ok(policy)
+    }
+
+    /// admit's policy extensions survive clients that do not know them (gcloud's export and
+    /// import drop them): an omitted `admitBreakglass` keeps the stored one (`{}` clears it),
+    /// and an exempt pattern sent without `admitExpireTime` keeps the stored expiry of the
+    /// same pattern (`never` clears it). So an expiring exception cannot silently become a
+    /// permanent one.
+    async fn keep_extensions(
+        &self,
+        project: &str,
+        policy: &mut Policy,
+    ) -> Result<(), ServiceError> {
+        let stored = match self.store.get(Kind::Policy, &policy_name(project)).await? {
+            Some(doc) => serde_json::from_value::<Policy>(doc.body).ok(),
+            None => None,
+        };
+        match policy.admit_breakglass.take() {
+            Some(b) if b == admit_model::BreakglassPolicy::default() => {}
+            Some(b) => {
+                if let Some(p) = &b.allowed_permission
+                    && !crate::PERMISSIONS.contains(&p.as_str())
+                {
+                    return Err(ServiceError::invalid(format!(
+                        "admitBreakglass.allowedPermission: `{p}` is not a permission this server checks"
+                    )));
+                }
+                policy.admit_breakglass = Some(b);
+            }
+            None => {
+                policy.admit_breakglass = stored.as_ref().and_then(|s| s.admit_breakglass.clone());
+            }
+        }
+        for p in &mut policy.admission_whitelist_patterns {
+            match p.admit_expire_time.as_deref() {
+                Some("never") => {
+                    p.admit_expire_time = None;
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(old) = stored.as_ref().and_then(|s| {
+                        s.admission_whitelist_patterns
+                            .iter()
+                            .find(|o| o.name_pattern == p.name_pattern)
+                    }) {
+                        p.admit_expire_time.clone_from(&old.admit_expire_time);
+                        if p.admit_reason.is_none() {
+                            p.admit_reason.clone_from(&old.admit_reason);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The project's breakglass policy (admit extension), if it has one.
+    pub async fn breakglass_policy(
+        &self,
+        project: &str,
+    ) -> Result<Option<admit_model::BreakglassPolicy>, ServiceError> {
+        Ok(self.get_policy(project).await?.admit_breakglass)
     }
 
     /// The system policy for `location`.

@@ -6,6 +6,7 @@
 
 /// Every permission a method of this server can require.
 pub const PERMISSIONS: &[&str] = &[
+    "admit.breakglass.use",
     "binaryauthorization.attestors.create",
     "binaryauthorization.attestors.delete",
     "binaryauthorization.attestors.get",
@@ -290,6 +291,8 @@ const NAMED: &[(&str, &[&str])] = &[
         ],
     ),
     ("roles/logging.viewer", &["logging.logEntries.list"]),
+    // admit's own: may break glass where a project's admitBreakglass names this permission.
+    ("roles/admit.breakglassUser", &["admit.breakglass.use"]),
     (
         "roles/iam.workloadIdentityUser",
         &[

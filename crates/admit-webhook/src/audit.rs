@@ -43,6 +43,7 @@ pub(crate) fn record(
     outcome: Outcome,
     decision: Option<&Decision>,
     reason: &str,
+    breakglass: Option<&Value>,
 ) -> Value {
     let images: Vec<Value> = decision
         .map(|d| {
@@ -88,6 +89,9 @@ pub(crate) fn record(
         "reason": reason,
         "apiGroup": review.group,
     });
+    if let Some(b) = breakglass {
+        rec["breakglassUse"] = b.clone();
+    }
     if let Some(run) = ctx.cloud_run {
         let mut cr = json!({"kind": run.kind, "revision": run.revision});
         if let Some(p) = &run.setting {

@@ -171,6 +171,8 @@ pub(crate) struct Answer {
     pub(crate) message: String,
     pub(crate) warnings: Vec<String>,
     pub(crate) decision: Option<Decision>,
+    /// A granted breakglass: who, why, until when.
+    pub(crate) breakglass: Option<Value>,
 }
 
 impl Answer {
@@ -181,6 +183,7 @@ impl Answer {
             message,
             warnings: vec![],
             decision: None,
+            breakglass: None,
         }
     }
 
@@ -191,6 +194,7 @@ impl Answer {
             message,
             warnings: vec![],
             decision,
+            breakglass: None,
         }
     }
 }
@@ -222,6 +226,7 @@ async fn record(
             a.outcome,
             a.decision.as_ref(),
             &a.message,
+            a.breakglass.as_ref(),
         )
     };
     let rec = render(&answer);
@@ -242,6 +247,7 @@ async fn record(
                 message: "admit could not record its decision before the webhook deadline; denying (fail closed)".into(),
                 warnings: vec![],
                 decision: answer.decision,
+                breakglass: None,
             };
             let rec = render(&late);
             let service = s.service.clone();
@@ -281,6 +287,7 @@ async fn record(
                 ),
                 warnings: vec![],
                 decision: answer.decision,
+                breakglass: None,
             }
         }
     };
@@ -329,6 +336,7 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
             message: note,
             warnings,
             decision: None,
+            breakglass: None,
         };
     }
 
@@ -340,6 +348,7 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
             message: note,
             warnings: vec![],
             decision: None,
+            breakglass: None,
         };
     }
     let platform_policy = match run.map(|r| r.platform_policy(&s.config.project)) {
@@ -422,6 +431,7 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
             message: String::new(),
             warnings: dry_run,
             decision: Some(decision),
+            breakglass: None,
         };
     }
 
@@ -464,28 +474,69 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
             Some(decision),
         );
     }
-    // Cloud Run's breakglass annotation is its own justification.
-    let justification = s
-        .config
-        .breakglass_justification_annotation
-        .as_deref()
-        .filter(|_| run_glass.is_none());
-    let justified = justification.is_none_or(|a| {
-        w.annotations
-            .get(a)
-            .and_then(Value::as_str)
-            .is_some_and(|j| !j.trim().is_empty())
-    });
-    if !justified {
-        return Answer::denied(
-            format!(
-                "admit denied {} {name}: breakglass requires a justification in the `{}` annotation\n{summary}",
-                review.kind,
-                justification.unwrap_or_default()
-            ),
+    // The project's breakglass policy, if it has one; otherwise GKE's rule, with the optional
+    // justification flag. Cloud Run's breakglass annotation is its own justification.
+    let policy = match s.service.breakglass_policy(&s.config.project).await {
+        Ok(p) => p,
+        Err(e) => {
+            return Answer::error(format!(
+                "admit could not read the breakglass policy ({}); denying (fail closed)",
+                e.message
+            ));
+        }
+    };
+    let configured = policy
+        .as_ref()
+        .and_then(|p| p.justification_annotation.clone())
+        .or_else(|| s.config.breakglass_justification_annotation.clone())
+        .unwrap_or_else(|| crate::breakglass::JUSTIFICATION_ANNOTATION.to_owned());
+    let justification =
+        run_glass.or_else(|| w.annotations.get(&configured).and_then(Value::as_str));
+    let refuse = |why: String, decision: Decision| {
+        Answer::denied(
+            format!("admit denied {} {name}: {why}\n{summary}", review.kind),
             Some(decision),
-        );
-    }
+        )
+    };
+    let used = match &policy {
+        Some(p) => {
+            let holds = match (&p.allowed_permission, review.user.contains('@')) {
+                (Some(perm), true) => s
+                    .service
+                    .principal_holds(
+                        &format!("user:{}", review.user),
+                        perm,
+                        &format!("projects/{}", s.config.project),
+                    )
+                    .await
+                    .unwrap_or(false),
+                _ => false,
+            };
+            let req = crate::breakglass::Request {
+                review,
+                namespace,
+                justification,
+                holds_permission: holds,
+                now: subject.secs,
+            };
+            match crate::breakglass::check(p, &req) {
+                Ok(r) => r,
+                Err(why) => return refuse(why, decision),
+            }
+        }
+        None => {
+            if run_glass.is_none()
+                && s.config.breakglass_justification_annotation.is_some()
+                && justification.is_none_or(|j| j.trim().is_empty())
+            {
+                return refuse(
+                    format!("breakglass requires a justification in the `{configured}` annotation"),
+                    decision,
+                );
+            }
+            crate::breakglass::record(review, justification, None, None)
+        }
+    };
     let mut warnings = vec![format!(
         "admit: breakglass used; this deployment violates the policy and was recorded: {summary}"
     )];
@@ -496,6 +547,7 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
         message: format!("admit breakglass by {}: {summary}", review.user),
         warnings,
         decision: Some(decision),
+        breakglass: Some(used),
     }
 }
 

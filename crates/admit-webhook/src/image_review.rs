@@ -82,6 +82,7 @@ fn parse(body: &[u8]) -> Result<Review, String> {
         namespace: namespace.clone(),
         name: String::new(),
         user: String::new(),
+        groups: Vec::new(),
         kubernetes_dry_run: false,
         object: json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"namespace": namespace, "annotations": annotations},

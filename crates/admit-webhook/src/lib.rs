@@ -6,6 +6,7 @@
 //! Must not depend on: storage backends, TLS or the binary (which serves this router over TLS).
 
 mod audit;
+mod breakglass;
 mod cloud_run;
 mod handler;
 mod image_review;

@@ -14,6 +14,8 @@ pub(crate) struct Review {
     pub(crate) namespace: String,
     pub(crate) name: String,
     pub(crate) user: String,
+    /// `userInfo.groups`.
+    pub(crate) groups: Vec<String>,
     pub(crate) kubernetes_dry_run: bool,
     pub(crate) object: Value,
     /// The object before an UPDATE (`null` otherwise).
@@ -61,6 +63,15 @@ pub(crate) fn parse(body: &[u8]) -> Result<Review, String> {
         namespace: s("/namespace"),
         name: s("/name"),
         user: s("/userInfo/username"),
+        groups: r
+            .pointer("/userInfo/groups")
+            .and_then(Value::as_array)
+            .map(|g| {
+                g.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
         kubernetes_dry_run: r["dryRun"].as_bool().unwrap_or(false),
         object: r["object"].clone(),
         old_object: r["oldObject"].clone(),
