@@ -43,6 +43,8 @@ fn deployment_has_replicas_probes_and_the_webhook_flags() {
         "--tls-key=/etc/admit/tls/tls.key",
         "--webhook-client-ca=/etc/admit/client-ca/ca.crt",
         "--health-listen=0.0.0.0:8081",
+        // Breakglass requires a justification in the shipped install.
+        "--breakglass-justification-annotation=admit.dev/breakglass-justification",
     ] {
         assert!(args.contains(&flag), "{flag} in {args:?}");
     }
