@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (and its storage does).
+//! `/healthz` (the process answers), `/readyz` (and its storage does) and `/metrics`
+//! (Prometheus, OpenMetrics text).
 
 use axum::Router;
 use axum::extract::State;
@@ -11,6 +12,19 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+async fn metrics(State(s): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics().encode(),
+    )
+        .into_response()
 }
 
 async fn ready(State(s): State<AppState>) -> (StatusCode, &'static str) {

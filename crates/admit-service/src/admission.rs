@@ -63,8 +63,10 @@ impl Service {
             && let Some((e, c)) = lock(&self.admission.policies).get(project)
             && *e == etag
         {
+            self.metrics.cache("policy", true);
             return Ok(c.clone());
         }
+        self.metrics.cache("policy", false);
         let compiled = Arc::new(CompiledPolicy::new(policy).map_err(|e| {
             ServiceError::new(Code::Internal, format!("the stored policy is invalid: {e}"))
         })?);
@@ -82,8 +84,10 @@ impl Service {
             && let Some((e, c)) = lock(&self.admission.attestors).get(name)
             && *e == doc.etag
         {
+            self.metrics.cache("attestor", true);
             return Ok(Some((doc.etag, c.clone())));
         }
+        self.metrics.cache("attestor", false);
         let compiled = serde_json::from_value::<Attestor>(doc.body)
             .map_err(|e| e.to_string())
             .and_then(|a| CompiledAttestor::compile(&a).map_err(|e| e.to_string()))
@@ -138,6 +142,7 @@ impl Service {
                 } else {
                     None
                 };
+                self.metrics.cache("verification", cached.is_some());
                 let result = match cached {
                     Some(r) => r,
                     None => {

@@ -95,6 +95,7 @@ impl Service {
         if batch.is_empty() {
             return;
         }
+        self.metrics.audit_batch(batch.len());
         let records: Vec<Value> = batch.iter().map(|q| q.record.clone()).collect();
         let result = self
             .store

@@ -16,6 +16,8 @@ mod key_trust;
 mod kms;
 mod kritis;
 mod logging;
+mod metered_store;
+pub mod metrics;
 mod notes;
 mod occurrences;
 mod platform_eval;
@@ -56,6 +58,7 @@ pub struct Service {
     admission: admission::AdmissionCache,
     audit: audit_log::AuditQueue,
     access: Option<Arc<AccessConfig>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Service {
@@ -68,7 +71,11 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, keys: SoftwareKeyBackend, clock: Clock) -> Self {
+        let metrics = Arc::new(metrics::Metrics::new());
+        let store: Arc<dyn Store> =
+            Arc::new(metered_store::MeteredStore::new(store, metrics.clone()));
         Service {
+            metrics,
             store,
             keys,
             clock,
@@ -82,6 +89,11 @@ impl Service {
     pub fn without_admission_cache(mut self) -> Self {
         self.admission = admission::AdmissionCache::new(false);
         self
+    }
+
+    /// The metrics this service records (and the webhook adds to).
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -81,7 +81,9 @@ pub(crate) async fn validate(
         let r = review::respond(&review.api_version, &review.uid, true, None, None, &[]);
         return Json(r).into_response();
     }
+    let started = std::time::Instant::now();
     let (answer, subject) = judge(&s, &review, deadline(&q)).await;
+    observe(&s, &answer, &subject.namespace, started);
     let message = (!answer.allowed).then_some(answer.message.as_str());
     let reason = (subject.cloud_run.is_some() && answer.outcome == Outcome::Denied)
         .then_some(cloud_run::DENIAL_REASON);
@@ -116,12 +118,42 @@ pub(crate) async fn judge(s: &State, review: &Review, limit: Duration) -> (Answe
     (answer, subject)
 }
 
+/// Counts the decision and its latency (`admit_admission_*`).
+pub(crate) fn observe(s: &State, answer: &Answer, namespace: &str, started: std::time::Instant) {
+    let scope = answer
+        .decision
+        .as_ref()
+        .and_then(|d| {
+            d.images
+                .iter()
+                .find(|i| i.verdict != Verdict::Allowed)
+                .or_else(|| d.images.first())
+        })
+        .map_or_else(
+            || "none".to_owned(),
+            |i| match &i.basis {
+                admit_policy::Basis::Rule { scope, .. } => scope.to_string(),
+                admit_policy::Basis::ExemptImage { .. } => "exempt".to_owned(),
+                admit_policy::Basis::SystemPolicy { .. } => "system_policy".to_owned(),
+                other => other.to_string(),
+            },
+        );
+    s.service.metrics().observe_admission(
+        &admit_service::metrics::DecisionLabels {
+            verdict: answer.outcome.as_str().to_owned(),
+            scope,
+            namespace: namespace.to_owned(),
+        },
+        started.elapsed().as_secs_f64(),
+    );
+}
+
 /// Who is being admitted where: read once from the review, for the decision and the record.
 pub(crate) struct Subject {
     time: String,
     secs: u64,
     name: String,
-    namespace: String,
+    pub(crate) namespace: String,
     cluster: String,
     /// Cloud Run's settings, when the workload is a Cloud Run service or job.
     cloud_run: Option<CloudRun>,

@@ -138,7 +138,9 @@ pub(crate) async fn image_review(
                 .into_response();
         }
     };
-    let (answer, _) = judge(&s, &review, deadline(&q)).await;
+    let started = std::time::Instant::now();
+    let (answer, subject) = judge(&s, &review, deadline(&q)).await;
+    crate::handler::observe(&s, &answer, &subject.namespace, started);
     let mut audit = Map::new();
     match answer.outcome {
         Outcome::Breakglass => {

@@ -63,13 +63,29 @@ struct State {
     in_flight: Arc<tokio::sync::Semaphore>,
 }
 
-/// `/healthz` and `/readyz` alone, for probes on a port without client-certificate
+/// `/healthz`, `/readyz` and `/metrics`, for probes and scrapes on a port without client-certificate
 /// authentication (the kubelet presents none).
 pub fn health_router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(handler::ready_service))
+        .route("/metrics", get(metrics))
         .with_state(service)
+}
+
+/// Prometheus metrics on the health port, for in-cluster scrapes (no client certificate).
+async fn metrics(
+    axum::extract::State(service): axum::extract::State<Arc<Service>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        service.metrics().encode(),
+    )
+        .into_response()
 }
 
 /// `POST /validate` (AdmissionReview), `POST /imagepolicy` (ImageReview), `/healthz`, `/readyz`.

@@ -1,0 +1,164 @@
+//! The store, timed: every call observed in `admit_store_call_duration_seconds`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use admit_model::Filter;
+use admit_store::{
+    AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
+};
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::metrics::SharedMetrics;
+
+#[derive(Debug)]
+pub(crate) struct MeteredStore {
+    inner: Arc<dyn Store>,
+    metrics: SharedMetrics,
+}
+
+impl MeteredStore {
+    pub(crate) fn new(inner: Arc<dyn Store>, metrics: SharedMetrics) -> Self {
+        MeteredStore { inner, metrics }
+    }
+
+    fn done<T>(
+        &self,
+        op: &'static str,
+        started: Instant,
+        r: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.metrics.store_call(op, r.is_ok(), started);
+        r
+    }
+}
+
+#[async_trait]
+impl Store for MeteredStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let t = Instant::now();
+        let r = self.inner.ping().await;
+        self.done("ping", t, r)
+    }
+
+    async fn get(&self, kind: Kind, name: &str) -> Result<Option<Doc>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.get(kind, name).await;
+        self.done("get", t, r)
+    }
+
+    async fn put(
+        &self,
+        kind: Kind,
+        name: &str,
+        parent: &str,
+        body: &Value,
+        secret: Option<&[u8]>,
+        pre: Precondition,
+        now: &str,
+    ) -> Result<Doc, StoreError> {
+        let t = Instant::now();
+        let r = self
+            .inner
+            .put(kind, name, parent, body, secret, pre, now)
+            .await;
+        self.done("put", t, r)
+    }
+
+    async fn create_all(
+        &self,
+        kind: Kind,
+        items: &[(String, String, Value)],
+        now: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.create_all(kind, items, now).await;
+        self.done("create_all", t, r)
+    }
+
+    async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError> {
+        let t = Instant::now();
+        let r = self.inner.delete(kind, name).await;
+        self.done("delete", t, r)
+    }
+
+    async fn list(&self, kind: Kind, parent: &str, page: &Page) -> Result<Listed<Doc>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.list(kind, parent, page).await;
+        self.done("list", t, r)
+    }
+
+    async fn secret(&self, kind: Kind, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.secret(kind, name).await;
+        self.done("secret", t, r)
+    }
+
+    async fn create_occurrences(
+        &self,
+        bodies: &[Value],
+        now: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.create_occurrences(bodies, now).await;
+        self.done("create_occurrences", t, r)
+    }
+
+    async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.get_occurrence(name).await;
+        self.done("get_occurrence", t, r)
+    }
+
+    async fn update_occurrence(
+        &self,
+        name: &str,
+        body: &Value,
+        now: &str,
+    ) -> Result<Doc, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.update_occurrence(name, body, now).await;
+        self.done("update_occurrence", t, r)
+    }
+
+    async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
+        let t = Instant::now();
+        let r = self.inner.delete_occurrence(name).await;
+        self.done("delete_occurrence", t, r)
+    }
+
+    async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {
+        let t = Instant::now();
+        let r = self.inner.append_audit_batch(records).await;
+        self.done("append_audit_batch", t, r)
+    }
+
+    async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.prune_audit(before, limit).await;
+        self.done("prune_audit", t, r)
+    }
+
+    async fn list_audit(
+        &self,
+        project: &str,
+        filter: &AuditFilter,
+        page: &Page,
+    ) -> Result<Listed<Value>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.list_audit(project, filter, page).await;
+        self.done("list_audit", t, r)
+    }
+
+    async fn list_occurrences(
+        &self,
+        scope: &OccurrenceScope,
+        filter: Option<&Filter>,
+        page: &Page,
+    ) -> Result<Listed<Doc>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.list_occurrences(scope, filter, page).await;
+        self.done("list_occurrences", t, r)
+    }
+}

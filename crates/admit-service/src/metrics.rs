@@ -1,0 +1,167 @@
+//! Prometheus metrics (prometheus-client, OpenMetrics text exposition): admission latency and
+//! decisions by verdict, rule scope and namespace; admission cache hits and misses; store call
+//! latency by operation; audit batch sizes; build info.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+/// `verdict`, `scope` (the rule that decided, or `exempt`, `none`…), `namespace`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub verdict: String,
+    pub scope: String,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabels {
+    verdict: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+/// Every metric admit exports, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    decisions: Family<DecisionLabels, Counter>,
+    admission_seconds: Family<VerdictLabels, Histogram>,
+    cache: Family<CacheLabels, Counter>,
+    store_seconds: Family<OperationLabels, Histogram>,
+    audit_batch: Histogram,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// 100 µs to ~13 s, doubling.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("admit");
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "admission_decisions",
+            "Admission decisions, by verdict, deciding rule scope and namespace",
+            decisions.clone(),
+        );
+        let admission_seconds =
+            Family::<VerdictLabels, Histogram>::new_with_constructor(latency as fn() -> Histogram);
+        registry.register(
+            "admission_duration_seconds",
+            "Time to decide and record one admission review, by verdict",
+            admission_seconds.clone(),
+        );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "admission_cache_lookups",
+            "Admission cache lookups (policy, attestor, verification), by result",
+            cache.clone(),
+        );
+        let store_seconds = Family::<OperationLabels, Histogram>::new_with_constructor(
+            latency as fn() -> Histogram,
+        );
+        registry.register(
+            "store_call_duration_seconds",
+            "Storage call latency, by operation and outcome",
+            store_seconds.clone(),
+        );
+        let audit_batch = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        registry.register(
+            "audit_batch_records",
+            "Audit records written per group commit",
+            audit_batch.clone(),
+        );
+        registry.register(
+            "build",
+            "admit's build",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            }),
+        );
+        Metrics {
+            registry,
+            decisions,
+            admission_seconds,
+            cache,
+            store_seconds,
+            audit_batch,
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// One admission: its labels and how long it took.
+    pub fn observe_admission(&self, labels: &DecisionLabels, seconds: f64) {
+        self.admission_seconds
+            .get_or_create(&VerdictLabels {
+                verdict: labels.verdict.clone(),
+            })
+            .observe(seconds);
+        self.decisions.get_or_create(labels).inc();
+    }
+
+    pub(crate) fn cache(&self, cache: &'static str, hit: bool) {
+        self.cache
+            .get_or_create(&CacheLabels {
+                cache,
+                result: if hit { "hit" } else { "miss" },
+            })
+            .inc();
+    }
+
+    pub(crate) fn audit_batch(&self, records: usize) {
+        self.audit_batch.observe(records as f64);
+    }
+
+    pub(crate) fn store_call(&self, operation: &'static str, ok: bool, started: Instant) {
+        self.store_seconds
+            .get_or_create(&OperationLabels {
+                operation,
+                outcome: if ok { "ok" } else { "error" },
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// Shared handle.
+pub type SharedMetrics = Arc<Metrics>;
