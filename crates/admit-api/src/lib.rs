@@ -69,5 +69,13 @@ pub fn router(state: AppState) -> Router {
         // No input may panic a handler; if one ever does, the caller still gets a
         // google.rpc.Status and the connection (and process) live on.
         .layer(CatchPanicLayer::custom(error::panicked))
+        // A span per request (method, path), so whatever a handler logs says which request.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |r: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!("request", method = %r.method(), path = %r.uri().path())
+                },
+            ),
+        )
         .with_state(state)
 }

@@ -100,6 +100,7 @@ impl Service {
     }
 
     /// Every attestation of `image` under the attestor's note, each verified once per version.
+    #[tracing::instrument(level = "debug", skip_all, fields(attestor = %attestor.name, image = %image))]
     async fn verify_for(
         &self,
         attestor: &CompiledAttestor,
@@ -192,6 +193,7 @@ impl Service {
     }
 
     /// Decides an admission. Any storage failure is an error: the caller must deny.
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %req.project, images = req.images.len()))]
     pub async fn evaluate_admission(
         &self,
         req: &AdmissionRequest,

@@ -79,6 +79,7 @@ pub(crate) fn compile(
 impl Service {
     /// Decides `images` under the Cloud Run platform policy `name` (an unknown policy is
     /// NOT_FOUND; the caller denies).
+    #[tracing::instrument(level = "debug", skip_all, fields(policy = name))]
     pub async fn evaluate_cloud_run_policy(
         &self,
         name: &str,

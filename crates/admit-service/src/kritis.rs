@@ -40,6 +40,7 @@ impl Service {
 
     /// Kritis' verdict on the images of a workload in `namespace` (empty: admitted). Storage
     /// errors are errors: the caller denies.
+    #[tracing::instrument(level = "debug", skip_all, fields(project, namespace))]
     pub async fn evaluate_kritis(
         &self,
         policies: &KritisPolicies,

@@ -82,8 +82,25 @@ pub(crate) async fn validate(
         return Json(r).into_response();
     }
     let started = std::time::Instant::now();
-    let (answer, subject) = judge(&s, &review, deadline(&q)).await;
+    let span = tracing::info_span!(
+        "admission_review",
+        uid = %review.uid,
+        kind = %review.kind,
+        namespace = %review.namespace,
+        object = %review.name,
+        user = %review.user,
+    );
+    let (answer, subject) =
+        tracing::Instrument::instrument(judge(&s, &review, deadline(&q)), span.clone()).await;
     observe(&s, &answer, &subject.namespace, started);
+    span.in_scope(|| {
+        tracing::debug!(
+            outcome = answer.outcome.as_str(),
+            allowed = answer.allowed,
+            millis = started.elapsed().as_millis() as u64,
+            "admission decided"
+        );
+    });
     let message = (!answer.allowed).then_some(answer.message.as_str());
     let reason = (subject.cloud_run.is_some() && answer.outcome == Outcome::Denied)
         .then_some(cloud_run::DENIAL_REASON);
@@ -236,6 +253,7 @@ impl Answer {
 /// records. If `deadline` passes while the record still waits for a writer, it is withdrawn
 /// and the denial the API server will apply is recorded instead; once a writer has taken it,
 /// its fate decides.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn record(
     s: &State,
     review: &Review,
@@ -342,6 +360,7 @@ fn joined(failures: &[impl ToString]) -> String {
 }
 
 /// Decides one CREATE or UPDATE: no side effects, so it can be cancelled at the deadline.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
     let name = &subject.name;
     let w = match workload::extract(&review.group, &review.kind, &review.object) {

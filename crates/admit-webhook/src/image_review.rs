@@ -139,7 +139,13 @@ pub(crate) async fn image_review(
         }
     };
     let started = std::time::Instant::now();
-    let (answer, subject) = judge(&s, &review, deadline(&q)).await;
+    let span = tracing::info_span!(
+        "image_review",
+        uid = %review.uid,
+        namespace = %review.namespace,
+    );
+    let (answer, subject) =
+        tracing::Instrument::instrument(judge(&s, &review, deadline(&q)), span).await;
     crate::handler::observe(&s, &answer, &subject.namespace, started);
     let mut audit = Map::new();
     match answer.outcome {

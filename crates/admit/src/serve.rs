@@ -13,8 +13,23 @@ use base64::Engine as _;
 use clap::Args;
 use zeroize::Zeroizing;
 
+/// How the server logs.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// Log format on stderr: `text`, or `json` (one object per event, with the fields of its
+    /// spans: a review's `uid`, a request's method and path) for log pipelines. The level is
+    /// ADMIT_LOG (`info`; e.g. `admit_webhook=debug,info`).
+    #[arg(long, env = "ADMIT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
+    /// Which events to log (`info`; `admit_webhook=debug,info` adds each review's decision).
+    #[arg(long = "log", env = "ADMIT_LOG", default_value = "info")]
+    pub(crate) log: String,
     /// Address to listen on. Without access control (--token-file / --oidc-issuer) only a
     /// loopback address is accepted, since anyone who can reach the port could change the
     /// policy.

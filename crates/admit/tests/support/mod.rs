@@ -20,6 +20,8 @@ pub(crate) struct Server {
     pub(crate) project: String,
     /// Every line the server printed on stdout after its address lines (audit records).
     pub(crate) stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every line the server logged on stderr.
+    pub(crate) stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     args: Vec<String>,
     _certs: Option<tempfile::TempDir>,
 }
@@ -28,7 +30,7 @@ type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Starts `admit serve` on `data` with `extra` flags: the process, its API URL, its webhook
 /// URL (when asked for) and the lines it prints after those.
-fn spawn(data: &Path, extra: &[String]) -> (Child, String, Option<String>, Lines) {
+fn spawn(data: &Path, extra: &[String]) -> (Child, String, Option<String>, Lines, Lines) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_admit"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
@@ -40,9 +42,20 @@ fn spawn(data: &Path, extra: &[String]) -> (Child, String, Option<String>, Lines
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         )
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start admit serve");
+    // stderr (the log) is kept too, for tests that read it, and drained so it never blocks.
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink_errors = errors.clone();
+    let mut err_reader = BufReader::new(child.stderr.take().expect("stderr"));
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while err_reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            sink_errors.lock().unwrap().push(line.trim_end().to_owned());
+            line.clear();
+        }
+    });
     let stdout = child.stdout.take().expect("stdout");
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
@@ -74,7 +87,7 @@ fn spawn(data: &Path, extra: &[String]) -> (Child, String, Option<String>, Lines
             sink.clear();
         }
     });
-    (child, url, webhook, lines)
+    (child, url, webhook, lines, errors)
 }
 
 impl Drop for Server {
@@ -183,7 +196,7 @@ impl Server {
             std::fs::copy(c.path().join("ca.crt"), data.path().join("ca.crt")).expect("copy ca");
         }
         let args: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url, webhook, stdout) = spawn(data.path(), &args);
+        let (child, url, webhook, stdout, stderr) = spawn(data.path(), &args);
         Server {
             child,
             url,
@@ -192,6 +205,7 @@ impl Server {
             gcloud_config: tempfile::tempdir().expect("tempdir"),
             project: "my-proj".into(),
             stdout,
+            stderr,
             args,
             _certs: certs,
         }
@@ -202,11 +216,12 @@ impl Server {
     pub(crate) fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, url, webhook, stdout) = spawn(self.data.path(), &self.args);
+        let (child, url, webhook, stdout, stderr) = spawn(self.data.path(), &self.args);
         self.child = child;
         self.url = url;
         self.webhook = webhook;
         self.stdout = stdout;
+        self.stderr = stderr;
     }
 
     /// Runs gcloud against this server; returns the output (not asserting success).
