@@ -6,6 +6,7 @@ pub(crate) mod attestors;
 pub(crate) mod audit;
 pub(crate) mod kms;
 pub(crate) mod policy;
+pub(crate) mod progress;
 pub(crate) mod signer;
 pub(crate) mod vulns;
 

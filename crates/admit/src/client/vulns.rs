@@ -113,11 +113,15 @@ pub(crate) async fn run(c: &Client, cmd: VulnsCommand) -> Result<()> {
     let text = std::fs::read_to_string(&report).with_context(|| report.display().to_string())?;
     let import = parse_scan_report(format, &text, &uri, &note_project)
         .with_context(|| report.display().to_string())?;
+    let mut notes = super::progress::Progress::new("vulns import: notes", import.notes.len());
     for (id, body) in &import.notes {
         ensure_note(c, &format!("projects/{note_project}/notes/{id}"), body).await?;
+        notes.advance(1);
     }
     let before = occurrences_for(c, &project, &uri, "VULNERABILITY").await?;
     let mut created = 0;
+    let mut written =
+        super::progress::Progress::new("vulns import: occurrences", import.occurrences.len());
     for chunk in import.occurrences.chunks(500) {
         let v = c
             .call(
@@ -128,6 +132,7 @@ pub(crate) async fn run(c: &Client, cmd: VulnsCommand) -> Result<()> {
             )
             .await?;
         created += v["occurrences"].as_array().map_or(0, Vec::len);
+        written.advance(chunk.len());
     }
     for old in &before {
         if let Some(name) = old["name"].as_str() {
