@@ -156,6 +156,13 @@ impl CompiledAttestor {
             .iter()
             .find(|r| r.key_id.eq_ignore_ascii_case(id))
         {
+            if r.revoke_time.is_empty() {
+                // Unusable for a reason of state (a KMS version not ENABLED), not revoked.
+                return Err(format!(
+                    "key {id} of {} is not usable: {}; its attestations do not count",
+                    self.name, r.reason
+                ));
+            }
             let why = if r.reason.is_empty() {
                 String::new()
             } else {

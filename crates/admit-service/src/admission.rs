@@ -80,23 +80,33 @@ impl Service {
         let Some(doc) = self.store.get(Kind::Attestor, name).await? else {
             return Ok(None);
         };
+        let parsed = serde_json::from_value::<Attestor>(doc.body).map_err(|e| e.to_string());
+        // Keys backed by this server's KMS vouch only while their version is ENABLED: their
+        // states are part of what the compiled attestor (and its cache entry) depends on.
+        let (unusable, states) = match &parsed {
+            Ok(a) => self.kms_unusable_keys(a).await?,
+            Err(_) => (Vec::new(), String::new()),
+        };
+        let tag = format!("{}|{states}", doc.etag);
         if self.admission.enabled
             && let Some((e, c)) = lock(&self.admission.attestors).get(name)
-            && *e == doc.etag
+            && *e == tag
         {
             self.metrics.cache("attestor", true);
-            return Ok(Some((doc.etag, c.clone())));
+            return Ok(Some((tag, c.clone())));
         }
         self.metrics.cache("attestor", false);
-        let compiled = serde_json::from_value::<Attestor>(doc.body)
-            .map_err(|e| e.to_string())
-            .and_then(|a| CompiledAttestor::compile(&a).map_err(|e| e.to_string()))
+        let compiled = parsed
+            .and_then(|mut a| {
+                a.admit_revoked_keys.extend(unusable);
+                CompiledAttestor::compile(&a).map_err(|e| e.to_string())
+            })
             .map(Arc::new);
         if self.admission.enabled {
             lock(&self.admission.attestors)
-                .insert(name.to_owned(), (doc.etag.clone(), compiled.clone()));
+                .insert(name.to_owned(), (tag.clone(), compiled.clone()));
         }
-        Ok(Some((doc.etag, compiled)))
+        Ok(Some((tag, compiled)))
     }
 
     /// Every attestation of `image` under the attestor's note, each verified once per version.

@@ -80,7 +80,7 @@ pub struct SignResponse {
     pub protection_level: ProtectionLevel,
 }
 
-fn public_version(doc: Doc) -> Value {
+pub(crate) fn public_version(doc: Doc) -> Value {
     let mut v = with_times(doc);
     if let Some(o) = v.as_object_mut() {
         o.remove(PUBLIC_PEM);
@@ -186,7 +186,7 @@ impl Service {
             "name": name,
             "purpose": purpose,
             "versionTemplate": {"algorithm": alg, "protectionLevel": ProtectionLevel::Software},
-            "destroyScheduledDuration": body.get("destroyScheduledDuration").cloned().unwrap_or(json!("2592000s")),
+            "destroyScheduledDuration": crate::kms_lifecycle::destroy_schedule(body.get("destroyScheduledDuration"))?,
         });
         if let Some(l) = body.get("labels").filter(|l| l.is_object()) {
             stored["labels"] = l.clone();
@@ -286,11 +286,15 @@ impl Service {
         Ok(public_version(doc))
     }
 
-    async fn version_doc(&self, name: &str) -> Result<Doc, ServiceError> {
-        self.store
+    pub(crate) async fn version_doc(&self, name: &str) -> Result<Doc, ServiceError> {
+        let doc = self
+            .store
             .get(Kind::CryptoKeyVersion, name)
             .await?
-            .ok_or_else(|| ServiceError::not_found(format!("crypto key version {name} not found")))
+            .ok_or_else(|| {
+                ServiceError::not_found(format!("crypto key version {name} not found"))
+            })?;
+        self.destroy_if_due(doc).await
     }
 
     pub async fn get_crypto_key_version(&self, name: &str) -> Result<Value, ServiceError> {
@@ -304,37 +308,14 @@ impl Service {
     ) -> Result<Listed<Value>, ServiceError> {
         self.get_crypto_key(key).await?;
         let l = self.store.list(Kind::CryptoKeyVersion, key, page).await?;
+        let mut items = Vec::with_capacity(l.items.len());
+        for d in l.items {
+            items.push(public_version(self.destroy_if_due(d).await?));
+        }
         Ok(Listed {
-            items: l.items.into_iter().map(public_version).collect(),
+            items,
             next_page_token: l.next_page_token,
         })
-    }
-
-    /// Schedules destruction: the version stops signing at once.
-    pub async fn destroy_crypto_key_version(&self, name: &str) -> Result<Value, ServiceError> {
-        let doc = self.version_doc(name).await?;
-        let mut body = doc.body;
-        body["state"] = json!(CryptoKeyVersionState::DestroyScheduled);
-        body["destroyTime"] = json!(self.now());
-        let key = name
-            .rsplit_once("/cryptoKeyVersions/")
-            .map(|(k, _)| k)
-            .unwrap_or_default();
-        // The wrapped private key is erased in the same write (an empty secret): admit has no
-        // `restore`, so unlike Cloud KMS's 30-day schedule nothing could bring it back anyway.
-        let doc = self
-            .store
-            .put(
-                Kind::CryptoKeyVersion,
-                name,
-                key,
-                &body,
-                Some(&[]),
-                Precondition::MustExist { etag: None },
-                &self.now(),
-            )
-            .await?;
-        Ok(public_version(doc))
     }
 
     async fn enabled_version(
@@ -419,7 +400,7 @@ impl Service {
     }
 }
 
-fn key_response(doc: Doc) -> Value {
+pub(crate) fn key_response(doc: Doc) -> Value {
     let mut v = with_times(doc);
     if let Some(o) = v.as_object_mut() {
         o.remove("updateTime");

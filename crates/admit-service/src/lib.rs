@@ -14,6 +14,7 @@ mod error;
 mod iam;
 mod key_trust;
 mod kms;
+mod kms_lifecycle;
 mod kritis;
 mod logging;
 mod metered_store;

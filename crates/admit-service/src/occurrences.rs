@@ -352,7 +352,9 @@ impl Service {
         attestor: &str,
         request: &Value,
     ) -> Result<Value, ServiceError> {
-        let a = self.get_attestor(attestor).await?;
+        let mut a = self.get_attestor(attestor).await?;
+        let (unusable, _) = self.kms_unusable_keys(&a).await?;
+        a.admit_revoked_keys.extend(unusable);
         let att: AttestationOccurrence =
             serde_json::from_value(request.get("attestation").cloned().unwrap_or(Value::Null))
                 .map_err(|e| ServiceError::invalid(format!("attestation: {e}")))?;

@@ -464,7 +464,7 @@ fn platform_policy_evaluation_reads_other_projects_only_with_seed_000s_grants() 
 }
 
 #[test]
-fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material() {
+fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material_when_destroyed() {
     let s = Server::start();
     let ring = "projects/p/locations/global/keyRings/r";
     s.curl(
@@ -497,7 +497,9 @@ fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material
     assert_eq!(r.0, 500, "{}", r.1);
     assert_eq!(r.1["error"]["status"], "INTERNAL");
     assert_eq!(r.1["error"]["message"], "internal error");
-    // Destroying a version erases its wrapped private key at once.
+    // Destroying a version stops it signing at once; its wrapped private key is kept while
+    // it can be restored (Cloud KMS' schedule) and erased, in the write that makes it
+    // DESTROYED, as soon as its destroyTime has passed (moved into the past here).
     let vb = format!("{ring}/cryptoKeys/b/cryptoKeyVersions/1");
     let size = |v: &str| {
         s.sqlite3(&format!(
@@ -507,8 +509,17 @@ fn key_material_failures_are_internal_and_destroyed_versions_lose_their_material
     assert_ne!(size(&vb), "0");
     let destroyed = s.curl("POST", &format!("/v1/{vb}:destroy"), Some("{}"));
     assert_eq!(destroyed["state"], "DESTROY_SCHEDULED");
+    assert_eq!(sign("b").0, 400);
+    s.sqlite3(&format!(
+        "UPDATE resources SET body = json_set(body, '$.destroyTime', '2020-01-01T00:00:00.000000000Z') WHERE name = '{vb}'"
+    ));
+    let after = s.curl("GET", &format!("/v1/{vb}"), None);
+    assert_eq!(after["state"], "DESTROYED");
+    assert_eq!(after["destroyEventTime"], "2020-01-01T00:00:00.000000000Z");
     assert_eq!(size(&vb), "0");
     assert_eq!(sign("b").0, 400);
+    let (code, _) = s.call("POST", &format!("/v1/{vb}:restore"), Some("{}"));
+    assert_eq!(code, 400);
     healthy(&s);
 }
 

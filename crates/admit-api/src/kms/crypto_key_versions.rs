@@ -57,6 +57,26 @@ pub(super) async fn get(
     }
 }
 
+/// PATCH `cryptoKeyVersions/{v}?updateMask=state` (`gcloud kms keys versions enable|disable`).
+pub(super) async fn patch(
+    State(s): State<AppState>,
+    Path(p): Path<VersionPath>,
+    q: Params,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    match version(p) {
+        (name, _, None) => {
+            let v = crate::extract::object(&raw, "a CryptoKeyVersion")?;
+            Ok(ok(&s
+                .patch_crypto_key_version(&name, &v, &crate::extract::update_mask(&q))
+                .await?))
+        }
+        (_, _, Some(m)) => Err(ApiError::not_found(format!(
+            "method `{m}` is not served with PATCH"
+        ))),
+    }
+}
+
 pub(super) async fn public_key(
     State(s): State<AppState>,
     Path(p): Path<VersionPath>,
@@ -77,6 +97,9 @@ pub(super) async fn custom(
         }
         (name, _, Some(m)) if m == "destroy" => {
             Ok(ok(&s.destroy_crypto_key_version(&name).await?))
+        }
+        (name, _, Some(m)) if m == "restore" => {
+            Ok(ok(&s.restore_crypto_key_version(&name).await?))
         }
         (_, _, m) => Err(ApiError::not_found(format!(
             "unknown key version method {m:?}"

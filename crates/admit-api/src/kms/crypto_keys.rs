@@ -45,6 +45,26 @@ pub(super) async fn get(
     }
 }
 
+/// PATCH `cryptoKeys/{k}?updateMask=…` (`gcloud kms keys update`).
+pub(super) async fn patch(
+    State(s): State<AppState>,
+    Path((project, location, r, key)): Path<(String, String, String, String)>,
+    q: crate::extract::Params,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let (id, method) = split_method(&key);
+    if let Some(m) = method {
+        return Err(ApiError::not_found(format!(
+            "method `{m}` is not served with PATCH"
+        )));
+    }
+    let name = format!("{}/cryptoKeys/{id}", ring(&project, &location, &r));
+    let body = crate::extract::object(&raw, "a CryptoKey")?;
+    Ok(ok(&s
+        .patch_crypto_key(&name, &body, &crate::extract::update_mask(&q))
+        .await?))
+}
+
 /// POST `cryptoKeys/{k}:setIamPolicy` / `:testIamPermissions` / `:getIamPolicy`.
 pub(super) async fn custom(
     State(s): State<AppState>,

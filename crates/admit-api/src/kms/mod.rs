@@ -24,7 +24,9 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             &format!("{RING}/cryptoKeys/{{key}}"),
-            get(crypto_keys::get).post(crypto_keys::custom),
+            get(crypto_keys::get)
+                .patch(crypto_keys::patch)
+                .post(crypto_keys::custom),
         )
         .route(
             &format!("{RING}/cryptoKeys/{{key}}/cryptoKeyVersions"),
@@ -32,7 +34,9 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             &format!("{RING}/cryptoKeys/{{key}}/cryptoKeyVersions/{{version}}"),
-            get(crypto_key_versions::get).post(crypto_key_versions::custom),
+            get(crypto_key_versions::get)
+                .patch(crypto_key_versions::patch)
+                .post(crypto_key_versions::custom),
         )
         .route(
             &format!("{RING}/cryptoKeys/{{key}}/cryptoKeyVersions/{{version}}/publicKey"),
