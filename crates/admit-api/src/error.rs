@@ -73,6 +73,12 @@ pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no such method or resource: {}", uri.path()))
 }
 
+/// A path this server serves, with an HTTP method it does not: Google's answer (404, a
+/// google.rpc.Status naming the method), never an empty 405.
+pub(crate) async fn method_not_served(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("method {method} is not served on {}", uri.path()))
+}
+
 /// The answer to a request whose handler panicked: INTERNAL with a generic message; the
 /// panic itself is logged once.
 #[allow(

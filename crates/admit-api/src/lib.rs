@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(health::routes())
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_served)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
         // No input may panic a handler; if one ever does, the caller still gets a
         // google.rpc.Status and the connection (and process) live on.

@@ -63,10 +63,22 @@ fn to_body(a: &Attestor) -> Result<serde_json::Value, ServiceError> {
     serde_json::to_value(&stored).map_err(|e| ServiceError::new(Code::Internal, e.to_string()))
 }
 
+/// The attestor's project's Binary Authorization service agent (contract §1): the identity
+/// admission uses to read the attestor's note, so the one a user must grant access to it.
+fn delegation_email(project: &str) -> String {
+    crate::service_agent(project)
+        .trim_start_matches("serviceAccount:")
+        .to_owned()
+}
+
 fn from_doc(doc: admit_store::Doc) -> Result<Attestor, ServiceError> {
     let mut a: Attestor = serde_json::from_value(doc.body).map_err(|e| {
         ServiceError::new(Code::Internal, format!("stored attestor unreadable: {e}"))
     })?;
+    // Stored before the email was the service agent's: shown as what admission uses.
+    if let Some(n) = a.user_owned_grafeas_note.as_mut() {
+        n.delegation_service_account_email = Some(delegation_email(crate::project_of(&doc.name)));
+    }
     a.etag = Some(doc.etag);
     a.update_time = Some(doc.update_time);
     Ok(a)
@@ -96,8 +108,7 @@ impl Service {
         NoteName::parse(&note.note_reference).map_err(|e| {
             ServiceError::invalid(format!("userOwnedGrafeasNote.noteReference: {e}"))
         })?;
-        note.delegation_service_account_email =
-            Some(format!("service-{project}@admit-binaryauthorization.local"));
+        note.delegation_service_account_email = Some(delegation_email(project));
         normalise_keys(&mut attestor)?;
         crate::key_trust::merge(&mut attestor, None, &self.now())?;
         let doc = self
@@ -170,10 +181,8 @@ impl Service {
                 "userOwnedGrafeasNote.noteReference is immutable",
             ));
         }
-        new_note.delegation_service_account_email = current
-            .user_owned_grafeas_note
-            .as_ref()
-            .and_then(|n| n.delegation_service_account_email.clone());
+        new_note.delegation_service_account_email =
+            Some(delegation_email(&parsed.project.to_string()));
         normalise_keys(&mut attestor)?;
         crate::key_trust::merge(&mut attestor, Some(&current), &self.now())?;
         let etag = attestor.etag.take().filter(|e| !e.is_empty());

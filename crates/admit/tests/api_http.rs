@@ -337,3 +337,42 @@ fn kms_rejects_corrupted_requests_and_reports_checksums(s: &Server) {
     );
     assert_error(&r, 400, "FAILED_PRECONDITION", "not enabled");
 }
+
+support::both_backends!(unserved_methods_and_the_attestors_delegation_email);
+/// A served path with a method it does not serve answers a google.rpc.Status (404, as Google),
+/// never an empty 405; an attestor's `delegationServiceAccountEmail` is the service agent that
+/// admission uses to read its note (`service-NUMBER@gcp-sa-binaryauthorization…`, NUMBER the
+/// project number gcloud's `projects describe` shows).
+fn unserved_methods_and_the_attestors_delegation_email(s: &Server) {
+    let p = s.project.clone();
+    for (method, path) in [
+        ("DELETE", format!("/v1/projects/{p}/policy")),
+        ("PATCH", format!("/v1/projects/{p}/attestors")),
+        ("PUT", format!("/v1/projects/{p}/notes")),
+    ] {
+        let r = s.call(method, &path, Some("{}"));
+        assert_error(
+            &r,
+            404,
+            "NOT_FOUND",
+            &format!("method {method} is not served"),
+        );
+    }
+    mk_note(s, &p, "n");
+    let created = s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/attestors?attestorId=a"),
+        Some(
+            &json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/n")}})
+                .to_string(),
+        ),
+    );
+    let number = s.gcloud(&["projects", "describe", &p, "--format=value(projectNumber)"]);
+    assert_eq!(
+        created["userOwnedGrafeasNote"]["delegationServiceAccountEmail"],
+        format!(
+            "service-{}@gcp-sa-binaryauthorization.iam.gserviceaccount.com",
+            number.trim()
+        )
+    );
+}
