@@ -10,27 +10,27 @@ wire_enum!(
     /// `PkixPublicKey.SignatureAlgorithm`, every value of the v1 proto, plus `EC_SIGN_ED25519`
     /// (an admit extension, named as KMS names it, because the proto has no Ed25519 value).
     /// Pairs such as `RSA_PSS_2048_SHA256` / `RSA_SIGN_PSS_2048_SHA256` are aliases.
-    SignatureAlgorithm, "signatureAlgorithm" {
-        Unspecified = "SIGNATURE_ALGORITHM_UNSPECIFIED",
-        RsaPss2048Sha256 = "RSA_PSS_2048_SHA256",
-        RsaSignPss2048Sha256 = "RSA_SIGN_PSS_2048_SHA256",
-        RsaPss3072Sha256 = "RSA_PSS_3072_SHA256",
-        RsaSignPss3072Sha256 = "RSA_SIGN_PSS_3072_SHA256",
-        RsaPss4096Sha256 = "RSA_PSS_4096_SHA256",
-        RsaSignPss4096Sha256 = "RSA_SIGN_PSS_4096_SHA256",
-        RsaPss4096Sha512 = "RSA_PSS_4096_SHA512",
-        RsaSignPss4096Sha512 = "RSA_SIGN_PSS_4096_SHA512",
-        RsaSignPkcs12048Sha256 = "RSA_SIGN_PKCS1_2048_SHA256",
-        RsaSignPkcs13072Sha256 = "RSA_SIGN_PKCS1_3072_SHA256",
-        RsaSignPkcs14096Sha256 = "RSA_SIGN_PKCS1_4096_SHA256",
-        RsaSignPkcs14096Sha512 = "RSA_SIGN_PKCS1_4096_SHA512",
-        EcdsaP256Sha256 = "ECDSA_P256_SHA256",
-        EcSignP256Sha256 = "EC_SIGN_P256_SHA256",
-        EcdsaP384Sha384 = "ECDSA_P384_SHA384",
-        EcSignP384Sha384 = "EC_SIGN_P384_SHA384",
-        EcdsaP521Sha512 = "ECDSA_P521_SHA512",
-        EcSignP521Sha512 = "EC_SIGN_P521_SHA512",
-        EcSignEd25519 = "EC_SIGN_ED25519",
+    SignatureAlgorithm, "signatureAlgorithm" numbered {
+        Unspecified = "SIGNATURE_ALGORITHM_UNSPECIFIED" => 0,
+        RsaPss2048Sha256 = "RSA_PSS_2048_SHA256" => 1,
+        RsaSignPss2048Sha256 = "RSA_SIGN_PSS_2048_SHA256" => 1,
+        RsaPss3072Sha256 = "RSA_PSS_3072_SHA256" => 2,
+        RsaSignPss3072Sha256 = "RSA_SIGN_PSS_3072_SHA256" => 2,
+        RsaPss4096Sha256 = "RSA_PSS_4096_SHA256" => 3,
+        RsaSignPss4096Sha256 = "RSA_SIGN_PSS_4096_SHA256" => 3,
+        RsaPss4096Sha512 = "RSA_PSS_4096_SHA512" => 4,
+        RsaSignPss4096Sha512 = "RSA_SIGN_PSS_4096_SHA512" => 4,
+        RsaSignPkcs12048Sha256 = "RSA_SIGN_PKCS1_2048_SHA256" => 5,
+        RsaSignPkcs13072Sha256 = "RSA_SIGN_PKCS1_3072_SHA256" => 6,
+        RsaSignPkcs14096Sha256 = "RSA_SIGN_PKCS1_4096_SHA256" => 7,
+        RsaSignPkcs14096Sha512 = "RSA_SIGN_PKCS1_4096_SHA512" => 8,
+        EcdsaP256Sha256 = "ECDSA_P256_SHA256" => 9,
+        EcSignP256Sha256 = "EC_SIGN_P256_SHA256" => 9,
+        EcdsaP384Sha384 = "ECDSA_P384_SHA384" => 10,
+        EcSignP384Sha384 = "EC_SIGN_P384_SHA384" => 10,
+        EcdsaP521Sha512 = "ECDSA_P521_SHA512" => 11,
+        EcSignP521Sha512 = "EC_SIGN_P521_SHA512" => 11,
+        EcSignEd25519 = "EC_SIGN_ED25519" => -1,
     }
 );
 

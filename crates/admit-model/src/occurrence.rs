@@ -7,21 +7,21 @@ use crate::Bytes;
 
 wire_enum!(
     /// Grafeas `NoteKind`.
-    NoteKind, "kind" {
-        Unspecified = "NOTE_KIND_UNSPECIFIED",
-        Vulnerability = "VULNERABILITY",
-        Build = "BUILD",
-        Image = "IMAGE",
-        Package = "PACKAGE",
-        Deployment = "DEPLOYMENT",
-        Discovery = "DISCOVERY",
-        Attestation = "ATTESTATION",
-        Upgrade = "UPGRADE",
-        Compliance = "COMPLIANCE",
-        DsseAttestation = "DSSE_ATTESTATION",
-        VulnerabilityAssessment = "VULNERABILITY_ASSESSMENT",
-        SbomReference = "SBOM_REFERENCE",
-        Secret = "SECRET",
+    NoteKind, "kind" numbered {
+        Unspecified = "NOTE_KIND_UNSPECIFIED" => 0,
+        Vulnerability = "VULNERABILITY" => 1,
+        Build = "BUILD" => 2,
+        Image = "IMAGE" => 3,
+        Package = "PACKAGE" => 4,
+        Deployment = "DEPLOYMENT" => 5,
+        Discovery = "DISCOVERY" => 6,
+        Attestation = "ATTESTATION" => 7,
+        Upgrade = "UPGRADE" => 8,
+        Compliance = "COMPLIANCE" => 9,
+        DsseAttestation = "DSSE_ATTESTATION" => 10,
+        VulnerabilityAssessment = "VULNERABILITY_ASSESSMENT" => 11,
+        SbomReference = "SBOM_REFERENCE" => 12,
+        Secret = "SECRET" => 13,
     }
 );
 

@@ -11,29 +11,29 @@ use serde::{Deserialize, Serialize};
 
 wire_enum!(
     /// Whether the system policy's exempt images apply (`ENABLE`) or not.
-    GlobalPolicyEvaluationMode, "globalPolicyEvaluationMode" {
-        Unspecified = "GLOBAL_POLICY_EVALUATION_MODE_UNSPECIFIED",
-        Enable = "ENABLE",
-        Disable = "DISABLE",
+    GlobalPolicyEvaluationMode, "globalPolicyEvaluationMode" numbered {
+        Unspecified = "GLOBAL_POLICY_EVALUATION_MODE_UNSPECIFIED" => 0,
+        Enable = "ENABLE" => 1,
+        Disable = "DISABLE" => 2,
     }
 );
 
 wire_enum!(
     /// What a rule demands of an image.
-    EvaluationMode, "evaluationMode" {
-        Unspecified = "EVALUATION_MODE_UNSPECIFIED",
-        AlwaysAllow = "ALWAYS_ALLOW",
-        RequireAttestation = "REQUIRE_ATTESTATION",
-        AlwaysDeny = "ALWAYS_DENY",
+    EvaluationMode, "evaluationMode" numbered {
+        Unspecified = "EVALUATION_MODE_UNSPECIFIED" => 0,
+        AlwaysAllow = "ALWAYS_ALLOW" => 1,
+        RequireAttestation = "REQUIRE_ATTESTATION" => 2,
+        AlwaysDeny = "ALWAYS_DENY" => 3,
     }
 );
 
 wire_enum!(
     /// What happens to a non-conformant image.
-    EnforcementMode, "enforcementMode" {
-        Unspecified = "ENFORCEMENT_MODE_UNSPECIFIED",
-        EnforcedBlockAndAuditLog = "ENFORCED_BLOCK_AND_AUDIT_LOG",
-        DryrunAuditLogOnly = "DRYRUN_AUDIT_LOG_ONLY",
+    EnforcementMode, "enforcementMode" numbered {
+        Unspecified = "ENFORCEMENT_MODE_UNSPECIFIED" => 0,
+        EnforcedBlockAndAuditLog = "ENFORCED_BLOCK_AND_AUDIT_LOG" => 1,
+        DryrunAuditLogOnly = "DRYRUN_AUDIT_LOG_ONLY" => 2,
     }
 );
 

@@ -1,0 +1,78 @@
+//! Issue 16, part 1 (the REST half, begun): Google's own Python client libraries from PyPI —
+//! google-cloud-binary-authorization, grafeas and google-cloud-kms, pinned, in a virtualenv
+//! the test creates (once, under target/) — run against `admit serve` with their REST transport
+//! and anonymous credentials. They send enums as numbers, which proto3 JSON allows and admit
+//! must accept. The script checks every result (`tests/data/clients/rest_conformance.py`).
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests abort loudly"
+)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::Server;
+
+const PINS: &[&str] = &[
+    "google-cloud-binary-authorization==1.20.0",
+    "google-cloud-kms==3.18.0",
+    "grafeas==1.25.0",
+    "google-api-core==2.44.0",
+    "google-crc32c==1.9.0",
+    "cryptography==50.0.2",
+];
+
+/// The virtualenv with the pinned libraries (made on first use; a marker file records the pins).
+fn venv() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py-clients");
+    let python = dir.join("bin/python");
+    let marker = dir.join("pins.txt");
+    let want = PINS.join("\n");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str()) {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(made.success(), "python3 -m venv");
+    let out = Command::new(dir.join("bin/pip"))
+        .args(["install", "-q", "--disable-pip-version-check"])
+        .args(PINS)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pip install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&marker, want).unwrap();
+    python
+}
+
+#[test]
+fn googles_python_client_libraries_over_rest() {
+    let python = venv();
+    let s = Server::start();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/clients/rest_conformance.py");
+    let out = Command::new(python)
+        .arg(script)
+        .env("ADMIT_ENDPOINT", &s.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+}
