@@ -74,8 +74,81 @@ pub(crate) fn snake_to_camel(s: &str) -> String {
     out
 }
 
+/// Grafeas enums inside occurrence bodies that admit reads, by name; Google's client libraries
+/// send them as numbers (proto3 JSON allows either). Each table is the proto's, by number.
+const SEVERITY: &[&str] = &[
+    "SEVERITY_UNSPECIFIED",
+    "MINIMAL",
+    "LOW",
+    "MEDIUM",
+    "HIGH",
+    "CRITICAL",
+];
+const ANALYSIS_STATUS: &[&str] = &[
+    "ANALYSIS_STATUS_UNSPECIFIED",
+    "PENDING",
+    "SCANNING",
+    "FINISHED_SUCCESS",
+    "FINISHED_FAILED",
+    "FINISHED_UNSUPPORTED",
+];
+const CONTINUOUS_ANALYSIS: &[&str] = &["CONTINUOUS_ANALYSIS_UNSPECIFIED", "ACTIVE", "INACTIVE"];
+
+/// Rewrites a number at `v` as its name in `names`; an unknown number is refused naming `path`.
+fn enum_name(v: Option<&mut Value>, names: &[&str], path: &str) -> Result<(), ServiceError> {
+    let Some(v) = v else { return Ok(()) };
+    if let Some(n) = v.as_u64() {
+        let name = usize::try_from(n)
+            .ok()
+            .and_then(|i| names.get(i))
+            .ok_or_else(|| ServiceError::invalid(format!("{path}: unknown value {n}")))?;
+        *v = Value::String((*name).to_owned());
+    } else if v.is_number() {
+        return Err(ServiceError::invalid(format!("{path}: unknown value {v}")));
+    }
+    Ok(())
+}
+
+/// The enums admit reads from occurrence bodies, as names whatever form they came in.
+fn normalise_enums(body: &mut Map<String, Value>) -> Result<(), ServiceError> {
+    if let Some(Value::Object(v)) = body.get_mut("vulnerability") {
+        for f in ["severity", "effectiveSeverity"] {
+            enum_name(v.get_mut(f), SEVERITY, &format!("vulnerability.{f}"))?;
+        }
+        if let Some(Value::Array(issues)) = v.get_mut("packageIssue") {
+            for (i, issue) in issues.iter_mut().enumerate() {
+                enum_name(
+                    issue.get_mut("effectiveSeverity"),
+                    SEVERITY,
+                    &format!("vulnerability.packageIssue[{i}].effectiveSeverity"),
+                )?;
+            }
+        }
+    }
+    if let Some(Value::Object(d)) = body.get_mut("discovery") {
+        enum_name(
+            d.get_mut("analysisStatus"),
+            ANALYSIS_STATUS,
+            "discovery.analysisStatus",
+        )?;
+        enum_name(
+            d.get_mut("continuousAnalysis"),
+            CONTINUOUS_ANALYSIS,
+            "discovery.continuousAnalysis",
+        )?;
+    }
+    // `kind` is derived from the detail field; a number given for it is checked as a name.
+    if let Some(k) = body.get("kind").and_then(Value::as_u64) {
+        let kind = admit_model::NoteKind::from_number(i64::try_from(k).unwrap_or(-1))
+            .ok_or_else(|| ServiceError::invalid(format!("kind: unknown value {k}")))?;
+        body.insert("kind".into(), Value::String(kind.as_str().to_owned()));
+    }
+    Ok(())
+}
+
 /// Checks an occurrence body and fills in derived fields. `name` is set by the caller.
 fn prepare(mut body: Map<String, Value>, name: &str) -> Result<Value, ServiceError> {
+    normalise_enums(&mut body)?;
     for f in ["createTime", "updateTime"] {
         body.remove(f);
     }
@@ -411,4 +484,39 @@ pub fn validate_attestation(
         .check(&image, std::slice::from_ref(&occ))
         .map(|_| ())
         .map_err(|r| r.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_numbers_in_bodies_become_names_and_unknown_ones_are_refused() {
+        let Value::Object(mut body) = serde_json::json!({
+            "kind": 1,
+            "vulnerability": {"severity": 4, "effectiveSeverity": "LOW",
+                              "packageIssue": [{"effectiveSeverity": 5}]},
+        }) else {
+            return;
+        };
+        assert!(normalise_enums(&mut body).is_ok());
+        assert_eq!(body["kind"], "VULNERABILITY");
+        assert_eq!(body["vulnerability"]["severity"], "HIGH");
+        assert_eq!(body["vulnerability"]["effectiveSeverity"], "LOW");
+        assert_eq!(
+            body["vulnerability"]["packageIssue"][0]["effectiveSeverity"],
+            "CRITICAL"
+        );
+        let Value::Object(mut bad) = serde_json::json!({"discovery": {"analysisStatus": 9}}) else {
+            return;
+        };
+        let e = normalise_enums(&mut bad)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(
+            e.contains("discovery.analysisStatus: unknown value 9"),
+            "{e}"
+        );
+    }
 }

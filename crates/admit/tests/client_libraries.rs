@@ -75,4 +75,14 @@ fn googles_python_client_libraries_over_rest() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("checks passed"), "{stdout}");
+    // What the libraries sent as numbers is stored as names, which admission reads.
+    let listed = s.curl(
+        "GET",
+        "/v1/projects/client-proj/occurrences?filter=kind%3D%22VULNERABILITY%22",
+        None,
+    );
+    let v = &listed["occurrences"][0]["vulnerability"];
+    assert_eq!(v["severity"], "HIGH", "{listed}");
+    assert_eq!(v["effectiveSeverity"], "CRITICAL");
+    assert_eq!(v["packageIssue"][0]["effectiveSeverity"], "MEDIUM");
 }

@@ -117,6 +117,19 @@ try:
 except exceptions.NotFound:
     check(True, "")
 
+# A vulnerability and a discovery occurrence: their enums arrive as numbers; admit stores names
+# (the Rust test reads them back raw).
+graf.create_note(parent=f"projects/{P}", note_id="CVE-2099-1", note=grafeas_v1.Note(
+    vulnerability=grafeas_v1.VulnerabilityNote(severity=grafeas_v1.Severity.HIGH)))
+vuln = graf.create_occurrence(parent=f"projects/{P}", occurrence=grafeas_v1.Occurrence(
+    resource_uri=uri, note_name=f"projects/{P}/notes/CVE-2099-1",
+    vulnerability=grafeas_v1.VulnerabilityOccurrence(
+        severity=grafeas_v1.Severity.HIGH, effective_severity=grafeas_v1.Severity.CRITICAL,
+        package_issue=[grafeas_v1.VulnerabilityOccurrence.PackageIssue(
+            affected_cpe_uri="cpe:/o:debian:debian_linux:12", affected_package="libc6",
+            effective_severity=grafeas_v1.Severity.MEDIUM)])))
+check(vuln.vulnerability.effective_severity == grafeas_v1.Severity.CRITICAL, "severity kept")
+
 # Cloud KMS: purpose and algorithm as numbers, sign, checksums, public key.
 kms = kms_v1.KeyManagementServiceClient(credentials=creds, transport="rest", client_options=opts)
 kms.create_key_ring(parent=f"projects/{P}/locations/global", key_ring_id="ring", key_ring={})
