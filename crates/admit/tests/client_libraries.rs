@@ -1,5 +1,6 @@
 //! Issue 16, part 1 (the REST half, begun): Google's own Python client libraries from PyPI —
-//! google-cloud-binary-authorization, grafeas and google-cloud-kms, pinned, in a virtualenv
+//! google-cloud-binary-authorization, google-cloud-containeranalysis, grafeas and
+//! google-cloud-kms, pinned, in a virtualenv
 //! the test creates (once, under target/) — run against `admit serve` with their REST transport
 //! and anonymous credentials. They send enums as numbers, which proto3 JSON allows and admit
 //! must accept. The script checks every result (`tests/data/clients/rest_conformance.py`).
@@ -21,6 +22,7 @@ use support::Server;
 const PINS: &[&str] = &[
     "google-cloud-binary-authorization==1.20.0",
     "google-cloud-kms==3.18.0",
+    "google-cloud-containeranalysis==2.23.0",
     "grafeas==1.25.0",
     "google-api-core==2.44.0",
     "google-crc32c==1.9.0",

@@ -164,4 +164,59 @@ try:
 except exceptions.BadRequest:
     check(True, "")
 
+# More of each API: the v1beta1 track, notes with update masks and IAM, the validation
+# helper, KMS listings and IAM.
+from google.cloud import binaryauthorization_v1beta1 as ba_beta
+
+beta = ba_beta.BinauthzManagementServiceV1Beta1Client(credentials=creds, transport="rest", client_options=opts)
+bp = beta.get_policy(name=f"projects/{P}/policy")
+check(bp.default_admission_rule.evaluation_mode == ba_beta.AdmissionRule.EvaluationMode.ALWAYS_DENY,
+      "the same policy through v1beta1")
+ba_att = beta.get_attestor(name=f"projects/{P}/attestors/qa")
+check(ba_att.user_owned_drydock_note.note_reference == f"projects/{P}/notes/qa",
+      "v1beta1 names the note field userOwnedDrydockNote")
+notes = list(graf.list_notes(parent=f"projects/{P}"))
+check({n.name for n in notes} >= {f"projects/{P}/notes/qa", f"projects/{P}/notes/CVE-2099-1"}, "notes listed")
+renamed = graf.update_note(name=f"projects/{P}/notes/qa", note=grafeas_v1.Note(short_description="QA gate"),
+                           update_mask={"paths": ["short_description"]})
+check(renamed.short_description == "QA gate" and renamed.attestation.hint.human_readable_name == "QA",
+      "note update mask in proto field names")
+from google.cloud.devtools import containeranalysis_v1
+
+ca = containeranalysis_v1.ContainerAnalysisClient(credentials=creds, transport="rest", client_options=opts)
+note_iam = ca.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(
+    resource=f"projects/{P}/notes/qa", policy=policy_pb2.Policy(bindings=[policy_pb2.Binding(
+        role="roles/containeranalysis.notes.occurrences.viewer",
+        members=[f"serviceAccount:service-1@gcp-sa-binaryauthorization.iam.gserviceaccount.com"])])))
+check(len(note_iam.bindings) == 1, "note IAM set")
+of_note = list(graf.list_note_occurrences(name=f"projects/{P}/notes/qa"))
+check(len(of_note) == 2, f"the note's occurrences (3 made, 1 deleted): {len(of_note)}")
+helper = ba.ValidationHelperV1Client(credentials=creds, transport="rest", client_options=opts)
+verdict = helper.validate_attestation_occurrence(request=ba.ValidateAttestationOccurrenceRequest(
+    attestor=f"projects/{P}/attestors/qa",
+    attestation=grafeas_v1.AttestationOccurrence(serialized_payload=b"{}",
+                                                 signatures=[grafeas_v1.Signature(signature=b"x", public_key_id="k")]),
+    occurrence_note=f"projects/{P}/notes/qa", occurrence_resource_uri=uri))
+check(verdict.result == ba.ValidateAttestationOccurrenceResponse.Result.ATTESTATION_NOT_VERIFIABLE,
+      f"an attestation by no key of the attestor does not verify: {verdict}")
+rings = list(kms.list_key_rings(parent=f"projects/{P}/locations/global"))
+check([r.name for r in rings] == [f"projects/{P}/locations/global/keyRings/ring"], "key rings listed")
+keys = list(kms.list_crypto_keys(parent=rings[0].name))
+check([k.name for k in keys] == [key.name], "keys listed")
+versions = list(kms.list_crypto_key_versions(parent=key.name))
+check(len(versions) == 1 and versions[0].state == kms_v1.CryptoKeyVersion.CryptoKeyVersionState.DISABLED,
+      "versions listed with their state")
+key_iam = kms.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(
+    resource=key.name, policy=policy_pb2.Policy(bindings=[policy_pb2.Binding(
+        role="roles/cloudkms.signerVerifier", members=["serviceAccount:ci@client-proj.iam.gserviceaccount.com"])])))
+check(kms.get_iam_policy(request=iam_policy_pb2.GetIamPolicyRequest(resource=key.name)).etag == key_iam.etag,
+      "key IAM read back")
+scheduled = kms.destroy_crypto_key_version(name=version)
+check(scheduled.state == kms_v1.CryptoKeyVersion.CryptoKeyVersionState.DESTROY_SCHEDULED
+      and scheduled.destroy_time.timestamp() > 0, "destroy scheduled")
+restored = kms.restore_crypto_key_version(name=version)
+check(restored.state == kms_v1.CryptoKeyVersion.CryptoKeyVersionState.DISABLED, "restored")
+mgmt.delete_attestor(name=f"projects/{P}/attestors/qa")
+check([a.name for a in mgmt.list_attestors(parent=f"projects/{P}")] == [], "attestor deleted")
+
 print(f"client libraries: {checks} checks passed")
