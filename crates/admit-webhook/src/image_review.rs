@@ -20,8 +20,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::State;
+use crate::answer::Answer;
 use crate::audit::Outcome;
-use crate::handler::{Answer, deadline, judge};
+use crate::handler::{deadline, judge};
 use crate::review::Review;
 
 const API_VERSION: &str = "imagepolicy.k8s.io/v1alpha1";

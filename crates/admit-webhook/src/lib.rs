@@ -5,6 +5,7 @@
 //!
 //! Must not depend on: storage backends, TLS or the binary (which serves this router over TLS).
 
+mod answer;
 mod audit;
 mod breakglass;
 mod cloud_run;

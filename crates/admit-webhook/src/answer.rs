@@ -1,0 +1,209 @@
+//! The answer to one review and its record: who was admitted where (`Subject`), what is
+//! answered and recorded (`Answer`), and storing the one audit record of it before the answer
+//! goes out (fail closed when it cannot be stored).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use admit_policy::Decision;
+use serde_json::Value;
+
+use crate::State;
+use crate::audit::{self, Outcome};
+use crate::cloud_run::CloudRun;
+use crate::review::Review;
+
+pub(crate) fn now() -> (u64, String) {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        d.as_secs(),
+        admit_model::rfc3339(d.as_secs(), d.subsec_nanos()),
+    )
+}
+
+/// Who is being admitted where: read once from the review, for the decision and the record.
+pub(crate) struct Subject {
+    pub(crate) time: String,
+    pub(crate) secs: u64,
+    pub(crate) name: String,
+    pub(crate) namespace: String,
+    pub(crate) cluster: String,
+    /// Cloud Run's settings, when the workload is a Cloud Run service or job.
+    pub(crate) cloud_run: Option<CloudRun>,
+}
+
+impl Subject {
+    pub(crate) fn of(s: &State, review: &Review) -> Subject {
+        let (secs, time) = now();
+        let object = &review.object;
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .or_else(|| {
+                object
+                    .pointer("/metadata/generateName")
+                    .and_then(Value::as_str)
+            })
+            .unwrap_or(&review.name)
+            .to_owned();
+        let namespace = if review.namespace.is_empty() {
+            object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_owned()
+        } else {
+            review.namespace.clone()
+        };
+        Subject {
+            time,
+            secs,
+            name,
+            namespace,
+            cluster: s.config.cluster.clone().unwrap_or_default(),
+            cloud_run: CloudRun::of(review),
+        }
+    }
+}
+
+/// The final outcome of one review: what is answered and what is recorded, both rendered from
+/// this one value.
+pub(crate) struct Answer {
+    pub(crate) outcome: Outcome,
+    pub(crate) allowed: bool,
+    /// The denial message, or the note recorded with an allow.
+    pub(crate) message: String,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) decision: Option<Decision>,
+    /// A granted breakglass: who, why, until when.
+    pub(crate) breakglass: Option<Value>,
+}
+
+impl Answer {
+    pub(crate) fn error(message: String) -> Answer {
+        Answer {
+            outcome: Outcome::Error,
+            allowed: false,
+            message,
+            warnings: vec![],
+            decision: None,
+            breakglass: None,
+        }
+    }
+
+    pub(crate) fn denied(message: String, decision: Option<Decision>) -> Answer {
+        Answer {
+            outcome: Outcome::Denied,
+            allowed: false,
+            message,
+            warnings: vec![],
+            decision,
+            breakglass: None,
+        }
+    }
+}
+
+/// Stores the one record of `answer`, then writes the same record to stdout. An allow whose
+/// record cannot be stored becomes a denial (fail closed), and it is that denial which stdout
+/// records. If `deadline` passes while the record still waits for a writer, it is withdrawn
+/// and the denial the API server will apply is recorded instead; once a writer has taken it,
+/// its fate decides.
+#[tracing::instrument(level = "debug", skip_all)]
+pub(crate) async fn record(
+    s: &State,
+    review: &Review,
+    subject: &Subject,
+    answer: Answer,
+    deadline: tokio::time::Instant,
+) -> Answer {
+    let render = |a: &Answer| {
+        let ctx = audit::Context {
+            time: subject.time.clone(),
+            project: &s.config.project,
+            cluster: &subject.cluster,
+            namespace: &subject.namespace,
+            cloud_run: subject.cloud_run.as_ref(),
+        };
+        audit::record(
+            &ctx,
+            review,
+            &subject.name,
+            a.outcome,
+            a.decision.as_ref(),
+            &a.message,
+            a.breakglass.as_ref(),
+        )
+    };
+    let rec = render(&answer);
+    let mut ticket = s.service.queue_audit(rec.clone());
+    // The writer runs in a task of its own: nothing (a client hanging up drops this future)
+    // can cancel a write that other reviews' records share.
+    let service = s.service.clone();
+    tokio::spawn(async move { service.flush_audit().await });
+    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let stored = match tokio::time::timeout(remaining, ticket.wait()).await {
+        Ok(r) => r,
+        // Not taken by a writer, and now never will be: the deadline's denial is the decision,
+        // and its record the only one.
+        Err(_) if ticket.withdraw() => {
+            let late = Answer {
+                outcome: Outcome::Error,
+                allowed: false,
+                message: "admit could not record its decision before the webhook deadline; denying (fail closed)".into(),
+                warnings: vec![],
+                decision: answer.decision,
+                breakglass: None,
+            };
+            let rec = render(&late);
+            let service = s.service.clone();
+            let stored = rec.clone();
+            tokio::spawn(async move {
+                if let Err(e) = service.record_audit(&stored).await {
+                    tracing::error!(error = %e, "cannot store the audit record");
+                }
+            });
+            stdout_line(&rec);
+            return late;
+        }
+        // Taken: its batch is being written; its fate is the decision's.
+        Err(_) => ticket.wait().await,
+    };
+    let answer = match stored {
+        Ok(()) => {
+            stdout_line(&rec);
+            return answer;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store the audit record");
+            if !answer.allowed {
+                stdout_line(&rec);
+                return answer;
+            }
+            let what = if answer.outcome == Outcome::Breakglass {
+                "the breakglass"
+            } else {
+                "the decision"
+            };
+            Answer {
+                outcome: Outcome::Error,
+                allowed: false,
+                message: format!(
+                    "admit could not record {what} in its audit log; denying (fail closed)"
+                ),
+                warnings: vec![],
+                decision: answer.decision,
+                breakglass: None,
+            }
+        }
+    };
+    stdout_line(&render(&answer));
+    answer
+}
+
+pub(crate) fn stdout_line(record: &Value) {
+    use std::io::Write as _;
+    let line = format!("{record}\n");
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
