@@ -21,6 +21,7 @@ mod metered_store;
 pub mod metrics;
 mod notes;
 mod occurrences;
+mod platform_attest;
 mod platform_eval;
 mod platform_policies;
 mod policy;
