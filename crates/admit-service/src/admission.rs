@@ -20,6 +20,13 @@ use crate::{Code, Service, ServiceError};
 type Verified = Result<Satisfied, Vec<String>>;
 /// An attestor compiled at one etag (or why it cannot be).
 type CompiledAt = (String, Result<Arc<CompiledAttestor>, String>);
+/// A cached compiled attestor: etag, KMS-backed keys, their states' fingerprint, compiled.
+type CachedAttestor = (
+    String,
+    Arc<Vec<(String, String)>>,
+    String,
+    Result<Arc<CompiledAttestor>, String>,
+);
 /// (attestor, attestor etag, occurrence, occurrence update time, canonical image).
 type VerifyKey = (String, String, String, String, String);
 
@@ -30,7 +37,9 @@ const MAX_VERIFIED: usize = 100_000;
 pub(crate) struct AdmissionCache {
     enabled: bool,
     policies: Mutex<HashMap<String, (String, Arc<CompiledPolicy>)>>,
-    attestors: Mutex<HashMap<String, CompiledAt>>,
+    /// By attestor: its etag, its KMS-backed keys and their versions' state fingerprint (the
+    /// compiled attestor depends on both), and the compiled attestor.
+    attestors: Mutex<HashMap<String, CachedAttestor>>,
     verified: Mutex<HashMap<VerifyKey, Verified>>,
 }
 
@@ -80,22 +89,33 @@ impl Service {
         let Some(doc) = self.store.get(Kind::Attestor, name).await? else {
             return Ok(None);
         };
-        let parsed = serde_json::from_value::<Attestor>(doc.body).map_err(|e| e.to_string());
-        // Keys backed by this server's KMS vouch only while their version is ENABLED: their
-        // states are part of what the compiled attestor (and its cache entry) depends on.
-        let (unusable, states) = match &parsed {
-            Ok(a) => self.kms_unusable_keys(a).await?,
-            Err(_) => (Vec::new(), String::new()),
+        // Keys backed by this server's KMS vouch only while their version is ENABLED, so the
+        // compiled attestor depends on those versions' states as well as on the attestor. A
+        // cached entry at the same etag knows which versions to look at without parsing.
+        let cached = if self.admission.enabled {
+            lock(&self.admission.attestors)
+                .get(name)
+                .filter(|c| c.0 == doc.etag)
+                .cloned()
+        } else {
+            None
         };
-        let tag = format!("{}|{states}", doc.etag);
-        if self.admission.enabled
-            && let Some((e, c)) = lock(&self.admission.attestors).get(name)
-            && *e == tag
-        {
-            self.metrics.cache("attestor", true);
-            return Ok(Some((tag, c.clone())));
+        if let Some((etag, keys, states, compiled)) = cached {
+            let (_, now) = self.kms_unusable_keys(&keys).await?;
+            if now == states {
+                self.metrics.cache("attestor", true);
+                return Ok(Some((format!("{etag}|{states}"), compiled)));
+            }
         }
         self.metrics.cache("attestor", false);
+        let parsed = serde_json::from_value::<Attestor>(doc.body).map_err(|e| e.to_string());
+        let keys = Arc::new(
+            parsed
+                .as_ref()
+                .map(crate::kms_lifecycle::kms_backed_keys)
+                .unwrap_or_default(),
+        );
+        let (unusable, states) = self.kms_unusable_keys(&keys).await?;
         let compiled = parsed
             .and_then(|mut a| {
                 a.admit_revoked_keys.extend(unusable);
@@ -103,10 +123,12 @@ impl Service {
             })
             .map(Arc::new);
         if self.admission.enabled {
-            lock(&self.admission.attestors)
-                .insert(name.to_owned(), (tag.clone(), compiled.clone()));
+            lock(&self.admission.attestors).insert(
+                name.to_owned(),
+                (doc.etag.clone(), keys, states.clone(), compiled.clone()),
+            );
         }
-        Ok(Some((tag, compiled)))
+        Ok(Some((format!("{}|{states}", doc.etag), compiled)))
     }
 
     /// Every attestation of `image` under the attestor's note, each verified once per version.

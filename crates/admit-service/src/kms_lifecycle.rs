@@ -249,30 +249,16 @@ impl Service {
         Ok(key_response(written))
     }
 
-    /// The attestor keys whose id names a KMS key version of this server that is not ENABLED:
-    /// they vouch for nothing (as `admitRevokedKeys`, with the state as the reason), and a
-    /// fingerprint of those states for caches.
+    /// Of the KMS-backed keys `(key id, version name)` (see [`kms_backed_keys`]), those whose
+    /// version on this server is not ENABLED: they vouch for nothing (as `admitRevokedKeys`,
+    /// with the state as the reason). Also a fingerprint of the versions' states, for caches.
     pub(crate) async fn kms_unusable_keys(
         &self,
-        attestor: &admit_model::Attestor,
+        keys: &[(String, String)],
     ) -> Result<(Vec<admit_model::RevokedKey>, String), ServiceError> {
         let mut out = Vec::new();
         let mut fingerprint = String::new();
-        let keys = attestor
-            .user_owned_grafeas_note
-            .as_ref()
-            .map(|n| n.public_keys.as_slice())
-            .unwrap_or_default();
-        for k in keys {
-            // `//cloudkms.googleapis.com/v1/projects/…/cryptoKeyVersions/N`, or the same
-            // with this server's host, as gcloud writes it.
-            let Some(version) =
-                k.id.split_once("/v1/")
-                    .map(|(_, v)| v)
-                    .filter(|v| v.starts_with("projects/") && v.contains("/cryptoKeyVersions/"))
-            else {
-                continue;
-            };
+        for (id, version) in keys {
             let Some(doc) = self.store.get(Kind::CryptoKeyVersion, version).await? else {
                 continue;
             };
@@ -281,7 +267,7 @@ impl Service {
             fingerprint.push_str(&doc.etag);
             if state != CryptoKeyVersionState::Enabled {
                 out.push(admit_model::RevokedKey {
-                    key_id: k.id.clone(),
+                    key_id: id.clone(),
                     revoke_time: String::new(),
                     reason: format!("KMS key version {version} is {state}"),
                 });
@@ -289,6 +275,25 @@ impl Service {
         }
         Ok((out, fingerprint))
     }
+}
+
+/// The attestor's keys whose id names a KMS key version (`//cloudkms.googleapis.com/v1/projects/
+/// …/cryptoKeyVersions/N`, or the same with this server's host, as gcloud writes it), with that
+/// version's name.
+pub(crate) fn kms_backed_keys(attestor: &admit_model::Attestor) -> Vec<(String, String)> {
+    attestor
+        .user_owned_grafeas_note
+        .as_ref()
+        .map(|n| n.public_keys.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|k| {
+            k.id.split_once("/v1/")
+                .map(|(_, v)| v)
+                .filter(|v| v.starts_with("projects/") && v.contains("/cryptoKeyVersions/"))
+                .map(|v| (k.id.clone(), v.to_owned()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -426,7 +426,8 @@ impl Service {
         request: &Value,
     ) -> Result<Value, ServiceError> {
         let mut a = self.get_attestor(attestor).await?;
-        let (unusable, _) = self.kms_unusable_keys(&a).await?;
+        let keys = crate::kms_lifecycle::kms_backed_keys(&a);
+        let (unusable, _) = self.kms_unusable_keys(&keys).await?;
         a.admit_revoked_keys.extend(unusable);
         let att: AttestationOccurrence =
             serde_json::from_value(request.get("attestation").cloned().unwrap_or(Value::Null))
