@@ -367,39 +367,9 @@ impl Server {
     /// POSTs an AdmissionReview to the webhook over TLS, verifying the server certificate
     /// against the CA `admit webhook-cert` made, and returns the parsed response.
     pub(crate) fn review(&self, review: &serde_json::Value) -> serde_json::Value {
-        use std::io::Write as _;
-        let url = self.webhook.as_ref().expect("started with a webhook");
-        let mut child = Command::new("curl")
-            .args(["-sS", "--fail-with-body", "--cacert"])
-            .arg(self.data.path().join("ca.crt"))
-            .args([
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                "@-",
-            ])
-            .arg(format!("{url}/validate?timeout=10s"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("curl");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(review.to_string().as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("curl");
-        assert!(
-            out.status.success(),
-            "webhook: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("AdmissionReview JSON")
+        let (code, body) = self.webhook_call("/validate?timeout=10s", &review.to_string());
+        assert_eq!(code, 200, "webhook: {body}");
+        serde_json::from_str(&body).expect("AdmissionReview JSON")
     }
 
     /// POSTs `body` to the webhook listener at `path` (TLS, the server's CA): the HTTP status
