@@ -390,6 +390,23 @@ fn v1beta1_methods_read_back_through_both_versions(s: &Server) {
             "affectedLocation": {"cpeUri": "cpe:/o:debian:debian_linux:9", "package": "libc6", "version": {"name": "2.23", "kind": "NORMAL"}},
             "fixedLocation": {"cpeUri": "cpe:/o:debian:debian_linux:9", "package": "libc6", "version": {"name": "2.24", "kind": "NORMAL"}},
             "severityName": "HIGH"}]}});
+    // A bad entry is named by its index and the batch writes nothing.
+    let before = s.curl("GET", &beta("occurrences"), None);
+    let (code, err) = s.call(
+        "POST",
+        &beta("occurrences:batchCreate"),
+        Some(
+            &json!({"occurrences": [att, {"noteName": format!("projects/{p}/notes/qa")}]})
+                .to_string(),
+        ),
+    );
+    assert_eq!(code, 400, "{err}");
+    assert_eq!(err["error"]["status"], "INVALID_ARGUMENT");
+    assert_eq!(
+        err["error"]["message"],
+        "occurrences[1]: resource.uri is required"
+    );
+    assert_eq!(s.curl("GET", &beta("occurrences"), None), before);
     let made = s.curl(
         "POST",
         &beta("occurrences:batchCreate"),

@@ -71,13 +71,7 @@ pub(super) async fn list(
     Path(project): Path<String>,
     q: Params,
 ) -> Result<Response, ApiError> {
-    let l = s
-        .list_occurrences(
-            &OccurrenceScope::Project(project),
-            param(&q, "filter").unwrap_or(""),
-            &page(&q)?,
-        )
-        .await?;
+    let l = listed(&s, OccurrenceScope::Project(project), &q).await?;
     Ok(list_response(
         "occurrences",
         &stripped(l.items),
@@ -90,20 +84,35 @@ pub(super) async fn list_for_note(
     Path((project, note)): Path<(String, String)>,
     q: Params,
 ) -> Result<Response, ApiError> {
-    let name = format!("projects/{project}/notes/{note}");
-    s.get_note(&name).await?;
-    let l = s
-        .list_occurrences(
-            &OccurrenceScope::Note(name),
-            param(&q, "filter").unwrap_or(""),
-            &page(&q)?,
-        )
-        .await?;
+    let l = listed(&s, note_scope(&s, &project, &note).await?, &q).await?;
     Ok(list_response(
         "occurrences",
         &stripped(l.items),
         l.next_page_token,
     ))
+}
+
+/// One page of the occurrences in `scope` that match the request's `filter` (v1 and v1beta1).
+pub(super) async fn listed(
+    s: &AppState,
+    scope: OccurrenceScope,
+    q: &Params,
+) -> Result<admit_store::Listed<Value>, ApiError> {
+    Ok(
+        s.list_occurrences(&scope, param(q, "filter").unwrap_or(""), &page(q)?)
+            .await?,
+    )
+}
+
+/// The scope of a note's occurrences, once the note is known to exist (NOT_FOUND otherwise).
+pub(super) async fn note_scope(
+    s: &AppState,
+    project: &str,
+    note: &str,
+) -> Result<OccurrenceScope, ApiError> {
+    let name = format!("projects/{project}/notes/{note}");
+    s.get_note(&name).await?;
+    Ok(OccurrenceScope::Note(name))
 }
 
 pub(super) async fn summary(

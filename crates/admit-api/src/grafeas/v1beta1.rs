@@ -71,6 +71,16 @@ fn as_object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// Names the batch entry a conversion error is about: `notes[id]: …`, keeping the code.
+fn at(entry: &str) -> impl Fn(admit_service::ServiceError) -> ApiError + '_ {
+    move |e| {
+        ApiError::from(admit_service::ServiceError::new(
+            e.code,
+            format!("{entry}: {}", e.message),
+        ))
+    }
+}
+
 fn occurrences_out(items: &[Value]) -> Vec<Value> {
     items.iter().map(occurrence_from_v1).collect()
 }
@@ -179,12 +189,7 @@ async fn batch_create_notes(
         let n = n
             .as_object()
             .ok_or_else(|| ApiError::invalid(format!("notes[{id}] must be a Note object")))?;
-        let converted = note_to_v1(n).map_err(|e| {
-            ApiError::from(admit_service::ServiceError::new(
-                e.code,
-                format!("notes[{id}]: {}", e.message),
-            ))
-        })?;
+        let converted = note_to_v1(n).map_err(at(&format!("notes[{id}]")))?;
         v1.insert(id.clone(), Value::Object(converted));
     }
     let out = s.create_notes(&project, &v1).await?;
@@ -232,15 +237,8 @@ async fn list_note_occurrences(
     Path((project, note)): Path<(String, String)>,
     q: Params,
 ) -> Result<Response, ApiError> {
-    let name = format!("projects/{project}/notes/{note}");
-    s.get_note(&name).await?;
-    let l = s
-        .list_occurrences(
-            &OccurrenceScope::Note(name),
-            param(&q, "filter").unwrap_or(""),
-            &page(&q)?,
-        )
-        .await?;
+    let scope = super::occurrences::note_scope(&s, &project, &note).await?;
+    let l = super::occurrences::listed(&s, scope, &q).await?;
     Ok(list_response(
         "occurrences",
         &occurrences_out(&l.items),
@@ -282,12 +280,7 @@ async fn batch_create_occurrences(
         let o = o.as_object().ok_or_else(|| {
             ApiError::invalid(format!("occurrences[{i}] must be an Occurrence object"))
         })?;
-        let converted = occurrence_to_v1(o).map_err(|e| {
-            ApiError::from(admit_service::ServiceError::new(
-                e.code,
-                format!("occurrences[{i}]: {}", e.message),
-            ))
-        })?;
+        let converted = occurrence_to_v1(o).map_err(at(&format!("occurrences[{i}]")))?;
         v1.push(Value::Object(converted));
     }
     super::occurrences::check_attach(&s, &caller, &v1).await?;
@@ -300,13 +293,7 @@ async fn list_occurrences(
     Path(project): Path<String>,
     q: Params,
 ) -> Result<Response, ApiError> {
-    let l = s
-        .list_occurrences(
-            &OccurrenceScope::Project(project),
-            param(&q, "filter").unwrap_or(""),
-            &page(&q)?,
-        )
-        .await?;
+    let l = super::occurrences::listed(&s, OccurrenceScope::Project(project), &q).await?;
     Ok(list_response(
         "occurrences",
         &occurrences_out(&l.items),
