@@ -22,5 +22,7 @@ kubectl -n admit-system create secret generic admit-database --from-literal=url=
 : "${APISERVER_CLIENT_CA:?set APISERVER_CLIENT_CA to the CA of the API server's webhook client certificate}"
 kubectl -n admit-system create configmap admit-apiserver-client-ca --from-file=ca.crt="$APISERVER_CLIENT_CA" \
   --dry-run=client -o yaml | kubectl apply -f -
-kubectl apply -f deployment.yaml -f service.yaml
+kubectl apply -f crds/kritis.yaml
+kubectl wait --for=condition=established --timeout=60s -f crds/kritis.yaml
+kubectl apply -f deployment.yaml -f rbac.yaml -f service.yaml
 sed "s|CA_BUNDLE|$bundle|" webhook.yaml | kubectl apply -f -

@@ -139,11 +139,21 @@ pub struct PackageVulnerabilityRequirements {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImageSecurityPolicySpec {
-    /// Images (full references) exempt from the policy.
-    #[serde(default, alias = "imageWhitelist")]
+    /// Images (full references) exempt from the policy. `imageAllowList` is the spelling of
+    /// Kritis' own CRD (Go's JSON decoding ignored the case).
+    #[serde(default, alias = "imageWhitelist", alias = "imageAllowList")]
     pub image_allowlist: Vec<String>,
     #[serde(default)]
     pub package_vulnerability_requirements: PackageVulnerabilityRequirements,
+    /// An AttestationAuthority of the same namespace: an image it has attested skips the
+    /// vulnerability check, and an image that passes the check is attested with the key in
+    /// `privateKeySecretName` (Kritis' auto-attestation; needs the cluster, not a directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation_authority_name: Option<String>,
+    /// A Secret of the same namespace holding `private` (an armored OpenPGP secret key),
+    /// `public` and optionally `passphrase`, as Kritis reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_secret_name: Option<String>,
 }
 
 pub type ImageSecurityPolicy = Resource<ImageSecurityPolicySpec>;
@@ -153,9 +163,14 @@ pub type ImageSecurityPolicy = Resource<ImageSecurityPolicySpec>;
 pub struct GenericAttestationPolicySpec {
     #[serde(default)]
     pub attestation_authority_names: Vec<String>,
-    /// Images admitted without attestations (Binary Authorization glob syntax).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub admission_whitelist_patterns: Vec<NamePattern>,
+    /// Images admitted without attestations (Binary Authorization glob syntax); the older
+    /// spelling `admissionWhitelistPatterns` is accepted too.
+    #[serde(
+        default,
+        alias = "admissionWhitelistPatterns",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub admission_allowlist_patterns: Vec<NamePattern>,
 }
 
 /// `{namePattern: …}`.
@@ -176,9 +191,53 @@ pub struct AttestationAuthoritySpec {
     /// Base64 of an ASCII-armored OpenPGP public key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key_data: Option<String>,
-    /// Several such keys (later Kritis versions).
+    /// Several such keys (an intermediate Kritis version).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub public_key_list: Vec<String>,
+    /// Kritis' current form: typed keys, OpenPGP or PKIX.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_keys: Vec<KritisPublicKey>,
+    /// A Secret of the same namespace whose `public` entry is one more OpenPGP key (armored),
+    /// as in Kritis' example AttestationAuthority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_secret_name: Option<String>,
+}
+
+/// One of `spec.publicKeys` (Kritis' `PublicKey`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KritisPublicKey {
+    /// PGP: the key's fingerprint or blank (the fingerprint is used either way, as in Kritis);
+    /// PKIX: a URI, required.
+    #[serde(default)]
+    pub key_id: String,
+    /// `PGP` or `PKIX`.
+    #[serde(default)]
+    pub key_type: String,
+    /// Base64 of an ASCII-armored OpenPGP public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ascii_armored_pgp_public_key: Option<String>,
+    /// Go serialises an unset struct as `{}` or with empty strings: both mean unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkix_public_key: Option<KritisPkixKey>,
+}
+
+/// `publicKeys[].pkixPublicKey`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KritisPkixKey {
+    #[serde(default)]
+    pub public_key_pem: String,
+    /// Binary Authorization's names (`ECDSA_P256_SHA256`, `RSA_PSS_2048_SHA256`, …).
+    #[serde(default)]
+    pub signature_algorithm: String,
+}
+
+impl KritisPkixKey {
+    /// Whether every field is empty (Go's zero value).
+    pub fn is_unset(&self) -> bool {
+        self.public_key_pem.is_empty() && self.signature_algorithm.is_empty()
+    }
 }
 
 pub type AttestationAuthority = Resource<AttestationAuthoritySpec>;

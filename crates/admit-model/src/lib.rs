@@ -43,8 +43,9 @@ pub use kms::{
 pub use kritis::{
     AllowlistExpiry, AttestationAuthority, AttestationAuthoritySpec, GenericAttestationPolicy,
     GenericAttestationPolicySpec, ImageSecurityPolicy, ImageSecurityPolicySpec,
-    ImageVulnerabilityRequirements, NamePattern, ObjectMeta, PackageVulnerabilityRequirements,
-    Resource, Severity, Threshold, VulnzSigningPolicy, VulnzSigningPolicySpec,
+    ImageVulnerabilityRequirements, KritisPkixKey, KritisPublicKey, NamePattern, ObjectMeta,
+    PackageVulnerabilityRequirements, Resource, Severity, Threshold, VulnzSigningPolicy,
+    VulnzSigningPolicySpec,
 };
 pub use names::{AttestorName, NoteName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};

@@ -25,7 +25,10 @@ pub use decision::{Basis, Decision, Failure, ImageDecision, Verdict};
 pub use engine::{CompiledPolicy, Evidence, Request};
 pub use error::{PolicyError, Violation};
 pub use image::{DOCKER_HUB, ImageRef};
-pub use kritis::{KritisPolicies, NamespacePolicies};
+pub use kritis::{
+    KritisPolicies, NamespacePolicies, SecretKeys, Secrets, SecurityPolicy,
+    note_of as kritis_note_of,
+};
 pub use pattern::ExemptPattern;
 pub use rules::{Context, RuleScope, select_rule};
 pub use system_policy::{default_project_policy, system_patterns, system_policy};

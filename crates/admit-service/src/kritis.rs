@@ -1,11 +1,16 @@
 //! Kritis' admission checks, next to the project policy: a namespace's ImageSecurityPolicies
 //! against the image's Grafeas vulnerabilities (in the enforced project, with a finished
 //! DISCOVERY scan required), and its GenericAttestationPolicies against attestations under each
-//! AttestationAuthority's note, verified with the authority's OpenPGP keys.
+//! AttestationAuthority's note, verified with the authority's keys. An ImageSecurityPolicy
+//! naming an AttestationAuthority skips images it has attested and attests those that pass with
+//! the key from its Secret (Kritis' auto-attestation), so each image is checked once.
 
-use admit_policy::{ImageRef, KritisPolicies, Vuln, check_package_requirements};
+use admit_policy::{
+    CompiledAttestor, ImageRef, KritisPolicies, SecretKeys, Vuln, check_package_requirements,
+};
 use admit_store::OccurrenceScope;
-use serde_json::Value;
+use base64::Engine as _;
+use serde_json::{Value, json};
 
 use crate::{Service, ServiceError};
 
@@ -69,11 +74,19 @@ impl Service {
         v: &mut Vec<String>,
     ) -> Result<(), ServiceError> {
         let Some(ns) = policies.namespace(namespace) else {
-            v.push(format!(
-                "namespace {namespace} has no Kritis ImageSecurityPolicy or GenericAttestationPolicy, and admit denies by default there"
-            ));
+            if policies.denies_unlisted() {
+                v.push(format!(
+                    "namespace {namespace} has no Kritis ImageSecurityPolicy or GenericAttestationPolicy, and admit denies by default there"
+                ));
+            }
             return Ok(());
         };
+        if !ns.broken.is_empty() {
+            v.extend(ns.broken.iter().map(|e| {
+                format!("a Kritis policy of namespace {namespace} cannot be evaluated (fail closed): {e}")
+            }));
+            return Ok(());
+        }
         let image = match ImageRef::parse(raw) {
             Ok(i) if i.digest().is_some() => i,
             _ => {
@@ -84,7 +97,8 @@ impl Service {
             }
         };
         let mut vulns: Option<Result<Vec<Vuln>, String>> = None;
-        for isp in &ns.image_security {
+        for sp in &ns.image_security {
+            let isp = &sp.policy;
             if isp
                 .spec
                 .image_allowlist
@@ -94,6 +108,11 @@ impl Service {
                 continue;
             }
             let who = format!("ImageSecurityPolicy {namespace}/{}", isp.metadata.name);
+            if let Some((_, aa)) = &sp.authority
+                && self.attested_by(aa, &image).await?.is_ok()
+            {
+                continue;
+            }
             if vulns.is_none() {
                 let scope = OccurrenceScope::Project(project.to_owned());
                 let scans = self
@@ -117,6 +136,7 @@ impl Service {
                     ))
                 });
             }
+            let before = v.len();
             match vulns.as_ref() {
                 Some(Ok(found)) => {
                     for f in check_package_requirements(
@@ -130,6 +150,19 @@ impl Service {
                 Some(Err(e)) => v.push(format!("{who}: {e}")),
                 None => {}
             }
+            if v.len() == before
+                && let (Some((name, aa)), Some(key)) = (&sp.authority, &sp.signer)
+            {
+                // Kritis logged a failed auto-attestation and admitted: the image passed.
+                if let Err(e) = self.kritis_attest(aa, key, &image).await {
+                    tracing::warn!(
+                        authority = %name,
+                        image = %image.canonical(),
+                        error = %e.message,
+                        "Kritis auto-attestation failed"
+                    );
+                }
+            }
         }
         for (gap, patterns) in &ns.attestation {
             if patterns.iter().any(|p| p.matches(&image)) {
@@ -141,17 +174,7 @@ impl Service {
                     v.push(format!("{who}: AttestationAuthority {name} is not defined"));
                     continue;
                 };
-                let occs: Vec<admit_model::Occurrence> = self
-                    .image_occurrences(
-                        OccurrenceScope::Note(aa.note.to_string()),
-                        &image,
-                        "ATTESTATION",
-                    )
-                    .await?
-                    .into_iter()
-                    .filter_map(|o| serde_json::from_value(o).ok())
-                    .collect();
-                if let Err(reasons) = aa.check(&image, &occs) {
+                if let Err(reasons) = self.attested_by(aa, &image).await? {
                     v.push(format!(
                         "{who}: not attested by AttestationAuthority {name}: {}",
                         reasons.join("; ")
@@ -159,6 +182,67 @@ impl Service {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Whether `aa` has attested `image` (`Err`: why not). Storage errors are errors.
+    async fn attested_by(
+        &self,
+        aa: &CompiledAttestor,
+        image: &ImageRef,
+    ) -> Result<Result<(), Vec<String>>, ServiceError> {
+        let occs: Vec<admit_model::Occurrence> = self
+            .image_occurrences(
+                OccurrenceScope::Note(aa.note.to_string()),
+                image,
+                "ATTESTATION",
+            )
+            .await?
+            .into_iter()
+            .filter_map(|o| serde_json::from_value(o).ok())
+            .collect();
+        Ok(aa.check(image, &occs).map(|_| ()))
+    }
+
+    /// Attests `image` under the authority's note with the Secret's OpenPGP key, creating the
+    /// note when it does not exist (as Kritis did).
+    async fn kritis_attest(
+        &self,
+        aa: &CompiledAttestor,
+        key: &SecretKeys,
+        image: &ImageRef,
+    ) -> Result<(), ServiceError> {
+        let Some(private) = &key.private else {
+            return Err(ServiceError::invalid("the Secret has no `private` entry"));
+        };
+        let note = aa.note.to_string();
+        let project = aa.note.project.to_string();
+        if self.get_note(&note).await.is_err() {
+            let id = aa.note.note.clone();
+            let body = json!({"attestation": {"hint": {"humanReadableName": id}}});
+            if let Err(e) = self.create_note(&project, &id, body).await
+                && e.code != crate::error::Code::AlreadyExists
+            {
+                return Err(e);
+            }
+        }
+        let url = format!("https://{}", image.canonical());
+        let payload = admit_crypto::create_signature_payload(&image.canonical())
+            .map_err(|e| ServiceError::invalid(e.to_string()))?;
+        let (armored, fingerprint) =
+            admit_crypto::pgp_sign_message(private, &key.passphrase, payload.as_bytes()).map_err(
+                |e| ServiceError::invalid(format!("signing with the Secret's key: {e}")),
+            )?;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let body = json!({
+            "resourceUri": url,
+            "noteName": note,
+            "attestation": {
+                "serializedPayload": b64(payload.as_bytes()),
+                "signatures": [{"publicKeyId": fingerprint, "signature": b64(armored.as_bytes())}],
+            },
+        });
+        self.create_occurrences(&project, vec![body]).await?;
         Ok(())
     }
 }

@@ -246,10 +246,17 @@ async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
             ));
         }
     };
-    if let Some(kritis) = &s.config.kritis {
+    if let Some(feed) = &s.config.kritis {
+        let current = feed.borrow().clone();
+        let Some(kritis) = current else {
+            return Answer::error(
+                "admit has not yet listed the Kritis policies from the Kubernetes API server; denying (fail closed)"
+                    .to_owned(),
+            );
+        };
         match s
             .service
-            .evaluate_kritis(kritis, &s.config.project, namespace, &w.images)
+            .evaluate_kritis(&kritis, &s.config.project, namespace, &w.images)
             .await
         {
             Ok(violations) => {

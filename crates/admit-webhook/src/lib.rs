@@ -48,9 +48,18 @@ pub struct WebhookConfig {
     /// The SPIFFE trust domain for Istio identities (`cluster.local` by default).
     pub istio_trust_domain: String,
     /// Kritis' namespace policies, when configured: they must allow as well.
-    pub kritis: Option<Arc<admit_policy::KritisPolicies>>,
+    pub kritis: Option<KritisFeed>,
     /// Reviews decided at once; more are answered 503 at once (never queued without bound).
     pub max_in_flight: usize,
+}
+
+/// Kritis' policies as the webhook sees them: fixed (from files) or kept current by a watch of
+/// the API server. `None` until the first list has completed: every review is then denied.
+pub type KritisFeed = tokio::sync::watch::Receiver<Option<Arc<admit_policy::KritisPolicies>>>;
+
+/// A feed that never changes, for policies read from files.
+pub fn fixed_kritis(policies: admit_policy::KritisPolicies) -> KritisFeed {
+    tokio::sync::watch::channel(Some(Arc::new(policies))).1
 }
 
 /// The largest AdmissionReview read: the API server caps an object at 3 MiB and a review holds

@@ -95,8 +95,25 @@ pub(crate) struct ServeArgs {
     /// A directory of Kritis manifests (ImageSecurityPolicy, GenericAttestationPolicy,
     /// AttestationAuthority; `*.yaml`, `*.yml`, `*.json`) the webhook enforces next to the
     /// project policy. Namespaces without a Kritis policy are then denied.
-    #[arg(long, env = "ADMIT_KRITIS_POLICY_DIR", requires = "webhook_listen")]
+    #[arg(
+        long,
+        env = "ADMIT_KRITIS_POLICY_DIR",
+        requires = "webhook_listen",
+        conflicts_with = "watch_kubernetes"
+    )]
     kritis_policy_dir: Option<PathBuf>,
+    /// Watch Kritis' custom resources (deploy/crds/) through the Kubernetes API server, found
+    /// as kubectl finds it (KUBECONFIG, else in-cluster), and enforce them next to the project
+    /// policy as they change. Until the first list completes the webhook denies every review;
+    /// a namespace without Kritis policies is left to the project policy, as in Kritis.
+    #[arg(long, env = "ADMIT_WATCH_KUBERNETES", requires = "webhook_listen")]
+    watch_kubernetes: bool,
+    /// The kubeconfig file to use instead of KUBECONFIG / ~/.kube/config / in-cluster.
+    #[arg(long, env = "ADMIT_KUBECONFIG", requires = "watch_kubernetes")]
+    kubeconfig: Option<PathBuf>,
+    /// How often Secrets named by Kritis objects are read again (seconds).
+    #[arg(long, env = "ADMIT_KUBERNETES_RESYNC_SECONDS", default_value_t = 60)]
+    kubernetes_resync_seconds: u64,
     /// On SIGTERM or SIGINT: stop accepting, answer what is in flight for at most this long,
     /// then exit (0 when everything in flight was answered). Keep it below the pod's
     /// terminationGracePeriodSeconds (30 by default).
@@ -201,7 +218,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let access = args.access.load()?;
     // Every configuration file is read before anything listens.
     let kritis = match &args.kritis_policy_dir {
-        Some(dir) => Some(Arc::new(crate::kritis::load(dir)?)),
+        Some(dir) => Some(admit_webhook::fixed_kritis(crate::kritis::load(dir)?)),
+        None if args.watch_kubernetes => {
+            let client = admit_kube::client(args.kubeconfig.as_deref()).await?;
+            let resync = std::time::Duration::from_secs(args.kubernetes_resync_seconds.max(1));
+            tracing::info!("watching Kritis policies through the Kubernetes API server");
+            Some(admit_kube::watch_kritis(client, resync).policies)
+        }
         None => None,
     };
     if access.is_none() && !args.listen.ip().is_loopback() && !args.allow_unauthenticated_network {
@@ -327,7 +350,7 @@ async fn webhook(
     args: &ServeArgs,
     addr: SocketAddr,
     service: Arc<Service>,
-    kritis: Option<Arc<admit_policy::KritisPolicies>>,
+    kritis: Option<admit_webhook::KritisFeed>,
     handle: axum_server::Handle<SocketAddr>,
 ) -> Result<impl std::future::Future<Output = Result<()>>> {
     use axum_server::tls_rustls::RustlsConfig;
