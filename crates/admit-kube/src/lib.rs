@@ -2,16 +2,20 @@
 //! (`KUBECONFIG` or `~/.kube/config`, else the in-cluster service account), and a watch of
 //! Kritis' custom resources (`kritis.grafeas.io/v1beta1` ImageSecurityPolicy,
 //! GenericAttestationPolicy, AttestationAuthority) kept in memory by reflectors and compiled
-//! into [`admit_policy::KritisPolicies`] on every change, with the Secrets they name.
+//! into [`admit_policy::KritisPolicies`] on every change, with the Secrets they name; and the
+//! pods continuous validation re-evaluates, with Events and labels written back to them.
 //!
-//! Owns every Kubernetes type: the service and the webhook see only compiled policies. Must not
-//! depend on storage, the service, HTTP serving or the binary.
+//! Owns every Kubernetes type: the service and the webhook see only compiled policies and pods
+//! as JSON (the webhook defines the `Cluster` port this crate implements). Must not depend on
+//! storage, the service, HTTP serving or the binary.
 
 mod error;
 mod kritis;
+mod pods;
 
 pub use error::KubeError;
 pub use kritis::{KritisWatch, watch_kritis};
+pub use pods::{KubeCluster, watch_pods};
 
 /// A client for the cluster kubectl would talk to: `kubeconfig` when given (kubectl's
 /// `--kubeconfig`), else `KUBECONFIG` (or `~/.kube/config`), else the in-cluster service

@@ -61,6 +61,7 @@ pub struct Service {
     audit: audit_log::AuditQueue,
     access: Option<Arc<AccessConfig>>,
     metrics: Arc<metrics::Metrics>,
+    writes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Service {
@@ -74,10 +75,12 @@ impl std::fmt::Debug for Service {
 impl Service {
     pub fn new(store: Arc<dyn Store>, keys: SoftwareKeyBackend, clock: Clock) -> Self {
         let metrics = Arc::new(metrics::Metrics::new());
-        let store: Arc<dyn Store> =
-            Arc::new(metered_store::MeteredStore::new(store, metrics.clone()));
+        let metered = metered_store::MeteredStore::new(store, metrics.clone());
+        let writes = metered.writes();
+        let store: Arc<dyn Store> = Arc::new(metered);
         Service {
             metrics,
+            writes,
             store,
             keys,
             clock,
@@ -91,6 +94,12 @@ impl Service {
     pub fn without_admission_cache(mut self) -> Self {
         self.admission = admission::AdmissionCache::new(false);
         self
+    }
+
+    /// Changes whenever a resource (policy, attestor, note, occurrence, key, IAM policy, …) is
+    /// written through this service: what continuous validation waits on.
+    pub fn resource_writes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.writes.clone()
     }
 
     /// The metrics this service records (and the webhook adds to).

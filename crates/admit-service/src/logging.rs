@@ -12,6 +12,10 @@
 //!   `cloud_run_revision` (`cloud_run_job`), the revision's `Ready` condition with reason
 //!   `ContainerImageUnauthorized` when denied, the annotations in `response.metadata`.
 //! * An administrative change: `cloudaudit.googleapis.com%2Factivity` on `audited_resource`.
+//! * A continuous validation finding: `binaryauthorization.googleapis.com%2Fcontinuous_validation`
+//!   on `k8s_cluster`, its `ContinuousValidationEvent` as `jsonPayload` (severity WARNING); a pod
+//!   that conforms again is admit's addition (a `podEvent` without verdict, severity INFO, label
+//!   `admit.dev/continuous-validation: conformant`).
 //!
 //! admit's own record is kept as the `AuditLog`'s `metadata`, so nothing is lost.
 
@@ -25,6 +29,7 @@ use crate::{Service, ServiceError};
 const AUDIT_LOG: &str = "type.googleapis.com/google.cloud.audit.AuditLog";
 const ACTIVITY: &str = "cloudaudit.googleapis.com%2Factivity";
 const SYSTEM_EVENT: &str = "cloudaudit.googleapis.com%2Fsystem_event";
+const CONTINUOUS_VALIDATION: &str = "binaryauthorization.googleapis.com%2Fcontinuous_validation";
 /// How many records one `entries.list` call examines at most; past it the page is returned
 /// as it is (maybe empty) with a token to go on, as Cloud Logging does.
 const SCAN_LIMIT: usize = 20_000;
@@ -102,6 +107,9 @@ fn is_denied(image: &Value) -> bool {
 pub fn log_entry(record: &Value) -> Value {
     let project = s(record, "project");
     let time = s(record, "time");
+    if let Some(event) = record.get("continuousValidation") {
+        return cv_entry(record, event, project, time);
+    }
     let verdict = s(record, "verdict");
     let mut entry = if verdict == "ADMIN_CHANGE" {
         admin_entry(record, project)
@@ -119,6 +127,29 @@ pub fn log_entry(record: &Value) -> Value {
     if !user.is_empty() {
         entry["protoPayload"]["authenticationInfo"] =
             json!({"principalEmail": principal_email(user)});
+    }
+    entry
+}
+
+fn cv_entry(r: &Value, event: &Value, project: &str, time: &str) -> Value {
+    let (location, cluster) = s(r, "cluster")
+        .split_once('.')
+        .unwrap_or(("", s(r, "cluster")));
+    let conformant = s(r, "verdict") == "CV_CONFORMANT";
+    let mut entry = json!({
+        "logName": format!("projects/{project}/logs/{CONTINUOUS_VALIDATION}"),
+        "resource": {"type": "k8s_cluster", "labels": {"project_id": project, "location": location, "cluster_name": cluster}},
+        "severity": if conformant { "INFO" } else { "WARNING" },
+        "jsonPayload": event,
+        "insertId": insert_id(r),
+        "timestamp": time,
+        "receiveTimestamp": time,
+    });
+    if conformant {
+        entry["labels"] = json!({"admit.dev/continuous-validation": "conformant"});
+    }
+    if let Some(g) = r.get("breakglassStatus").and_then(Value::as_str) {
+        entry["labels"]["admit.dev/breakglass"] = json!(g);
     }
     entry
 }

@@ -1,4 +1,6 @@
-//! The store, timed: every call observed in `admit_store_call_duration_seconds`.
+//! The store, timed: every call observed in `admit_store_call_duration_seconds`; and every
+//! successful write of a resource (not of the audit log) counted on a watch channel, so that
+//! continuous validation re-evaluates running pods within moments of a change made here.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,11 +18,33 @@ use crate::metrics::SharedMetrics;
 pub(crate) struct MeteredStore {
     inner: Arc<dyn Store>,
     metrics: SharedMetrics,
+    writes: tokio::sync::watch::Sender<u64>,
 }
 
 impl MeteredStore {
     pub(crate) fn new(inner: Arc<dyn Store>, metrics: SharedMetrics) -> Self {
-        MeteredStore { inner, metrics }
+        MeteredStore {
+            inner,
+            metrics,
+            writes: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// A receiver told of every successful resource write.
+    pub(crate) fn writes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.writes.subscribe()
+    }
+
+    fn wrote<T>(
+        &self,
+        op: &'static str,
+        started: Instant,
+        r: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if r.is_ok() {
+            self.writes.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        self.done(op, started, r)
     }
 
     fn done<T>(
@@ -63,7 +87,7 @@ impl Store for MeteredStore {
             .inner
             .put(kind, name, parent, body, secret, pre, now)
             .await;
-        self.done("put", t, r)
+        self.wrote("put", t, r)
     }
 
     async fn create_all(
@@ -74,13 +98,13 @@ impl Store for MeteredStore {
     ) -> Result<Vec<Doc>, StoreError> {
         let t = Instant::now();
         let r = self.inner.create_all(kind, items, now).await;
-        self.done("create_all", t, r)
+        self.wrote("create_all", t, r)
     }
 
     async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError> {
         let t = Instant::now();
         let r = self.inner.delete(kind, name).await;
-        self.done("delete", t, r)
+        self.wrote("delete", t, r)
     }
 
     async fn list(&self, kind: Kind, parent: &str, page: &Page) -> Result<Listed<Doc>, StoreError> {
@@ -102,7 +126,7 @@ impl Store for MeteredStore {
     ) -> Result<Vec<Doc>, StoreError> {
         let t = Instant::now();
         let r = self.inner.create_occurrences(bodies, now).await;
-        self.done("create_occurrences", t, r)
+        self.wrote("create_occurrences", t, r)
     }
 
     async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError> {
@@ -119,13 +143,13 @@ impl Store for MeteredStore {
     ) -> Result<Doc, StoreError> {
         let t = Instant::now();
         let r = self.inner.update_occurrence(name, body, now).await;
-        self.done("update_occurrence", t, r)
+        self.wrote("update_occurrence", t, r)
     }
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
         let t = Instant::now();
         let r = self.inner.delete_occurrence(name).await;
-        self.done("delete_occurrence", t, r)
+        self.wrote("delete_occurrence", t, r)
     }
 
     async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {

@@ -1,6 +1,7 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text exposition): admission latency and
 //! decisions by verdict, rule scope and namespace; admission cache hits and misses; store call
-//! latency by operation; audit batch sizes; build info.
+//! latency by operation; audit batch sizes; continuous validation's violating pods, events and
+//! runs; build info.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use std::time::Instant;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
@@ -38,6 +40,16 @@ struct OperationLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NamespaceLabels {
+    namespace: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    event: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -50,6 +62,9 @@ pub struct Metrics {
     cache: Family<CacheLabels, Counter>,
     store_seconds: Family<OperationLabels, Histogram>,
     audit_batch: Histogram,
+    cv_violating: Family<NamespaceLabels, Gauge>,
+    cv_events: Family<EventLabels, Counter>,
+    cv_run_seconds: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -105,6 +120,24 @@ impl Metrics {
             "Audit records written per group commit",
             audit_batch.clone(),
         );
+        let cv_violating = Family::<NamespaceLabels, Gauge>::default();
+        registry.register(
+            "continuous_validation_violating_pods",
+            "Running pods that violate a policy, by namespace, as of the last continuous validation run",
+            cv_violating.clone(),
+        );
+        let cv_events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "continuous_validation_events",
+            "Continuous validation events recorded: violation, conformant (again), config_error",
+            cv_events.clone(),
+        );
+        let cv_run_seconds = latency();
+        registry.register(
+            "continuous_validation_run_duration_seconds",
+            "Time to re-evaluate the pods of one continuous validation run",
+            cv_run_seconds.clone(),
+        );
         registry.register(
             "build",
             "admit's build",
@@ -119,7 +152,32 @@ impl Metrics {
             cache,
             store_seconds,
             audit_batch,
+            cv_violating,
+            cv_events,
+            cv_run_seconds,
         }
+    }
+
+    /// The violating pods per namespace after a continuous validation run (namespaces no
+    /// longer listed are set to 0, so a fixed namespace reads 0, not its last count).
+    pub fn continuous_validation_run(
+        &self,
+        violating: &std::collections::BTreeMap<String, i64>,
+        seconds: f64,
+    ) {
+        for (ns, n) in violating {
+            self.cv_violating
+                .get_or_create(&NamespaceLabels {
+                    namespace: ns.clone(),
+                })
+                .set(*n);
+        }
+        self.cv_run_seconds.observe(seconds);
+    }
+
+    /// One recorded continuous validation event (`violation`, `conformant`, `config_error`).
+    pub fn continuous_validation_event(&self, event: &'static str) {
+        self.cv_events.get_or_create(&EventLabels { event }).inc();
     }
 
     /// The OpenMetrics text exposition.

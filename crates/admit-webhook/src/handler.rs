@@ -166,7 +166,7 @@ fn joined(failures: &[impl ToString]) -> String {
 
 /// Decides one CREATE or UPDATE: no side effects, so it can be cancelled at the deadline.
 #[tracing::instrument(level = "debug", skip_all)]
-async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
+pub(crate) async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
     let name = &subject.name;
     let w = match workload::extract(&review.group, &review.kind, &review.object) {
         Ok(w) => w,

@@ -9,6 +9,8 @@ mod answer;
 mod audit;
 mod breakglass;
 mod cloud_run;
+pub mod continuous;
+mod cv_event;
 mod handler;
 mod image_review;
 mod review;

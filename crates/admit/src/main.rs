@@ -5,6 +5,7 @@
 
 mod access;
 mod client;
+mod cluster;
 mod kritis;
 mod load;
 mod offline;

@@ -102,18 +102,8 @@ pub(crate) struct ServeArgs {
         conflicts_with = "watch_kubernetes"
     )]
     kritis_policy_dir: Option<PathBuf>,
-    /// Watch Kritis' custom resources (deploy/crds/) through the Kubernetes API server, found
-    /// as kubectl finds it (KUBECONFIG, else in-cluster), and enforce them next to the project
-    /// policy as they change. Until the first list completes the webhook denies every review;
-    /// a namespace without Kritis policies is left to the project policy, as in Kritis.
-    #[arg(long, env = "ADMIT_WATCH_KUBERNETES", requires = "webhook_listen")]
-    watch_kubernetes: bool,
-    /// The kubeconfig file to use instead of KUBECONFIG / ~/.kube/config / in-cluster.
-    #[arg(long, env = "ADMIT_KUBECONFIG", requires = "watch_kubernetes")]
-    kubeconfig: Option<PathBuf>,
-    /// How often Secrets named by Kritis objects are read again (seconds).
-    #[arg(long, env = "ADMIT_KUBERNETES_RESYNC_SECONDS", default_value_t = 60)]
-    kubernetes_resync_seconds: u64,
+    #[command(flatten)]
+    pub(crate) kube: crate::cluster::KubeArgs,
     /// On SIGTERM or SIGINT: stop accepting, answer what is in flight for at most this long,
     /// then exit (0 when everything in flight was answered). Keep it below the pod's
     /// terminationGracePeriodSeconds (30 by default).
@@ -217,15 +207,10 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let access = args.access.load()?;
     // Every configuration file is read before anything listens.
+    let client = args.kube.client().await?;
     let kritis = match &args.kritis_policy_dir {
         Some(dir) => Some(admit_webhook::fixed_kritis(crate::kritis::load(dir)?)),
-        None if args.watch_kubernetes => {
-            let client = admit_kube::client(args.kubeconfig.as_deref()).await?;
-            let resync = std::time::Duration::from_secs(args.kubernetes_resync_seconds.max(1));
-            tracing::info!("watching Kritis policies through the Kubernetes API server");
-            Some(admit_kube::watch_kritis(client, resync).policies)
-        }
-        None => None,
+        None => args.kube.watch_kritis(client.as_ref()),
     };
     if access.is_none() && !args.listen.ip().is_loopback() && !args.allow_unauthenticated_network {
         bail!(
@@ -277,6 +262,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     }
     let service = Arc::new(service);
     prune_audit_log(service.clone(), args.audit_retention_days);
+    let cv_config = args
+        .project
+        .as_deref()
+        .map(|p| webhook_config(&args, p, kritis.clone()));
+    args.kube
+        .start_continuous_validation(client.as_ref(), service.clone(), cv_config)?;
     let app = admit_api::app(service.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -345,6 +336,22 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     served
 }
 
+/// How the webhook (and continuous validation, which decides as it does) is configured.
+pub(crate) fn webhook_config(
+    args: &ServeArgs,
+    project: &str,
+    kritis: Option<admit_webhook::KritisFeed>,
+) -> admit_webhook::WebhookConfig {
+    admit_webhook::WebhookConfig {
+        project: project.to_owned(),
+        cluster: args.cluster.clone(),
+        breakglass_justification_annotation: args.breakglass_justification_annotation.clone(),
+        istio_trust_domain: args.istio_trust_domain.clone(),
+        kritis,
+        max_in_flight: args.webhook_max_in_flight.max(1),
+    }
+}
+
 /// Binds the webhook listener and returns the future that serves it.
 async fn webhook(
     args: &ServeArgs,
@@ -387,14 +394,7 @@ async fn webhook(
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
-    let config = admit_webhook::WebhookConfig {
-        project: project.clone(),
-        cluster: args.cluster.clone(),
-        breakglass_justification_annotation: args.breakglass_justification_annotation.clone(),
-        istio_trust_domain: args.istio_trust_domain.clone(),
-        kritis,
-        max_in_flight: args.webhook_max_in_flight.max(1),
-    };
+    let config = webhook_config(args, project, kritis);
     let app = admit_webhook::router(service, config);
     crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;
     tracing::info!(addr = %bound, "serving the admission webhook");
