@@ -113,7 +113,10 @@ pub(crate) fn need(method: &Method, path: &str) -> Option<Need> {
         },
         // Binary Authorization.
         "projects/*/policy" => match (m, custom) {
-            ("GET", None) => perm("binaryauthorization.policy.get", resource),
+            // `POST :simulate` (admit extension) reads the policy and judges workloads with it.
+            ("GET", None) | ("POST", Some("simulate")) => {
+                perm("binaryauthorization.policy.get", resource)
+            }
             ("PUT", None) => admin("binaryauthorization.policy.update", resource),
             _ => iam(
                 "binaryauthorization.policy.getIamPolicy",

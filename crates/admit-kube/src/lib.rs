@@ -15,7 +15,7 @@ mod pods;
 
 pub use error::KubeError;
 pub use kritis::{KritisWatch, watch_kritis};
-pub use pods::{KubeCluster, watch_pods};
+pub use pods::{ClusterPods, KubeCluster, watch_pods};
 
 /// A client for the cluster kubectl would talk to: `kubeconfig` when given (kubectl's
 /// `--kubeconfig`), else `KUBECONFIG` (or `~/.kube/config`), else the in-cluster service

@@ -164,3 +164,46 @@ impl Cluster for KubeCluster {
             .map_err(|e| e.to_string())
     }
 }
+
+/// The cluster's pods for the policy simulator: the watched ones when continuous validation
+/// keeps them, else a fresh list from the API server.
+pub struct ClusterPods {
+    client: Client,
+    watched: Option<Arc<KubeCluster>>,
+}
+
+impl std::fmt::Debug for ClusterPods {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterPods")
+            .field("watched", &self.watched)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterPods {
+    pub fn new(client: Client, watched: Option<Arc<KubeCluster>>) -> Self {
+        ClusterPods { client, watched }
+    }
+}
+
+#[async_trait::async_trait]
+impl admit_service::RunningPods for ClusterPods {
+    async fn running_pods(&self) -> Result<Vec<Value>, String> {
+        if let Some(pods) = self.watched.as_ref().and_then(|w| w.pods()) {
+            return Ok(pods.iter().map(|p| (**p).clone()).collect());
+        }
+        let api: Api<Pod> = Api::all(self.client.clone());
+        let mut out = Vec::new();
+        let mut params = kube::api::ListParams::default().limit(500);
+        loop {
+            let page = api.list(&params).await.map_err(|e| e.to_string())?;
+            for p in &page.items {
+                out.push(serde_json::to_value(p).map_err(|e| e.to_string())?);
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(c) => params = params.continue_token(&c),
+                None => return Ok(out),
+            }
+        }
+    }
+}

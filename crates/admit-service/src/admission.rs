@@ -232,6 +232,25 @@ impl Service {
         now: u64,
     ) -> Result<Decision, ServiceError> {
         let policy = self.compiled_policy(&req.project).await?;
+        self.evaluate_with(&policy, req, now).await
+    }
+
+    /// The project's compiled policy as admission uses it.
+    pub(crate) async fn current_policy(
+        &self,
+        project: &str,
+    ) -> Result<Arc<CompiledPolicy>, ServiceError> {
+        self.compiled_policy(project).await
+    }
+
+    /// Decides an admission under `policy` (the project's, or one being simulated), with the
+    /// evidence admission would gather.
+    pub(crate) async fn evaluate_with(
+        &self,
+        policy: &CompiledPolicy,
+        req: &AdmissionRequest,
+        now: u64,
+    ) -> Result<Decision, ServiceError> {
         let request = Request {
             images: req.images.clone(),
             context: req.context.clone(),

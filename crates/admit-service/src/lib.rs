@@ -28,6 +28,7 @@ mod policy;
 mod roles;
 mod service_accounts;
 mod service_usage;
+mod simulate;
 pub mod v1beta1;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub use kritis::KritisViolations;
 pub use logging::log_entry;
 pub use occurrences::{MAX_BATCH, MAX_OCCURRENCES_PER_IMAGE, validate_attestation};
 pub use roles::{PERMISSIONS, grants, known_roles};
+pub use simulate::RunningPods;
 
 /// Seconds and nanoseconds since the Unix epoch.
 pub type Clock = Arc<dyn Fn() -> (u64, u32) + Send + Sync>;
@@ -62,6 +64,7 @@ pub struct Service {
     access: Option<Arc<AccessConfig>>,
     metrics: Arc<metrics::Metrics>,
     writes: tokio::sync::watch::Receiver<u64>,
+    cluster: simulate::ClusterView,
 }
 
 impl std::fmt::Debug for Service {
@@ -81,6 +84,7 @@ impl Service {
         Service {
             metrics,
             writes,
+            cluster: simulate::ClusterView::default(),
             store,
             keys,
             clock,
@@ -88,6 +92,17 @@ impl Service {
             audit: audit_log::AuditQueue::default(),
             access: None,
         }
+    }
+
+    /// The cluster this server serves (`location.name`) and where its running pods are read,
+    /// for the policy simulator.
+    pub fn with_cluster(
+        mut self,
+        name: Option<String>,
+        pods: Option<Arc<dyn RunningPods>>,
+    ) -> Self {
+        self.cluster = simulate::ClusterView { name, pods };
+        self
     }
 
     /// Turns the admission caches off (every review verifies: the "cold" benchmark).

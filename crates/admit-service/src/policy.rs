@@ -50,10 +50,38 @@ impl Service {
             )));
         }
         let etag = policy.etag.take().filter(|e| !e.is_empty());
+        self.check_policy(project, &mut policy).await?;
+        let body = serde_json::to_value(&policy)
+            .map_err(|e| ServiceError::new(crate::Code::Internal, e.to_string()))?;
+        let doc = self
+            .store
+            .put(
+                Kind::Policy,
+                &name,
+                &format!("projects/{project}"),
+                &body,
+                None,
+                Precondition::Any { etag },
+                &self.now(),
+            )
+            .await?;
+        policy.name = Some(name);
+        policy.etag = Some(doc.etag);
+        policy.update_time = Some(doc.update_time);
+        Ok(policy)
+    }
+
+    /// Checks a policy as `update_policy` stores it (rules valid, every required attestor
+    /// existing) after carrying over the stored admit extensions; clears server-set fields.
+    pub(crate) async fn check_policy(
+        &self,
+        project: &str,
+        policy: &mut Policy,
+    ) -> Result<(), ServiceError> {
         policy.name = None;
         policy.update_time = None;
-        self.keep_extensions(project, &mut policy).await?;
-        let mut problems: Vec<String> = validate(&policy).iter().map(ToString::to_string).collect();
+        self.keep_extensions(project, policy).await?;
+        let mut problems: Vec<String> = validate(policy).iter().map(ToString::to_string).collect();
         if problems.is_empty() {
             let rules = policy
                 .default_admission_rule
@@ -101,24 +129,7 @@ impl Service {
                 problems.join("; ")
             )));
         }
-        let body = serde_json::to_value(&policy)
-            .map_err(|e| ServiceError::new(crate::Code::Internal, e.to_string()))?;
-        let doc = self
-            .store
-            .put(
-                Kind::Policy,
-                &name,
-                &format!("projects/{project}"),
-                &body,
-                None,
-                Precondition::Any { etag },
-                &self.now(),
-            )
-            .await?;
-        policy.name = Some(name);
-        policy.etag = Some(doc.etag);
-        policy.update_time = Some(doc.update_time);
-        Ok(policy)
+        Ok(())
     }
 
     /// admit's policy extensions survive clients that do not know them (gcloud's export and

@@ -92,6 +92,12 @@ pub(crate) fn record(
     if let Some(b) = breakglass {
         rec["breakglassUse"] = b.clone();
     }
+    // The Kubernetes service account selects rules too: the simulator replays it.
+    if let Ok(w) = crate::workload::extract(&review.group, &review.kind, &review.object)
+        && !w.images.is_empty()
+    {
+        rec["serviceAccount"] = json!(w.service_account);
+    }
     if let Some(run) = ctx.cloud_run {
         let mut cr = json!({"kind": run.kind, "revision": run.revision});
         if let Some(p) = &run.setting {

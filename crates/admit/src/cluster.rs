@@ -51,7 +51,7 @@ pub(crate) struct KubeArgs {
 impl KubeArgs {
     /// A client when anything here needs the cluster.
     pub(crate) async fn client(&self) -> Result<Option<kube::Client>> {
-        if !self.watch_kubernetes && !self.continuous_validation {
+        if !self.watch_kubernetes && !self.continuous_validation && self.kubeconfig.is_none() {
             return Ok(None);
         }
         Ok(Some(admit_kube::client(self.kubeconfig.as_deref()).await?))
@@ -68,14 +68,36 @@ impl KubeArgs {
         Some(admit_kube::watch_kritis(client.clone(), resync).policies)
     }
 
-    /// Starts continuous validation, when asked for.
-    pub(crate) fn start_continuous_validation(
+    /// The pod watch continuous validation needs (when asked for), and where the policy
+    /// simulator reads running pods (whenever there is a cluster).
+    pub(crate) fn pods(
         &self,
         client: Option<&kube::Client>,
+    ) -> (
+        Option<Arc<admit_kube::KubeCluster>>,
+        Option<Arc<dyn admit_service::RunningPods>>,
+    ) {
+        let Some(client) = client else {
+            return (None, None);
+        };
+        let watched = self
+            .continuous_validation
+            .then(|| admit_kube::watch_pods(client.clone()));
+        let pods: Arc<dyn admit_service::RunningPods> = Arc::new(admit_kube::ClusterPods::new(
+            client.clone(),
+            watched.clone(),
+        ));
+        (watched, Some(pods))
+    }
+
+    /// Starts continuous validation over the watched pods, when asked for.
+    pub(crate) fn start_continuous_validation(
+        &self,
+        watched: Option<Arc<admit_kube::KubeCluster>>,
         service: Arc<Service>,
         config: Option<admit_webhook::WebhookConfig>,
     ) -> Result<()> {
-        let Some(client) = client.filter(|_| self.continuous_validation) else {
+        let Some(cluster) = watched else {
             return Ok(());
         };
         let Some(config) = config else {
@@ -102,7 +124,6 @@ impl KubeArgs {
             platform_policies = ?cv.platform_policies,
             "continuous validation of the cluster's pods"
         );
-        let cluster = admit_kube::watch_pods(client.clone());
         tokio::spawn(admit_webhook::continuous::run(service, config, cv, cluster));
         Ok(())
     }

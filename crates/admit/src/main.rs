@@ -117,6 +117,18 @@ enum PolicyCommand {
         #[command(flatten)]
         target: client::Target,
     },
+    /// What PROPOSED (YAML or JSON) would change before you import it: the running workloads
+    /// and the admissions of the audit log it would deny that the current policy admits, and
+    /// the reverse (an admit extension). A table, or `--format json`. Exit 2 when it would
+    /// deny anything now admitted.
+    Simulate {
+        file: std::path::PathBuf,
+        /// How far back the audit log is replayed (90s, 30m, 24h, 7d).
+        #[arg(long, default_value = "24h")]
+        since: String,
+        #[command(flatten)]
+        target: client::Target,
+    },
 }
 
 fn serve_main(args: serve::ServeArgs) -> anyhow::Result<Outcome> {
@@ -174,6 +186,19 @@ fn main() -> ExitCode {
             command: PolicyCommand::Import { file, target },
         } => remote(&target, |c| async move {
             client::policy::import(&c, &file).await
+        }),
+        Command::Policy {
+            command:
+                PolicyCommand::Simulate {
+                    file,
+                    since,
+                    target,
+                },
+        } => client::Client::new(&target).and_then(|c| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(client::simulate::run(&c, &file, &since))
         }),
         Command::Policy {
             command: PolicyCommand::Export { target },

@@ -260,14 +260,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         }
         None => tracing::warn!("access control off: every caller holds every permission"),
     }
-    let service = Arc::new(service);
+    let (watched, pods) = args.kube.pods(client.as_ref());
+    let service = Arc::new(service.with_cluster(args.cluster.clone(), pods));
     prune_audit_log(service.clone(), args.audit_retention_days);
     let cv_config = args
         .project
         .as_deref()
         .map(|p| webhook_config(&args, p, kritis.clone()));
     args.kube
-        .start_continuous_validation(client.as_ref(), service.clone(), cv_config)?;
+        .start_continuous_validation(watched, service.clone(), cv_config)?;
     let app = admit_api::app(service.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

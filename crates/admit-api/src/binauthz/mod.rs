@@ -22,6 +22,10 @@ pub(crate) fn routes() -> Router<AppState> {
                 get(policy::get).put(policy::update),
             )
             .route(
+                &format!("/{v}/projects/{{project}}/policy:simulate"),
+                post(policy::simulate),
+            )
+            .route(
                 &format!("/{v}/projects/{{project}}/policy:getIamPolicy"),
                 get(policy::get_iam),
             )

@@ -24,6 +24,18 @@ pub(super) async fn update(
     Ok(ok(&s.update_policy(&project, policy).await?))
 }
 
+/// admit extension: `{"policy": PROPOSED, "since": "24h"}` → what the proposed policy would
+/// deny that the current one admits, and the reverse, among running pods and audited
+/// admissions.
+pub(super) async fn simulate(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let req = object(&raw, "a simulation request")?;
+    Ok(ok(&s.simulate_policy(&project, &req).await?))
+}
+
 pub(super) async fn get_iam(
     State(s): State<AppState>,
     Path(project): Path<String>,

@@ -8,6 +8,7 @@ pub(crate) mod kms;
 pub(crate) mod policy;
 pub(crate) mod progress;
 pub(crate) mod signer;
+pub(crate) mod simulate;
 pub(crate) mod vulns;
 
 use anyhow::{Result, anyhow};
