@@ -15,7 +15,8 @@ pub(crate) struct KubeArgs {
     /// as kubectl finds it (KUBECONFIG, else in-cluster), and enforce them next to the project
     /// policy as they change. Until the first list completes the webhook denies every review;
     /// a namespace without Kritis policies is left to the project policy, as in Kritis.
-    #[arg(long, env = "ADMIT_WATCH_KUBERNETES", requires = "webhook_listen")]
+    /// Continuous validation applies them too.
+    #[arg(long, env = "ADMIT_WATCH_KUBERNETES")]
     pub(crate) watch_kubernetes: bool,
     /// The kubeconfig file to use instead of KUBECONFIG / ~/.kube/config / in-cluster.
     #[arg(long, env = "ADMIT_KUBECONFIG")]
