@@ -269,7 +269,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         .map(|p| webhook_config(&args, p, kritis.clone()));
     args.kube
         .start_continuous_validation(watched, service.clone(), cv_config)?;
-    let app = admit_api::app(service.clone());
+    // The console's pages first (they authenticate themselves), then every API.
+    let app = admit_console::routes(service.clone(), args.project.clone())
+        .fallback_service(admit_api::app(service.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
