@@ -1,7 +1,8 @@
 //! Issue 14, part 1: Kritis' custom resources from a real kube-apiserver (tools/kapi). The CRDs
 //! of `deploy/crds/` are applied with kubectl; `admit serve --watch-kubernetes` enforces the
 //! objects within a second of `kubectl apply` and forgets them on `kubectl delete`; until its
-//! first list has completed it denies every review. Seed 001's manifests, Kritis' integration
+//! first list has completed it denies every review. Seed 001's manifests (also through
+//! `kubectl run`, with the webhook registered with the API server), Kritis' integration
 //! test data (typed `publicKeys`, with Kritis' own signing keys) and Kritis' examples (keys in a
 //! Secret, an ImageSecurityPolicy that attests what passes) load and behave as in Kritis. An
 //! object that does not compile denies its namespace; the schemas refuse bad values.
@@ -60,6 +61,22 @@ fn apply(k: &Kapi, dir: &Path, name: &str, yaml: &str) {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// Registers admit's webhook with the API server (clientConfig by URL, with admit's CA), for
+/// pods only, so `kubectl run` is decided by it.
+fn register_webhook(k: &Kapi, s: &Server, dir: &Path) {
+    let ca = std::fs::read(s.data.path().join("ca.crt")).unwrap();
+    let config = json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "admit-kritis"},
+        "webhooks": [{"name": "validate.admit.dev", "admissionReviewVersions": ["v1"], "sideEffects": "NoneOnDryRun",
+            "failurePolicy": "Fail", "timeoutSeconds": 10,
+            "clientConfig": {"url": format!("{}/validate", s.webhook.as_deref().unwrap()), "caBundle": b64(&ca)},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}]}]});
+    let f = dir.join("webhook.json");
+    std::fs::write(&f, config.to_string()).unwrap();
+    let out = k.kubectl(&["apply", "-f", path_str(&f)]);
+    assert!(out.status.success(), "{}", text(&out));
 }
 
 fn pod(namespace: &str, image: &str) -> Value {
@@ -251,6 +268,32 @@ spec:
     sign(&s, &gpg, "joe@example.com", &seed_note, repo, sha);
     let (ok, msg) = admit(&s, "default", &nginx);
     assert!(ok, "{msg}");
+
+    // The same through the API server, as seed 001 runs it: the webhook registered, then
+    // `kubectl run` of an unsigned image is denied by the GAP and the signed one created.
+    register_webhook(&k, &s, dir.path());
+    let unsigned_pod = format!("gcr.io/{P}/cloud-sdk@{}", digest("cloud-sdk"));
+    let start = Instant::now();
+    let denial = loop {
+        let out = k.kubectl(&[
+            "run",
+            "test-unsigned",
+            "--image",
+            &unsigned_pod,
+            "--restart=Never",
+        ]);
+        let t = text(&out);
+        if !out.status.success()
+            && t.contains("GenericAttestationPolicy default/seal-of-approval-policy")
+        {
+            break t;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{t}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(denial.contains("denied the request"), "{denial}");
+    let out = k.kubectl(&["run", "test", "--image", &nginx, "--restart=Never"]);
+    assert!(out.status.success(), "{}", text(&out));
 
     // Kritis' integration test data, verbatim: typed `publicKeys` (keyType PGP, keyId), and a
     // GAP requiring both authorities. Kritis' own test keys expired on 2022-03-23, so an
