@@ -46,6 +46,11 @@ pub(crate) struct ServeArgs {
     /// ADMIT_MASTER_KEY) a key is generated into DATA_DIR/master.key on first run.
     #[arg(long, env = "ADMIT_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// Also serve the same APIs over gRPC (Binary Authorization v1/v1beta1, Grafeas v1,
+    /// Container Analysis v1, Cloud KMS v1, IAM) on this address: cleartext HTTP/2 on
+    /// loopback, TLS with --tls-cert/--tls-key elsewhere.
+    #[arg(long, env = "ADMIT_GRPC_LISTEN")]
+    grpc_listen: Option<SocketAddr>,
     /// Also serve the Kubernetes admission webhook (HTTPS, `POST /validate`) on this address.
     #[arg(long, env = "ADMIT_WEBHOOK_LISTEN", requires_all = ["tls_cert", "tls_key", "project"])]
     webhook_listen: Option<SocketAddr>,
@@ -316,11 +321,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             }
         });
     }
+    let grpc = grpc(&args, service.clone(), stopped(stop_rx.clone())).await?;
     let served = match &args.webhook_listen {
-        None => api.await,
+        None => {
+            grpc();
+            api.await
+        }
         Some(wl) => {
             let handle = axum_server::Handle::new();
             let webhook = webhook(&args, *wl, service.clone(), kritis, handle.clone()).await?;
+            grpc();
             let rx = stop_rx.clone();
             tokio::spawn(async move {
                 stopped(rx).await;
@@ -337,6 +347,52 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         tracing::info!("stopped: every request in flight was answered");
     }
     served
+}
+
+/// Binds the gRPC listener (when asked for) and returns what announces and starts it, so its
+/// line comes after the API's and the webhook's.
+async fn grpc(
+    args: &ServeArgs,
+    service: Arc<Service>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<impl FnOnce()> {
+    let mut ready = None;
+    if let Some(addr) = args.grpc_listen {
+        let tls = if addr.ip().is_loopback() {
+            None
+        } else {
+            let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+                bail!("--grpc-listen on {addr} (not loopback) needs --tls-cert and --tls-key");
+            };
+            Some(admit_grpc::Tls {
+                cert_pem: std::fs::read(cert).with_context(|| cert.display().to_string())?,
+                key_pem: std::fs::read(key).with_context(|| key.display().to_string())?,
+            })
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let gateway = admit_grpc::Gateway::new(admit_api::app(service))?;
+        ready = Some((gateway, listener, tls, bound));
+    }
+    Ok(move || {
+        let Some((gateway, listener, tls, bound)) = ready else {
+            return;
+        };
+        let scheme = if tls.is_some() { "grpcs" } else { "grpc" };
+        if let Err(e) =
+            crate::offline::stdout_line(&format!("admit grpc listening on {scheme}://{bound}"))
+        {
+            tracing::error!(error = %e, "cannot print the gRPC address");
+        }
+        tracing::info!(addr = %bound, methods = gateway.methods(), "serving gRPC");
+        tokio::spawn(async move {
+            if let Err(e) = admit_grpc::serve(gateway, listener, tls, shutdown).await {
+                tracing::error!(error = %e, "the gRPC listener stopped");
+            }
+        });
+    })
 }
 
 /// How the webhook (and continuous validation, which decides as it does) is configured.

@@ -1,6 +1,8 @@
-"""Google's own Python client libraries (REST transport, anonymous credentials) against admit.
+"""Google's own Python client libraries (anonymous credentials) against admit, in the REST
+transport (ADMIT_TRANSPORT=rest, ADMIT_ENDPOINT the API's URL) or in the libraries' default gRPC
+transport (ADMIT_TRANSPORT=grpc, ADMIT_GRPC host:port of `admit serve --grpc-listen`).
 
-Run by crates/admit/tests/client_libraries.rs with ADMIT_ENDPOINT set. Every call checks what
+Run by crates/admit/tests/client_libraries.rs. Every call checks what
 came back; any mismatch or unexpected error raises, and the process exits non-zero.
 The libraries send enums as numbers (`$alt=json;enum-encoding=int`), which admit must accept.
 """
@@ -20,10 +22,28 @@ from grafeas import grafeas_v1
 from grafeas.grafeas_v1.services.grafeas.transports import GrafeasRestTransport
 
 ENDPOINT = os.environ["ADMIT_ENDPOINT"]
+TRANSPORT = os.environ.get("ADMIT_TRANSPORT", "rest")
 P = "client-proj"
 creds = AnonymousCredentials()
 opts = ClientOptions(api_endpoint=ENDPOINT)
 checks = 0
+
+if TRANSPORT == "grpc":
+    import grpc
+
+    CHANNEL = grpc.insecure_channel(os.environ["ADMIT_GRPC"])
+
+    def client(cls):
+        return cls(transport=cls.get_transport_class("grpc")(channel=CHANNEL))
+
+    def grafeas_client():
+        return client(grafeas_v1.GrafeasClient)
+else:
+    def client(cls):
+        return cls(credentials=creds, transport="rest", client_options=opts)
+
+    def grafeas_client():
+        return grafeas_v1.GrafeasClient(transport=GrafeasRestTransport(host=ENDPOINT, credentials=creds))
 
 
 def check(cond, what):
@@ -34,7 +54,7 @@ def check(cond, what):
 
 
 # Binary Authorization: policy (enums as numbers), attestors, IAM, system policy.
-mgmt = ba.BinauthzManagementServiceV1Client(credentials=creds, transport="rest", client_options=opts)
+mgmt = client(ba.BinauthzManagementServiceV1Client)
 policy = mgmt.get_policy(name=f"projects/{P}/policy")
 check(policy.default_admission_rule.evaluation_mode == ba.AdmissionRule.EvaluationMode.ALWAYS_ALLOW,
       "the default policy allows")
@@ -55,7 +75,7 @@ again = mgmt.get_policy(name=f"projects/{P}/policy")
 check(again.kubernetes_namespace_admission_rules["prod"].evaluation_mode == ba.AdmissionRule.EvaluationMode.ALWAYS_ALLOW,
       "namespace rule read back")
 
-graf = grafeas_v1.GrafeasClient(transport=GrafeasRestTransport(host=ENDPOINT, credentials=creds))
+graf = grafeas_client()
 graf.create_note(parent=f"projects/{P}", note_id="qa", note=grafeas_v1.Note(
     attestation=grafeas_v1.AttestationNote(hint=grafeas_v1.AttestationNote.Hint(human_readable_name="QA"))))
 attestor = mgmt.create_attestor(parent=f"projects/{P}", attestor_id="qa", attestor=ba.Attestor(
@@ -85,7 +105,7 @@ check(got.etag == iam.etag, "attestor IAM read back")
 held = mgmt.test_iam_permissions(request=iam_policy_pb2.TestIamPermissionsRequest(
     resource=f"projects/{P}/attestors/qa", permissions=["binaryauthorization.attestors.get"]))
 check(list(held.permissions) == ["binaryauthorization.attestors.get"], "permissions held (access control off)")
-system = ba.SystemPolicyV1Client(credentials=creds, transport="rest", client_options=opts)
+system = client(ba.SystemPolicyV1Client)
 sp = system.get_system_policy(name="locations/global/policy")
 check(any(p.name_pattern.startswith("registry.k8s.io") for p in sp.admission_whitelist_patterns),
       "system policy patterns")
@@ -131,7 +151,7 @@ vuln = graf.create_occurrence(parent=f"projects/{P}", occurrence=grafeas_v1.Occu
 check(vuln.vulnerability.effective_severity == grafeas_v1.Severity.CRITICAL, "severity kept")
 
 # Cloud KMS: purpose and algorithm as numbers, sign, checksums, public key.
-kms = kms_v1.KeyManagementServiceClient(credentials=creds, transport="rest", client_options=opts)
+kms = client(kms_v1.KeyManagementServiceClient)
 kms.create_key_ring(parent=f"projects/{P}/locations/global", key_ring_id="ring", key_ring={})
 key = kms.create_crypto_key(parent=f"projects/{P}/locations/global/keyRings/ring", crypto_key_id="signer",
                             crypto_key=kms_v1.CryptoKey(
@@ -168,7 +188,7 @@ except exceptions.BadRequest:
 # helper, KMS listings and IAM.
 from google.cloud import binaryauthorization_v1beta1 as ba_beta
 
-beta = ba_beta.BinauthzManagementServiceV1Beta1Client(credentials=creds, transport="rest", client_options=opts)
+beta = client(ba_beta.BinauthzManagementServiceV1Beta1Client)
 bp = beta.get_policy(name=f"projects/{P}/policy")
 check(bp.default_admission_rule.evaluation_mode == ba_beta.AdmissionRule.EvaluationMode.ALWAYS_DENY,
       "the same policy through v1beta1")
@@ -183,7 +203,7 @@ check(renamed.short_description == "QA gate" and renamed.attestation.hint.human_
       "note update mask in proto field names")
 from google.cloud.devtools import containeranalysis_v1
 
-ca = containeranalysis_v1.ContainerAnalysisClient(credentials=creds, transport="rest", client_options=opts)
+ca = client(containeranalysis_v1.ContainerAnalysisClient)
 note_iam = ca.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(
     resource=f"projects/{P}/notes/qa", policy=policy_pb2.Policy(bindings=[policy_pb2.Binding(
         role="roles/containeranalysis.notes.occurrences.viewer",
@@ -191,7 +211,7 @@ note_iam = ca.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(
 check(len(note_iam.bindings) == 1, "note IAM set")
 of_note = list(graf.list_note_occurrences(name=f"projects/{P}/notes/qa"))
 check(len(of_note) == 2, f"the note's occurrences (3 made, 1 deleted): {len(of_note)}")
-helper = ba.ValidationHelperV1Client(credentials=creds, transport="rest", client_options=opts)
+helper = client(ba.ValidationHelperV1Client)
 verdict = helper.validate_attestation_occurrence(request=ba.ValidateAttestationOccurrenceRequest(
     attestor=f"projects/{P}/attestors/qa",
     attestation=grafeas_v1.AttestationOccurrence(serialized_payload=b"{}",
