@@ -6,13 +6,15 @@
 use std::path::Path;
 
 /// The services served, and so everything they import.
-const ENTRIES: [&str; 6] = [
+const ENTRIES: [&str; 8] = [
     "google/cloud/binaryauthorization/v1/service.proto",
     "google/cloud/binaryauthorization/v1beta1/service.proto",
     "grafeas/v1/grafeas.proto",
     "google/cloud/kms/v1/service.proto",
     "google/devtools/containeranalysis/v1/containeranalysis.proto",
     "google/iam/v1/iam_policy.proto",
+    "google/devtools/containeranalysis/v1beta1/grafeas/grafeas.proto",
+    "google/devtools/containeranalysis/v1beta1/containeranalysis.proto",
 ];
 
 fn main() {

@@ -5,11 +5,13 @@ use bytes::Buf as _;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+/// Messages as encoded bytes, both ways (public for run-time gRPC callers: tests, benchmarks).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RawCodec;
+pub struct RawCodec;
 
+/// [`RawCodec`]'s encoder and decoder.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Raw;
+pub struct Raw;
 
 impl Encoder for Raw {
     type Item = Vec<u8>;

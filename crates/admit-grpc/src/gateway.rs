@@ -24,13 +24,15 @@ static DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
 /// Every service served, by its full name.
-pub(crate) const SERVICES: [&str; 9] = [
+pub(crate) const SERVICES: [&str; 11] = [
     "google.cloud.binaryauthorization.v1.BinauthzManagementServiceV1",
     "google.cloud.binaryauthorization.v1.SystemPolicyV1",
     "google.cloud.binaryauthorization.v1.ValidationHelperV1",
     "google.cloud.binaryauthorization.v1beta1.BinauthzManagementServiceV1Beta1",
     "google.cloud.binaryauthorization.v1beta1.SystemPolicyV1Beta1",
     "grafeas.v1.Grafeas",
+    "grafeas.v1beta1.GrafeasV1Beta1",
+    "google.devtools.containeranalysis.v1beta1.ContainerAnalysisV1Beta1",
     "google.devtools.containeranalysis.v1.ContainerAnalysis",
     "google.cloud.kms.v1.KeyManagementService",
     "google.iam.v1.IAMPolicy",
@@ -116,6 +118,12 @@ impl Gateway {
         Ok(Gateway {
             inner: Arc::new(Inner { pool, routes, app }),
         })
+    }
+
+    /// The descriptors the gateway serves, for clients that build messages at run time (the
+    /// tests' and benchmarks' gRPC callers).
+    pub fn descriptors() -> Result<DescriptorPool, GrpcError> {
+        DescriptorPool::decode(DESCRIPTORS).map_err(|e| GrpcError::Descriptors(e.to_string()))
     }
 
     /// How many methods are served.

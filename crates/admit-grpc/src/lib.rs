@@ -1,5 +1,6 @@
 //! gRPC on the same services (`admit serve --grpc-listen ADDR`): Binary Authorization v1 and
-//! v1beta1 (management, system policy, validation helper), Grafeas v1, Container Analysis v1,
+//! v1beta1 (management, system policy, validation helper), Grafeas v1 and v1beta1, Container
+//! Analysis v1 and v1beta1,
 //! Cloud KMS v1 and the IAM mixin, from the published protos (`/proto`, compiled at build time
 //! by protox). Every unary method is transcoded onto admit's REST API by the method's own
 //! `google.api.http` rule, as Google's gateways do: the protobuf request becomes the proto3
@@ -17,6 +18,7 @@ mod gateway;
 mod rule;
 mod serve;
 
+pub use codec::RawCodec;
 pub use error::GrpcError;
 pub use gateway::Gateway;
 pub use serve::{Tls, serve};

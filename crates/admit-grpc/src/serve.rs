@@ -84,6 +84,8 @@ services! {
     BinauthzV1Beta1 => "google.cloud.binaryauthorization.v1beta1.BinauthzManagementServiceV1Beta1",
     SystemPolicyV1Beta1 => "google.cloud.binaryauthorization.v1beta1.SystemPolicyV1Beta1",
     Grafeas => "grafeas.v1.Grafeas",
+    GrafeasV1Beta1 => "grafeas.v1beta1.GrafeasV1Beta1",
+    ContainerAnalysisV1Beta1 => "google.devtools.containeranalysis.v1beta1.ContainerAnalysisV1Beta1",
     ContainerAnalysis => "google.devtools.containeranalysis.v1.ContainerAnalysis",
     Kms => "google.cloud.kms.v1.KeyManagementService",
     Iam => "google.iam.v1.IAMPolicy",
@@ -119,6 +121,8 @@ pub async fn serve(
         .add_service(BinauthzV1Beta1(g.clone()))
         .add_service(SystemPolicyV1Beta1(g.clone()))
         .add_service(Grafeas(g.clone()))
+        .add_service(GrafeasV1Beta1(g.clone()))
+        .add_service(ContainerAnalysisV1Beta1(g.clone()))
         .add_service(ContainerAnalysis(g.clone()))
         .add_service(Kms(g.clone()))
         .add_service(Iam(g))
