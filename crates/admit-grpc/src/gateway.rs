@@ -49,6 +49,8 @@ struct Route {
 struct Inner {
     pool: DescriptorPool,
     routes: HashMap<String, Route>,
+    /// The routes' paths, sorted (the fuzz target picks a method by index).
+    order: Vec<String>,
     app: axum::Router,
 }
 
@@ -115,9 +117,51 @@ impl Gateway {
                 );
             }
         }
+        let mut order: Vec<String> = routes.keys().cloned().collect();
+        order.sort();
         Ok(Gateway {
-            inner: Arc::new(Inner { pool, routes, app }),
+            inner: Arc::new(Inner {
+                pool,
+                routes,
+                order,
+                app,
+            }),
         })
+    }
+
+    /// A gateway with no REST API behind it, for [`Gateway::inspect`].
+    #[doc(hidden)]
+    pub fn detached() -> Result<Self, GrpcError> {
+        Self::new(axum::Router::new())
+    }
+
+    /// What the network reaches before any REST call, exposed for the fuzz target (`fuzz/`):
+    /// the request bytes of the `index`-th method (modulo their number) decoded and transcoded
+    /// into the REST call, rendered as text; or the refusal.
+    #[doc(hidden)]
+    pub fn inspect(&self, index: usize, body: &[u8]) -> Result<String, String> {
+        let n = self.inner.order.len();
+        let path = self.inner.order.get(index % n.max(1)).ok_or("no method")?;
+        let route = &self.inner.routes[path];
+        let (uri, json) = Self::transcode(route, body).map_err(|s| s.message().to_owned())?;
+        Ok(format!(
+            "{} {uri} {}",
+            route.rule.verb,
+            json.unwrap_or_default()
+        ))
+    }
+
+    /// The REST call a request makes: its URI and JSON body.
+    fn transcode(
+        route: &Route,
+        body: &[u8],
+    ) -> Result<(String, Option<serde_json::Value>), Status> {
+        let msg = DynamicMessage::decode(route.input.clone(), body)
+            .map_err(|e| Status::invalid_argument(format!("the request does not decode: {e}")))?;
+        let json = msg
+            .serialize_with_options(serde_json::value::Serializer, &SerializeOptions::new())
+            .map_err(|e| Status::internal(e.to_string()))?;
+        rule::call(&route.rule, &route.input, json)
     }
 
     /// The descriptors the gateway serves, for clients that build messages at run time (the
@@ -143,12 +187,7 @@ impl Gateway {
             .routes
             .get(path)
             .ok_or_else(|| Status::unimplemented(format!("{path} is not served by admit")))?;
-        let msg = DynamicMessage::decode(route.input.clone(), body)
-            .map_err(|e| Status::invalid_argument(format!("the request does not decode: {e}")))?;
-        let json = msg
-            .serialize_with_options(serde_json::value::Serializer, &SerializeOptions::new())
-            .map_err(|e| Status::internal(e.to_string()))?;
-        let (uri, json_body) = rule::call(&route.rule, &route.input, json)?;
+        let (uri, json_body) = Self::transcode(route, body)?;
         let mut req = Request::builder()
             .method(route.rule.verb.clone())
             .uri(uri)
