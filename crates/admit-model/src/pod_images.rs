@@ -59,11 +59,14 @@ impl ImageField {
     }
 }
 
-/// One image named by a pod spec, with the field that names it (`containers[0].image`).
+/// One image named by a pod spec, with the field that names it (`containers[0].image`), the
+/// kind of entry and the entry's `name` (the container's, or the volume's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodImage {
     pub field: String,
     pub image: String,
+    pub kind: ImageField,
+    pub name: String,
 }
 
 /// Whether `spec` looks like a pod spec (holds any of the image-bearing lists).
@@ -97,6 +100,12 @@ pub fn pod_spec_images(spec: &Value) -> Result<Vec<PodImage>, String> {
                         }
                     ),
                     image: image.to_owned(),
+                    kind: field,
+                    name: entry
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                 }),
                 Some(Err(what)) => {
                     return Err(format!("{}[{i}] has no {what}", field.list()));
@@ -114,26 +123,30 @@ mod tests {
 
     #[test]
     fn one_test_per_field() {
-        for (field, spec, want) in [
+        for (field, spec, want, name) in [
             (
                 ImageField::InitContainer,
                 json!({"initContainers": [{"name": "i", "image": "a"}]}),
                 "initContainers[0].image",
+                "i",
             ),
             (
                 ImageField::Container,
                 json!({"containers": [{"name": "c", "image": "a"}]}),
                 "containers[0].image",
+                "c",
             ),
             (
                 ImageField::EphemeralContainer,
                 json!({"ephemeralContainers": [{"name": "d", "image": "a"}]}),
                 "ephemeralContainers[0].image",
+                "d",
             ),
             (
                 ImageField::ImageVolume,
                 json!({"volumes": [{"name": "v", "image": {"reference": "a", "pullPolicy": "Always"}}]}),
                 "volumes[0].image.reference",
+                "v",
             ),
         ] {
             let got = pod_spec_images(&spec).ok();
@@ -141,7 +154,9 @@ mod tests {
                 got,
                 Some(vec![PodImage {
                     field: want.into(),
-                    image: "a".into()
+                    image: "a".into(),
+                    kind: field,
+                    name: name.into(),
                 }]),
                 "{field:?}"
             );

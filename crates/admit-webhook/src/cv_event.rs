@@ -4,6 +4,7 @@
 //! container, its type, the result and, for platform policies, each failing check), or a
 //! `configErrorEvent` for a policy that cannot be evaluated.
 
+use admit_model::ImageField;
 use admit_policy::{Decision, Verdict};
 use serde_json::{Value, json};
 
@@ -18,40 +19,24 @@ pub(crate) struct Container {
     pub(crate) image: String,
 }
 
-/// Every container of a pod spec, with the proto's container types (an image volume is
-/// reported as a CONTAINER named after the volume: the proto has no type for it).
+/// Every container of a pod spec (read through `admit_model::pod_spec_images`, the one list
+/// of image-bearing fields), with the proto's container types. An image volume is reported as
+/// a CONTAINER named after the volume: the proto has no type for it. A spec with an entry that
+/// names no image gives no containers; the decision itself says why.
 pub(crate) fn containers(pod: &Value) -> Vec<Container> {
-    let spec = &pod["spec"];
-    let mut out = Vec::new();
-    for (list, kind) in [
-        ("initContainers", "INIT_CONTAINER"),
-        ("containers", "CONTAINER"),
-        ("ephemeralContainers", "EPHEMERAL_CONTAINER"),
-    ] {
-        for c in spec[list].as_array().map(Vec::as_slice).unwrap_or_default() {
-            if let Some(image) = c["image"].as_str() {
-                out.push(Container {
-                    name: c["name"].as_str().unwrap_or_default().to_owned(),
-                    kind,
-                    image: image.to_owned(),
-                });
-            }
-        }
-    }
-    for v in spec["volumes"]
-        .as_array()
-        .map(Vec::as_slice)
+    admit_model::pod_spec_images(&pod["spec"])
         .unwrap_or_default()
-    {
-        if let Some(image) = v.pointer("/image/reference").and_then(Value::as_str) {
-            out.push(Container {
-                name: v["name"].as_str().unwrap_or_default().to_owned(),
-                kind: "CONTAINER",
-                image: image.to_owned(),
-            });
-        }
-    }
-    out
+        .into_iter()
+        .map(|i| Container {
+            kind: match i.kind {
+                ImageField::InitContainer => "INIT_CONTAINER",
+                ImageField::EphemeralContainer => "EPHEMERAL_CONTAINER",
+                ImageField::Container | ImageField::ImageVolume => "CONTAINER",
+            },
+            name: i.name,
+            image: i.image,
+        })
+        .collect()
 }
 
 /// The pod fields every `podEvent` carries.
