@@ -44,7 +44,9 @@ impl Service {
     }
 
     /// Kritis' verdict on the images of a workload in `namespace` (empty: admitted). Storage
-    /// errors are errors: the caller denies.
+    /// errors are errors: the caller denies. `attest`: an image that passes an
+    /// ImageSecurityPolicy naming an authority is attested (Kritis' auto-attestation); false for
+    /// a Kubernetes dry run and for continuous validation, which must change nothing.
     #[tracing::instrument(level = "debug", skip_all, fields(project, namespace))]
     pub async fn evaluate_kritis(
         &self,
@@ -52,11 +54,12 @@ impl Service {
         project: &str,
         namespace: &str,
         images: &[String],
+        attest: bool,
     ) -> Result<KritisViolations, ServiceError> {
         let mut out = Vec::new();
         for raw in images {
             let mut v = Vec::new();
-            self.kritis_image(policies, project, namespace, raw, &mut v)
+            self.kritis_image(policies, project, namespace, raw, attest, &mut v)
                 .await?;
             if !v.is_empty() {
                 out.push((raw.clone(), v));
@@ -71,6 +74,7 @@ impl Service {
         project: &str,
         namespace: &str,
         raw: &str,
+        attest: bool,
         v: &mut Vec<String>,
     ) -> Result<(), ServiceError> {
         let Some(ns) = policies.namespace(namespace) else {
@@ -150,7 +154,8 @@ impl Service {
                 Some(Err(e)) => v.push(format!("{who}: {e}")),
                 None => {}
             }
-            if v.len() == before
+            if attest
+                && v.len() == before
                 && let (Some((name, aa)), Some(key)) = (&sp.authority, &sp.signer)
             {
                 // Kritis logged a failed auto-attestation and admitted: the image passed.

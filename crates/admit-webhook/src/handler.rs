@@ -256,7 +256,13 @@ pub(crate) async fn decide(s: &State, review: &Review, subject: &Subject) -> Ans
         };
         match s
             .service
-            .evaluate_kritis(&kritis, &s.config.project, namespace, &w.images)
+            .evaluate_kritis(
+                &kritis,
+                &s.config.project,
+                namespace,
+                &w.images,
+                !review.kubernetes_dry_run,
+            )
             .await
         {
             Ok(violations) => {

@@ -439,6 +439,18 @@ spec:
     until(&s, ex, &bad, Duration::from_secs(5), |ok, msg| {
         !ok && msg.contains("ImageSecurityPolicy examples/my-isp")
     });
+    // A Kubernetes dry run changes nothing: the image passes the ISP but is not attested, so
+    // the GAP still denies it and the authority's note does not exist yet.
+    let mut dry = pod(ex, &good);
+    dry["request"]["dryRun"] = json!(true);
+    let r = s.review(&dry);
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    let (code, _) = s.call(
+        "GET",
+        "/v1/projects/kritis-test1/notes/kritis-authority/occurrences",
+        None,
+    );
+    assert_eq!(code, 404, "a dry run attested nothing");
     // The image within it passes the ISP, is attested under the authority's note (created, as
     // Kritis did) and so satisfies the GAP in the same review.
     let (ok, msg) = admit(&s, ex, &good);
