@@ -94,14 +94,19 @@ impl Service {
         }
     }
 
-    /// The cluster this server serves (`location.name`) and where its running pods are read,
-    /// for the policy simulator.
+    /// The cluster this server serves (`location.name`), its Istio trust domain and where its
+    /// running pods are read, for the policy simulator.
     pub fn with_cluster(
         mut self,
         name: Option<String>,
+        trust_domain: String,
         pods: Option<Arc<dyn RunningPods>>,
     ) -> Self {
-        self.cluster = simulate::ClusterView { name, pods };
+        self.cluster = simulate::ClusterView {
+            name,
+            trust_domain,
+            pods,
+        };
         self
     }
 

@@ -24,6 +24,8 @@ pub trait RunningPods: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ClusterView {
     pub(crate) name: Option<String>,
+    /// The SPIFFE trust domain of Istio identities, as the webhook builds them.
+    pub(crate) trust_domain: String,
     pub(crate) pods: Option<std::sync::Arc<dyn RunningPods>>,
 }
 
@@ -230,7 +232,10 @@ impl Service {
                 cluster: cluster.map(str::to_owned),
                 namespace: Some(ns.clone()),
                 service_account: Some(sa.clone()),
-                istio_identity: Some(format!("spiffe://cluster.local/ns/{ns}/sa/{sa}")),
+                istio_identity: Some(format!(
+                    "spiffe://{}/ns/{ns}/sa/{sa}",
+                    self.cluster.trust_domain
+                )),
             },
         };
         let before = self.evaluate_with(current, &req, now).await?;

@@ -266,7 +266,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         None => tracing::warn!("access control off: every caller holds every permission"),
     }
     let (watched, pods) = args.kube.pods(client.as_ref());
-    let service = Arc::new(service.with_cluster(args.cluster.clone(), pods));
+    let service =
+        Arc::new(service.with_cluster(args.cluster.clone(), args.istio_trust_domain.clone(), pods));
     prune_audit_log(service.clone(), args.audit_retention_days);
     let cv_config = args
         .project
