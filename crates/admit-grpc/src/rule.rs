@@ -91,6 +91,35 @@ fn remove(json: &mut Value, path: &[String]) {
     }
 }
 
+/// Whether `value` fits a path template's variable pattern: `*` is one non-empty segment, `**`
+/// the rest (at least one segment), anything else itself. A variable without a pattern is `*`.
+fn fits(pattern: &str, value: &str) -> bool {
+    let pat: Vec<&str> = pattern.split('/').collect();
+    let val: Vec<&str> = value.split('/').collect();
+    let mut i = 0;
+    for (k, p) in pat.iter().enumerate() {
+        match *p {
+            "**" => {
+                return k == pat.len() - 1
+                    && val.len() > i
+                    && val[i..].iter().all(|s| !s.is_empty());
+            }
+            "*" => {
+                if val.get(i).is_none_or(|s| s.is_empty()) {
+                    return false;
+                }
+            }
+            lit => {
+                if val.get(i) != Some(&lit) {
+                    return false;
+                }
+            }
+        }
+        i += 1;
+    }
+    i == val.len()
+}
+
 /// Characters kept in a path variable: names are `projects/p/attestors/a`, so `/` stays.
 const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b' ')
@@ -143,11 +172,18 @@ pub(crate) fn call(
             .map(|c| open + c)
             .ok_or_else(|| Status::internal(format!("bad http rule `{}`", rule.template)))?;
         let var = &rest[open + 1..close];
-        let field = var.split_once('=').map_or(var, |(f, _)| f);
+        let (field, pattern) = var.split_once('=').unwrap_or((var, "*"));
         let (value, jpath) = lookup(input, &request, field);
         let value = value.filter(|v| !v.is_empty()).ok_or_else(|| {
             Status::invalid_argument(format!("{field}: required (it names the resource)"))
         })?;
+        // The REST route (and so the permission checked) follows from the path: a name must be
+        // of the kind the method takes, as Google's gateways require.
+        if !fits(pattern, &value) {
+            return Err(Status::invalid_argument(format!(
+                "{field}: `{value}` is not of the form {pattern}"
+            )));
+        }
         path.push_str(&percent_encoding::utf8_percent_encode(&value, PATH).to_string());
         remove(&mut request, &jpath);
         rest = &rest[close + 1..];
@@ -184,4 +220,22 @@ pub(crate) fn call(
         path.push_str(&q.join("&"));
     }
     Ok((path, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fits;
+
+    #[test]
+    fn path_variables_fit_their_patterns() {
+        assert!(fits("projects/*/policy", "projects/p/policy"));
+        assert!(!fits("projects/*/policy", "projects/p/attestors/a"));
+        assert!(!fits("projects/*/policy", "projects//policy"));
+        assert!(!fits("projects/*", "projects/p/../q"));
+        assert!(fits("projects/*/attestors/*", "projects/p/attestors/a"));
+        assert!(fits("**", "projects/p/notes/n"));
+        assert!(!fits("**", ""));
+        assert!(fits("*", "p"));
+        assert!(!fits("*", "p/q"));
+    }
 }

@@ -221,4 +221,13 @@ fn grafeas_and_container_analysis_v1beta1_over_grpc() {
         .unwrap_err();
     assert_eq!(code, tonic::Code::InvalidArgument, "{message}");
     assert!(message.contains("name: required"), "{message}");
+    // A name of another kind is refused too: it would route to another REST method.
+    let (code, message, _) = c
+        .call(
+            "/grafeas.v1beta1.GrafeasV1Beta1/GetNote",
+            json!({"name": format!("projects/{P}/occurrences/x")}),
+        )
+        .unwrap_err();
+    assert_eq!(code, tonic::Code::InvalidArgument, "{message}");
+    assert!(message.contains("is not of the form projects/*/notes/*"), "{message}");
 }
