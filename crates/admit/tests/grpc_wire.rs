@@ -229,5 +229,8 @@ fn grafeas_and_container_analysis_v1beta1_over_grpc() {
         )
         .unwrap_err();
     assert_eq!(code, tonic::Code::InvalidArgument, "{message}");
-    assert!(message.contains("is not of the form projects/*/notes/*"), "{message}");
+    assert!(
+        message.contains("is not of the form projects/*/notes/*"),
+        "{message}"
+    );
 }
