@@ -192,8 +192,11 @@ impl Gateway {
             .method(route.rule.verb.clone())
             .uri(uri)
             .header(header::CONTENT_TYPE, "application/json");
-        if let Some(auth) = metadata.get("authorization").and_then(|v| v.to_str().ok()) {
-            req = req.header(header::AUTHORIZATION, auth);
+        // The caller's credentials, and its W3C trace context for the server's spans.
+        for name in ["authorization", "traceparent", "tracestate"] {
+            if let Some(v) = metadata.get(name).and_then(|v| v.to_str().ok()) {
+                req = req.header(name, v);
+            }
         }
         let body = match &json_body {
             Some(b) => {

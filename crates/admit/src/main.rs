@@ -11,6 +11,7 @@ mod load;
 mod offline;
 mod render;
 mod serve;
+mod telemetry;
 mod webhook_cert;
 mod webhook_tls;
 
@@ -132,26 +133,13 @@ enum PolicyCommand {
 }
 
 fn serve_main(args: serve::ServeArgs) -> anyhow::Result<Outcome> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .map_err(|e| anyhow::anyhow!("--log / ADMIT_LOG `{}`: {e}", args.log))?;
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match args.log_format {
-        // Each span's close is an event too, with its fields and time: per-stage latency of a
-        // review (decide, evaluate_admission, verify_for, record) when their level is on.
-        serve::LogFormat::Json => fmt
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-            .init(),
-        serve::LogFormat::Text => fmt.init(),
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(serve::run(args))?;
+    let telemetry = telemetry::init(&args.log, args.log_format, &args.otlp, &rt)?;
+    let served = rt.block_on(serve::run(args));
+    telemetry.shutdown();
+    served?;
     Ok(Outcome::Ok)
 }
 

@@ -30,6 +30,8 @@ pub(crate) struct ServeArgs {
     /// Which events to log (`info`; `admit_webhook=debug,info` adds each review's decision).
     #[arg(long = "log", env = "ADMIT_LOG", default_value = "info")]
     pub(crate) log: String,
+    #[command(flatten)]
+    pub(crate) otlp: crate::telemetry::OtlpArgs,
     /// Address to listen on. Without access control (--token-file / --oidc-issuer) only a
     /// loopback address is accepted, since anyone who can reach the port could change the
     /// policy.
@@ -276,8 +278,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     args.kube
         .start_continuous_validation(watched, service.clone(), cv_config)?;
     // The console's pages first (they authenticate themselves), then every API.
-    let app = admit_console::routes(service.clone(), args.project.clone())
-        .fallback_service(admit_api::app(service.clone()));
+    let app = traced(
+        &args,
+        admit_console::routes(service.clone(), args.project.clone())
+            .fallback_service(admit_api::app(service.clone())),
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -350,6 +355,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     served
 }
 
+/// With OTLP export on, each request gets a server span continuing its caller's trace.
+fn traced(args: &ServeArgs, app: axum::Router) -> axum::Router {
+    if args.otlp.enabled() {
+        app.layer(axum::middleware::from_fn(crate::telemetry::server_span))
+    } else {
+        app
+    }
+}
+
 /// Binds the gRPC listener (when asked for) and returns what announces and starts it, so its
 /// line comes after the API's and the webhook's.
 async fn grpc(
@@ -374,7 +388,7 @@ async fn grpc(
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
-        let gateway = admit_grpc::Gateway::new(admit_api::app(service))?;
+        let gateway = admit_grpc::Gateway::new(traced(args, admit_api::app(service)))?;
         ready = Some((gateway, listener, tls, bound));
     }
     Ok(move || {
@@ -455,7 +469,7 @@ async fn webhook(
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
     let config = webhook_config(args, project, kritis);
-    let app = admit_webhook::router(service, config);
+    let app = traced(args, admit_webhook::router(service, config));
     crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;
     tracing::info!(addr = %bound, "serving the admission webhook");
     // TCP_NODELAY: a response written in two segments must not wait for a delayed ACK.

@@ -23,6 +23,7 @@ pub(crate) struct Server {
     /// Every line the server logged on stderr.
     pub(crate) stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     _certs: Option<tempfile::TempDir>,
 }
 
@@ -30,12 +31,17 @@ type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Starts `admit serve` on `data` with `extra` flags: the process, its API URL, its webhook
 /// URL (when asked for) and the lines it prints after those.
-fn spawn(data: &Path, extra: &[String]) -> (Child, String, Option<String>, Lines, Lines) {
+fn spawn(
+    data: &Path,
+    extra: &[String],
+    env: &[(String, String)],
+) -> (Child, String, Option<String>, Lines, Lines) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_admit"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .args(extra)
         .env("ADMIT_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         // Replicas on one database must share the KMS master key.
         .env(
             "ADMIT_MASTER_KEY",
@@ -142,6 +148,11 @@ impl Server {
 
     /// Starts with the webhook on a free port, TLS from `admit webhook-cert`.
     pub(crate) fn start_webhook(extra: &[&str]) -> Server {
+        Self::start_webhook_env(extra, &[])
+    }
+
+    /// [`Server::start_webhook`] with extra environment variables for the process.
+    pub(crate) fn start_webhook_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let certs = tempfile::tempdir().expect("tempdir");
         let out = Command::new(env!("CARGO_BIN_EXE_admit"))
             .args(["webhook-cert", "--san", "127.0.0.1", "--out-dir"])
@@ -167,7 +178,7 @@ impl Server {
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        Self::start_with(&refs, Some(certs))
+        Self::start_with_env(&refs, Some(certs), env)
     }
 
     /// Starts against PostgreSQL at `url` (replicas share `url` and the master key).
@@ -191,12 +202,24 @@ impl Server {
     }
 
     fn start_with(extra: &[&str], certs: Option<tempfile::TempDir>) -> Server {
+        Self::start_with_env(extra, certs, &[])
+    }
+
+    fn start_with_env(
+        extra: &[&str],
+        certs: Option<tempfile::TempDir>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         if let Some(c) = &certs {
             std::fs::copy(c.path().join("ca.crt"), data.path().join("ca.crt")).expect("copy ca");
         }
         let args: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url, webhook, stdout, stderr) = spawn(data.path(), &args);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let (child, url, webhook, stdout, stderr) = spawn(data.path(), &args, &env);
         Server {
             child,
             url,
@@ -207,6 +230,7 @@ impl Server {
             stdout,
             stderr,
             args,
+            env,
             _certs: certs,
         }
     }
@@ -216,7 +240,7 @@ impl Server {
     pub(crate) fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, url, webhook, stdout, stderr) = spawn(self.data.path(), &self.args);
+        let (child, url, webhook, stdout, stderr) = spawn(self.data.path(), &self.args, &self.env);
         self.child = child;
         self.url = url;
         self.webhook = webhook;
