@@ -492,3 +492,24 @@ fn a_grpc_call_continues_the_trace_in_its_metadata() {
     assert_eq!(sp.name, "GET /v1/projects/p/policy");
     assert_eq!(sp.parent.as_deref(), Some(caller), "{sp:#?}");
 }
+
+#[test]
+fn spans_still_queued_at_shutdown_are_delivered_before_exit() {
+    let sink = Sink::start(None);
+    let endpoint = format!("http://{}", sink.addr);
+    let mut s = Server::start_args(&["--otlp-endpoint", &endpoint]);
+    s.curl("GET", "/v1/projects/last-words/policy", None);
+    // The batch exporter sends every 5 s; stop the server well before that.
+    s.signal("TERM");
+    let st = s.wait_exit(Duration::from_secs(20)).expect("admit exits");
+    assert!(st.success(), "{st:?}");
+    // The sink prints each request as it decodes it; give its reader thread a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        sink.spans()
+            .iter()
+            .any(|sp| sp.name == "GET /v1/projects/last-words/policy"),
+        "the span queued at shutdown was lost: {:#?}",
+        sink.spans()
+    );
+}
