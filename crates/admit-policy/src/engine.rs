@@ -158,6 +158,17 @@ impl CompiledPolicy {
         out
     }
 
+    /// Whether judging `image` in `context` needs its digest (so a tag must be resolved at a
+    /// registry first): only when the rule that applies requires attestations and the image is
+    /// not exempt. `Some(enforced)` when it does; `None` for ALWAYS_ALLOW, ALWAYS_DENY and
+    /// exempt images, which never cost a registry call.
+    pub fn digest_need(&self, image: &ImageRef, context: &Context) -> Option<bool> {
+        let (_, rule) = select_rule(&self.policy, context)?;
+        (rule.evaluation_mode == EvaluationMode::RequireAttestation
+            && self.exemption(image, None).is_none())
+        .then_some(rule.enforcement_mode != EnforcementMode::DryrunAuditLogOnly)
+    }
+
     /// Whether `image` is exempt (system policy or exempt patterns): no attestation is needed.
     /// An exemption that expires is not counted here (its evidence is fetched anyway; the
     /// evaluation, which knows the time, decides).

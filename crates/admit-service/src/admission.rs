@@ -235,6 +235,23 @@ impl Service {
         self.evaluate_with(&policy, req, now).await
     }
 
+    /// Whether admitting `image` in `context` needs its digest under the project's policy:
+    /// `Some(enforced)` when the rule that applies requires attestations and the image is not
+    /// exempt, `None` otherwise (and for a reference that does not parse, which admission
+    /// refuses on its own).
+    pub async fn digest_need(
+        &self,
+        project: &str,
+        image: &str,
+        context: &admit_policy::Context,
+    ) -> Result<Option<bool>, ServiceError> {
+        let Ok(image) = admit_policy::ImageRef::parse(image) else {
+            return Ok(None);
+        };
+        let policy = self.compiled_policy(project).await?;
+        Ok(policy.digest_need(&image, context))
+    }
+
     /// The project's compiled policy as admission uses it.
     pub(crate) async fn current_policy(
         &self,

@@ -13,6 +13,7 @@ pub mod continuous;
 mod cv_event;
 mod handler;
 mod image_review;
+mod mutate;
 mod review;
 mod workload;
 
@@ -53,6 +54,10 @@ pub struct WebhookConfig {
     pub kritis: Option<KritisFeed>,
     /// Reviews decided at once; more are answered 503 at once (never queued without bound).
     pub max_in_flight: usize,
+    /// The registry client `/mutate` resolves tags with (`None`: `/mutate` changes nothing).
+    pub registry: Option<Arc<admit_registry::Registry>>,
+    /// Whether `/mutate` also pins controllers' pod templates (Deployments, Jobs, …).
+    pub mutate_templates: bool,
 }
 
 /// Kritis' policies as the webhook sees them: fixed (from files) or kept current by a watch of
@@ -100,7 +105,8 @@ async fn metrics(
         .into_response()
 }
 
-/// `POST /validate` (AdmissionReview), `POST /imagepolicy` (ImageReview), `/healthz`, `/readyz`.
+/// `POST /validate` (AdmissionReview), `POST /mutate` (tag → digest), `POST /imagepolicy`
+/// (ImageReview), `/healthz`, `/readyz`.
 pub fn router(service: Arc<Service>, config: WebhookConfig) -> Router {
     let state = State {
         service,
@@ -111,6 +117,10 @@ pub fn router(service: Arc<Service>, config: WebhookConfig) -> Router {
         .route(
             "/validate",
             post(handler::validate).layer(axum::extract::DefaultBodyLimit::max(MAX_REVIEW_BODY)),
+        )
+        .route(
+            "/mutate",
+            post(mutate::mutate).layer(axum::extract::DefaultBodyLimit::max(MAX_REVIEW_BODY)),
         )
         .route(
             "/imagepolicy",

@@ -9,6 +9,7 @@ mod cluster;
 mod kritis;
 mod load;
 mod offline;
+mod registry;
 mod render;
 mod serve;
 mod telemetry;
@@ -243,5 +244,15 @@ fn main() -> ExitCode {
             }
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod cli_tests {
+    /// clap's own consistency checks over every command (unique argument ids, valid
+    /// `requires`/`conflicts_with`), which otherwise fire only when a command is first parsed.
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

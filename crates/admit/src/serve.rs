@@ -111,6 +111,8 @@ pub(crate) struct ServeArgs {
     kritis_policy_dir: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) kube: crate::cluster::KubeArgs,
+    #[command(flatten)]
+    pub(crate) registry: crate::registry::RegistryArgs,
     /// On SIGTERM or SIGINT: stop accepting, answer what is in flight for at most this long,
     /// then exit (0 when everything in flight was answered). Keep it below the pod's
     /// terminationGracePeriodSeconds (30 by default).
@@ -274,7 +276,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let cv_config = args
         .project
         .as_deref()
-        .map(|p| webhook_config(&args, p, kritis.clone()));
+        .map(|p| webhook_config(&args, p, kritis.clone(), None));
     args.kube
         .start_continuous_validation(watched, service.clone(), cv_config)?;
     // The console's pages first (they authenticate themselves), then every API.
@@ -415,8 +417,11 @@ pub(crate) fn webhook_config(
     args: &ServeArgs,
     project: &str,
     kritis: Option<admit_webhook::KritisFeed>,
+    registry: Option<Arc<admit_registry::Registry>>,
 ) -> admit_webhook::WebhookConfig {
     admit_webhook::WebhookConfig {
+        registry,
+        mutate_templates: args.registry.mutate_templates,
         project: project.to_owned(),
         cluster: args.cluster.clone(),
         breakglass_justification_annotation: args.breakglass_justification_annotation.clone(),
@@ -468,7 +473,7 @@ async fn webhook(
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
-    let config = webhook_config(args, project, kritis);
+    let config = webhook_config(args, project, kritis, Some(args.registry.client()?));
     let app = traced(args, admit_webhook::router(service, config));
     crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;
     tracing::info!(addr = %bound, "serving the admission webhook");

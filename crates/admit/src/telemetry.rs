@@ -29,14 +29,14 @@ pub(crate) struct OtlpArgs {
     /// Export spans over OTLP/gRPC to this collector (`http://collector:4317`, or `https://…`
     /// verified against the system's roots and --otlp-ca-file). Off by default.
     #[arg(long = "otlp-endpoint", env = "ADMIT_OTLP_ENDPOINT")]
-    endpoint: Option<String>,
+    otlp_endpoint: Option<String>,
     /// PEM CA certificates the collector's TLS certificate may chain to, besides the system's.
     #[arg(
         long = "otlp-ca-file",
         env = "ADMIT_OTLP_CA_FILE",
-        requires = "endpoint"
+        requires = "otlp_endpoint"
     )]
-    ca_file: Option<PathBuf>,
+    otlp_ca_file: Option<PathBuf>,
     /// Which spans are exported, in `--log` syntax. The default covers each request, each
     /// review (`admission_review`) and its stages (decide, evaluate_admission, verify_for, record).
     #[arg(
@@ -44,7 +44,7 @@ pub(crate) struct OtlpArgs {
         env = "ADMIT_OTLP_FILTER",
         default_value = "info,admit_webhook=debug,admit_service=debug"
     )]
-    filter: String,
+    otlp_filter: String,
     /// The share of new traces sampled (0.0–1.0). A request carrying a sampled `traceparent`
     /// follows its caller's decision.
     #[arg(
@@ -52,12 +52,12 @@ pub(crate) struct OtlpArgs {
         env = "ADMIT_OTLP_SAMPLE_RATIO",
         default_value_t = 1.0
     )]
-    sample_ratio: f64,
+    otlp_sample_ratio: f64,
 }
 
 impl OtlpArgs {
     pub(crate) fn enabled(&self) -> bool {
-        self.endpoint.is_some()
+        self.otlp_endpoint.is_some()
     }
 }
 
@@ -102,12 +102,15 @@ pub(crate) fn init(
         ),
         LogFormat::Text => layers.push(fmt.with_filter(filter).boxed()),
     }
-    let provider = match &otlp.endpoint {
+    let provider = match &otlp.otlp_endpoint {
         None => None,
         Some(endpoint) => {
             let provider = provider(endpoint, otlp, rt)?;
-            let filter = EnvFilter::try_new(&otlp.filter).map_err(|e| {
-                anyhow::anyhow!("--otlp-filter / ADMIT_OTLP_FILTER `{}`: {e}", otlp.filter)
+            let filter = EnvFilter::try_new(&otlp.otlp_filter).map_err(|e| {
+                anyhow::anyhow!(
+                    "--otlp-filter / ADMIT_OTLP_FILTER `{}`: {e}",
+                    otlp.otlp_filter
+                )
             })?;
             layers.push(
                 tracing_opentelemetry::layer()
@@ -119,7 +122,7 @@ pub(crate) fn init(
         }
     };
     tracing_subscriber::registry().with(layers).try_init()?;
-    if let Some(endpoint) = &otlp.endpoint {
+    if let Some(endpoint) = &otlp.otlp_endpoint {
         tracing::info!(%endpoint, "exporting spans over OTLP/gRPC");
     }
     Ok(Telemetry { provider })
@@ -130,10 +133,10 @@ fn provider(
     otlp: &OtlpArgs,
     rt: &tokio::runtime::Runtime,
 ) -> Result<SdkTracerProvider> {
-    if !(0.0..=1.0).contains(&otlp.sample_ratio) {
+    if !(0.0..=1.0).contains(&otlp.otlp_sample_ratio) {
         bail!(
             "--otlp-sample-ratio {}: must be between 0.0 and 1.0",
-            otlp.sample_ratio
+            otlp.otlp_sample_ratio
         );
     }
     let https = match endpoint.split_once("://") {
@@ -141,7 +144,7 @@ fn provider(
         Some(("https", _)) => true,
         _ => bail!("--otlp-endpoint `{endpoint}`: must start with http:// or https://"),
     };
-    if otlp.ca_file.is_some() && !https {
+    if otlp.otlp_ca_file.is_some() && !https {
         bail!("--otlp-ca-file needs an https:// --otlp-endpoint");
     }
     let mut exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -150,7 +153,7 @@ fn provider(
     if https {
         use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
         let mut tls = ClientTlsConfig::new().with_native_roots();
-        if let Some(file) = &otlp.ca_file {
+        if let Some(file) = &otlp.otlp_ca_file {
             let pem = std::fs::read(file)
                 .with_context(|| format!("--otlp-ca-file {}", file.display()))?;
             tls = tls.ca_certificate(Certificate::from_pem(pem));
@@ -170,7 +173,7 @@ fn provider(
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            otlp.sample_ratio,
+            otlp.otlp_sample_ratio,
         ))))
         .with_resource(resource.build())
         .build())

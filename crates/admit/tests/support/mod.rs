@@ -5,6 +5,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub(crate) mod kapi;
+pub(crate) mod registry;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,313 @@
+//! Issue 15, parts 1 and 2: tags resolved to digests by the mutating webhook (`POST /mutate`),
+//! against a real registry (Debian's `docker-registry` with TLS and htpasswd, images pushed
+//! with `skopeo`; `support/registry.rs`), with credentials from a docker `config.json` and the
+//! registry's CA from `--registry-ca-file`. The patched Pod then goes through the validating
+//! webhook, which judges the digest.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests abort loudly"
+)]
+
+mod support;
+
+use std::sync::OnceLock;
+
+use admit_testkit::{OpensslKey, SigMode};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use support::registry::{PASSWORD, Registry, USER};
+use support::{Server, path_str};
+
+fn key() -> &'static OpensslKey {
+    static K: OnceLock<OpensslKey> = OnceLock::new();
+    K.get_or_init(|| OpensslKey::generate("p256"))
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// The attestor `built-by-ci` (note `ci`, `key()`) and `policy` as the project's policy.
+fn setup(s: &Server, policy: &Value) {
+    let p = &s.project;
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/notes?noteId=ci"),
+        Some(r#"{"attestation":{"hint":{"humanReadableName":"ci"}}}"#),
+    );
+    let attestor = json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/ci"), "publicKeys": [{"pkixPublicKey": {"publicKeyPem": key().public_pem, "signatureAlgorithm": "ECDSA_P256_SHA256"}}]}});
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/attestors?attestorId=built-by-ci"),
+        Some(&attestor.to_string()),
+    );
+    s.curl(
+        "PUT",
+        &format!("/v1/projects/{p}/policy"),
+        Some(&policy.to_string()),
+    );
+}
+
+fn require(enforcement: &str, exempt: &[&str]) -> Value {
+    json!({
+        "admissionWhitelistPatterns": exempt.iter().map(|p| json!({"namePattern": p})).collect::<Vec<_>>(),
+        "defaultAdmissionRule": {"evaluationMode": "REQUIRE_ATTESTATION", "enforcementMode": enforcement,
+            "requireAttestationsBy": ["projects/my-proj/attestors/built-by-ci"]}})
+}
+
+fn attest(s: &Server, image: &str) {
+    let payload = admit_crypto::create_signature_payload(image).unwrap();
+    let sig = key().sign(SigMode::Dgst("sha256"), payload.as_bytes());
+    let occ = json!({"resourceUri": image, "noteName": format!("projects/{}/notes/ci", s.project), "attestation": {"serializedPayload": b64(payload.as_bytes()), "signatures": [{"publicKeyId": admit_crypto::pkix_key_id(&key().public_der()), "signature": b64(&sig)}]}});
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{}/occurrences", s.project),
+        Some(&occ.to_string()),
+    );
+}
+
+fn pod(name: &str, images: &[&str], annotations: &Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "prod", "annotations": annotations},
+        "spec": {"containers": images.iter().enumerate()
+            .map(|(i, im)| json!({"name": format!("c{i}"), "image": im})).collect::<Vec<_>>()}})
+}
+
+fn review_of(object: &Value, uid: &str) -> Value {
+    let api = object["apiVersion"].as_str().unwrap();
+    let (group, version) = api.split_once('/').unwrap_or(("", api));
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid, "kind": {"group": group, "version": version, "kind": object["kind"]},
+        "operation": "CREATE", "namespace": "prod", "name": object["metadata"]["name"],
+        "userInfo": {"username": "dev@example.com"}, "object": object}})
+}
+
+fn mutate(s: &Server, object: &Value, uid: &str) -> Value {
+    let (code, body) = s.webhook_call("/mutate?timeout=10s", &review_of(object, uid).to_string());
+    assert_eq!(code, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(r["response"]["uid"], uid);
+    r["response"].clone()
+}
+
+/// Applies the response's JSONPatch as the API server does (this webhook sends only `test`
+/// and `replace`; a failed `test` fails the whole patch).
+fn apply(object: &Value, response: &Value) -> Value {
+    assert_eq!(response["patchType"], "JSONPatch", "{response}");
+    let ops: Vec<Value> = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(response["patch"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut out = object.clone();
+    for op in ops {
+        let at = out
+            .pointer_mut(op["path"].as_str().unwrap())
+            .expect("patch path exists");
+        match op["op"].as_str().unwrap() {
+            "test" => assert_eq!(*at, op["value"], "test op failed"),
+            "replace" => *at = op["value"].clone(),
+            other => panic!("unexpected op {other}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn tags_become_the_digest_the_registry_serves_and_validation_judges_it() {
+    let reg = Registry::start();
+    let digest = reg.push("team/app", "v1", "one");
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let config = reg.docker_config(USER, PASSWORD);
+    let s = Server::start_webhook(&[
+        "--registry-ca-file",
+        path_str(&reg.ca_file()),
+        "--docker-config",
+        path_str(config.path()),
+        "--registry-tag-cache-seconds",
+        "2",
+    ]);
+    setup(&s, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
+    let image = format!("{}/team/app:v1", reg.host);
+    let object = pod("web", &[&image, &image], &json!({}));
+
+    let response = mutate(&s, &object, "m-1");
+    assert_eq!(response["allowed"], true, "{response}");
+    let patched = apply(&object, &response);
+    let pinned = format!("{image}@{digest}");
+    assert_eq!(patched["spec"]["containers"][0]["image"], pinned.as_str());
+    assert_eq!(patched["spec"]["containers"][1]["image"], pinned.as_str());
+    assert_eq!(
+        response["auditAnnotations"]["resolved-images"],
+        format!("{image} -> {digest}, {image} -> {digest}")
+    );
+
+    // The validating webhook judges that digest: denied unattested, admitted once attested,
+    // and its audit record names the pinned image.
+    let r = s.review(&review_of(&patched, "v-1"));
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    assert!(
+        r["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&digest),
+        "{r}"
+    );
+    attest(&s, &format!("{}/team/app@{digest}", reg.host));
+    let r = s.review(&review_of(&patched, "v-2"));
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    // The audit records (one JSON line each on stdout) name the pinned image.
+    let start = std::time::Instant::now();
+    while !s
+        .stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains(&pinned) && l.contains("v-2"))
+    {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "no audit record names {pinned}: {:?}",
+            s.stdout.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // The tag moves: within the tag cache's 2 s the old digest is served, then the new one.
+    let moved = reg.push("team/app", "v1", "two");
+    assert_ne!(moved, digest);
+    let again = apply(&object, &mutate(&s, &object, "m-2"));
+    assert_eq!(again["spec"]["containers"][0]["image"], pinned.as_str());
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let later = apply(&object, &mutate(&s, &object, "m-2b"));
+    assert_eq!(
+        later["spec"]["containers"][0]["image"],
+        format!("{image}@{moved}").as_str()
+    );
+
+    // A tag the registry does not have: denied with the registry's own error.
+    let missing = pod(
+        "gone",
+        &[&format!("{}/team/app:nope", reg.host)],
+        &json!({}),
+    );
+    let response = mutate(&s, &missing, "m-3");
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(message.contains("cannot resolve"), "{message}");
+    assert!(message.contains("manifest unknown"), "{message}");
+}
+
+#[test]
+fn resolution_failures_deny_unless_breakglass_or_dry_run_and_exempt_images_cost_no_call() {
+    let reg = Registry::start();
+    reg.push("team/app", "v1", "one");
+    // Wrong credentials.
+    let config = reg.docker_config(USER, "wrong");
+    let s = Server::start_webhook(&[
+        "--registry-ca-file",
+        path_str(&reg.ca_file()),
+        "--docker-config",
+        path_str(config.path()),
+        "--registry-tag-cache-seconds",
+        "0",
+    ]);
+    // An exempt pattern for a registry that does not exist: any call to it would fail.
+    setup(
+        &s,
+        &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &["127.0.0.1:9/exempt/*"]),
+    );
+    let image = format!("{}/team/app:v1", reg.host);
+    let r = mutate(&s, &pod("web", &[&image], &json!({})), "w-1");
+    assert_eq!(r["allowed"], false, "{r}");
+    let message = r["status"]["message"].as_str().unwrap();
+    assert!(message.contains(&reg.host), "{message}");
+    assert!(
+        message.to_lowercase().contains("not authorized"),
+        "the registry's refusal is passed on: {message}"
+    );
+
+    // Breakglass: admitted unresolved with a warning (the validating webhook records it).
+    let r = mutate(
+        &s,
+        &pod(
+            "urgent",
+            &[&image],
+            &json!({"alpha.image-policy.k8s.io/break-glass": "true"}),
+        ),
+        "w-2",
+    );
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(r.get("patch").is_none(), "{r}");
+    assert!(
+        r["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("because breakglass"),
+        "{r}"
+    );
+
+    // Exempt: no call at all (a call to 127.0.0.1:9 would fail), no patch.
+    let r = mutate(
+        &s,
+        &pod("ex", &["127.0.0.1:9/exempt/tool:1"], &json!({})),
+        "w-3",
+    );
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(
+        r.get("patch").is_none() && r.get("warnings").is_none(),
+        "{r}"
+    );
+
+    // ALWAYS_ALLOW: no call either.
+    s.curl(
+        "PUT",
+        "/v1/projects/my-proj/policy",
+        Some(r#"{"defaultAdmissionRule": {"evaluationMode": "ALWAYS_ALLOW", "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG"}}"#),
+    );
+    let r = mutate(
+        &s,
+        &pod("any", &["127.0.0.1:9/nowhere/app:1"], &json!({})),
+        "w-4",
+    );
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(
+        r.get("patch").is_none() && r.get("warnings").is_none(),
+        "{r}"
+    );
+
+    // A dry-run rule: the failure is a warning, not a denial.
+    s.curl(
+        "PUT",
+        "/v1/projects/my-proj/policy",
+        Some(&require("DRYRUN_AUDIT_LOG_ONLY", &[]).to_string()),
+    );
+    let r = mutate(&s, &pod("dry", &[&image], &json!({})), "w-5");
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(
+        r["warnings"][0].as_str().unwrap().contains("dry-run"),
+        "{r}"
+    );
+
+    // Without credentials at all (anonymous), the registry's challenge is the answer.
+    let empty = tempfile::tempdir().unwrap();
+    let anon = Server::start_webhook(&[
+        "--registry-ca-file",
+        path_str(&reg.ca_file()),
+        "--docker-config",
+        path_str(empty.path()),
+    ]);
+    setup(&anon, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
+    let r = mutate(&anon, &pod("web", &[&image], &json!({})), "w-6");
+    assert_eq!(r["allowed"], false, "{r}");
+
+    // Without the CA, TLS to the registry fails closed.
+    let no_ca = Server::start_webhook(&["--docker-config", path_str(config.path())]);
+    setup(&no_ca, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
+    let r = mutate(&no_ca, &pod("web", &[&image], &json!({})), "w-7");
+    assert_eq!(r["allowed"], false, "{r}");
+}

@@ -1,0 +1,173 @@
+//! A real OCI registry for tests: Debian's `docker-registry` (distribution 2.8) with TLS and
+//! htpasswd authentication, on a port picked at run time; images built as OCI layouts and
+//! pushed with Debian's `skopeo`, which also reports the digest the registry serves.
+
+#![allow(dead_code, reason = "each test binary uses part of the support module")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) const USER: &str = "ci-bot";
+pub(crate) const PASSWORD: &str = "s3cret-pass";
+
+pub(crate) struct Registry {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub(crate) host: String,
+    dir: tempfile::TempDir,
+}
+
+fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn sha256_file(p: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(p));
+    String::from_utf8(out).unwrap()[..64].to_owned()
+}
+
+impl Registry {
+    /// Starts the registry: TLS from `admit webhook-cert` (its CA is `ca_file()`), htpasswd
+    /// with [`USER`] / [`PASSWORD`].
+    pub(crate) fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        run(Command::new(env!("CARGO_BIN_EXE_admit"))
+            .args(["webhook-cert", "--san", "127.0.0.1", "--out-dir"])
+            .arg(d));
+        let htpasswd = run(Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]));
+        std::fs::write(d.join("htpasswd"), htpasswd).unwrap();
+        // A free port: bound and released (docker-registry cannot report a port it picked).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n  htpasswd:\n    realm: admit-tests\n    path: {pw}\n",
+            root = d.join("storage").display(),
+            cert = d.join("tls.crt").display(),
+            key = d.join("tls.key").display(),
+            pw = d.join("htpasswd").display(),
+        );
+        std::fs::write(d.join("config.yml"), config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(d.join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry is on PATH (apt-get install -y docker-registry)");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(&host).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "docker-registry did not listen on {host}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // skopeo reads the CA from a directory of `*.crt`.
+        let certs = d.join("certs.d");
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::copy(d.join("ca.crt"), certs.join("ca.crt")).unwrap();
+        Registry { child, host, dir }
+    }
+
+    /// The CA the registry's certificate chains to.
+    pub(crate) fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// A docker config directory whose `config.json` holds `user:password` for this registry.
+    pub(crate) fn docker_config(&self, user: &str, password: &str) -> tempfile::TempDir {
+        use base64::Engine as _;
+        let d = tempfile::tempdir().unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let config = serde_json::json!({"auths": {self.host.clone(): {"auth": auth}}});
+        std::fs::write(d.path().join("config.json"), config.to_string()).unwrap();
+        d
+    }
+
+    /// Builds a one-layer image whose only file says `content`, pushes it as `repo:tag` with
+    /// skopeo, and returns the digest the registry serves for it (from `skopeo inspect`).
+    pub(crate) fn push(&self, repo: &str, tag: &str, content: &str) -> String {
+        let work = tempfile::tempdir().unwrap();
+        let w = work.path();
+        let blobs = w.join("layout/blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        std::fs::create_dir_all(w.join("root")).unwrap();
+        std::fs::write(w.join("root/content.txt"), content).unwrap();
+        run(Command::new("tar")
+            .args(["--mtime=@0", "--owner=0", "--group=0", "-cf"])
+            .arg(w.join("layer.tar"))
+            .arg("-C")
+            .arg(w.join("root"))
+            .arg("content.txt"));
+        let diff_id = sha256_file(&w.join("layer.tar"));
+        run(Command::new("gzip")
+            .args(["-n", "-k"])
+            .arg(w.join("layer.tar")));
+        let layer = w.join("layer.tar.gz");
+        let layer_digest = sha256_file(&layer);
+        let layer_size = std::fs::metadata(&layer).unwrap().len();
+        std::fs::copy(&layer, blobs.join(&layer_digest)).unwrap();
+        let config = serde_json::json!({
+            "created": "2026-11-30T12:00:00Z", "architecture": "amd64", "os": "linux",
+            "config": {"Entrypoint": ["/content.txt"]},
+            "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{diff_id}")]}
+        })
+        .to_string();
+        std::fs::write(w.join("config.json"), &config).unwrap();
+        let config_digest = sha256_file(&w.join("config.json"));
+        std::fs::copy(w.join("config.json"), blobs.join(&config_digest)).unwrap();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{config_digest}"), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{layer_digest}"), "size": layer_size}]
+        })
+        .to_string();
+        std::fs::write(w.join("manifest.json"), &manifest).unwrap();
+        let manifest_digest = sha256_file(&w.join("manifest.json"));
+        std::fs::copy(w.join("manifest.json"), blobs.join(&manifest_digest)).unwrap();
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{manifest_digest}"), "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": tag}}]
+        });
+        std::fs::write(w.join("layout/index.json"), index.to_string()).unwrap();
+        std::fs::write(
+            w.join("layout/oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        let certs = self.dir.path().join("certs.d");
+        let creds = format!("{USER}:{PASSWORD}");
+        run(Command::new("skopeo")
+            .args(["--insecure-policy", "copy", "--quiet", "--dest-cert-dir"])
+            .arg(&certs)
+            .args(["--dest-creds", &creds])
+            .arg(format!("oci:{}:{tag}", w.join("layout").display()))
+            .arg(format!("docker://{}/{repo}:{tag}", self.host)));
+        let digest = run(Command::new("skopeo")
+            .args(["inspect", "--format", "{{.Digest}}", "--cert-dir"])
+            .arg(&certs)
+            .args(["--creds", &creds])
+            .arg(format!("docker://{}/{repo}:{tag}", self.host)));
+        String::from_utf8(digest).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
