@@ -311,3 +311,135 @@ fn resolution_failures_deny_unless_breakglass_or_dry_run_and_exempt_images_cost_
     let r = mutate(&no_ca, &pod("web", &[&image], &json!({})), "w-7");
     assert_eq!(r["allowed"], false, "{r}");
 }
+
+/// The whole path through a real kube-apiserver: admit registered as a mutating and a
+/// validating webhook; `kubectl run` with a tag creates a Pod pinned to the digest, which the
+/// validating webhook admitted because that digest is attested.
+#[test]
+fn kubectl_run_by_tag_creates_a_pod_pinned_to_the_attested_digest() {
+    use support::kapi::Kapi;
+    let reg = Registry::start();
+    let digest = reg.push("team/app", "v1", "one");
+    let config = reg.docker_config(USER, PASSWORD);
+    let s = Server::start_webhook(&[
+        "--registry-ca-file",
+        path_str(&reg.ca_file()),
+        "--docker-config",
+        path_str(config.path()),
+    ]);
+    setup(&s, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
+    attest(&s, &format!("{}/team/app@{digest}", reg.host));
+
+    let k = Kapi::start("");
+    let ca = b64(&std::fs::read(s.data.path().join("ca.crt")).unwrap());
+    let url = |path: &str| format!("{}{path}", s.webhook.as_deref().unwrap());
+    let rules = json!([{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}]);
+    let configs = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+         "metadata": {"name": "admit-resolve"},
+         "webhooks": [{"name": "resolve.admit.dev", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": "Fail", "timeoutSeconds": 10, "reinvocationPolicy": "Never",
+            "clientConfig": {"url": url("/mutate"), "caBundle": ca}, "rules": rules}]},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+         "metadata": {"name": "admit-validate"},
+         "webhooks": [{"name": "validate.admit.dev", "admissionReviewVersions": ["v1"], "sideEffects": "NoneOnDryRun",
+            "failurePolicy": "Fail", "timeoutSeconds": 10,
+            "clientConfig": {"url": url("/validate"), "caBundle": ca}, "rules": rules}]}]});
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("webhooks.json");
+    std::fs::write(&f, configs.to_string()).unwrap();
+    let out = k.kubectl(&["apply", "-f", path_str(&f)]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+
+    // Once the API server calls the webhooks, an unknown tag is refused with the registry's
+    // error.
+    let start = std::time::Instant::now();
+    let refusal = loop {
+        let out = k.kubectl(&[
+            "run",
+            "missing",
+            "--image",
+            &format!("{}/team/app:nope", reg.host),
+            "--restart=Never",
+        ]);
+        let said = support::stderr(&out);
+        if !out.status.success() && said.contains("cannot resolve") {
+            break said;
+        }
+        if out.status.success() {
+            let _ = k.kubectl(&["delete", "pod", "missing", "--wait=false"]);
+        }
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the webhooks never took effect: {said}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    assert!(refusal.contains("manifest unknown"), "{refusal}");
+
+    let image = format!("{}/team/app:v1", reg.host);
+    let out = k.kubectl(&["run", "web", "--image", &image, "--restart=Never"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let out = k.kubectl(&[
+        "get",
+        "pod",
+        "web",
+        "-o",
+        "jsonpath={.spec.containers[0].image}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{image}@{digest}")
+    );
+}
+
+/// docker's credential helpers: `credHelpers` names `docker-credential-NAME`, run with the
+/// registry on stdin; its answer authenticates the resolution.
+#[test]
+fn a_docker_credential_helper_supplies_the_credentials() {
+    let reg = Registry::start();
+    let digest = reg.push("team/app", "v1", "one");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let asked = dir.path().join("asked");
+    let helper = bin.join("docker-credential-admit-test");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\ncat > {asked}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$(cat {asked})\"\n",
+            asked = asked.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.path().join("docker");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.json"),
+        json!({"credHelpers": {reg.host.clone(): "admit-test"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let s = Server::start_webhook_env(
+        &[
+            "--registry-ca-file",
+            path_str(&reg.ca_file()),
+            "--docker-config",
+            path_str(&config),
+        ],
+        &[("PATH", &path)],
+    );
+    setup(&s, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
+    let image = format!("{}/team/app:v1", reg.host);
+    let object = pod("web", &[&image], &json!({}));
+    let response = mutate(&s, &object, "h-1");
+    assert_eq!(response["allowed"], true, "{response}");
+    let patched = apply(&object, &response);
+    assert_eq!(
+        patched["spec"]["containers"][0]["image"],
+        format!("{image}@{digest}").as_str()
+    );
+    assert_eq!(std::fs::read_to_string(&asked).unwrap(), reg.host);
+}
