@@ -7,9 +7,11 @@
 //! Must not depend on: the policy engine, storage, the service or the webhook.
 
 mod credentials;
+mod metadata;
 mod resolve;
 
 pub use credentials::{Credentials, docker_config_dir};
+pub use metadata::ImageMetadata;
 pub use resolve::{Registry, RegistryConfig, Resolved};
 
 /// Why a registry could not answer.

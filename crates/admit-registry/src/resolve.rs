@@ -37,10 +37,12 @@ pub struct Resolved {
 
 /// A registry client with credentials and a tag cache.
 pub struct Registry {
-    client: Client,
-    credentials: Credentials,
+    pub(crate) client: Client,
+    pub(crate) credentials: Credentials,
     tag_ttl: Duration,
     tags: Mutex<HashMap<String, (String, Instant)>>,
+    /// Image metadata by `repository@digest` (a digest's content never changes).
+    pub(crate) by_digest: Mutex<HashMap<String, crate::ImageMetadata>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -53,7 +55,7 @@ impl std::fmt::Debug for Registry {
 }
 
 /// The cache never grows past this many tags (it is emptied, then refilled by use).
-const MAX_CACHED_TAGS: usize = 10_000;
+pub(crate) const MAX_CACHED_TAGS: usize = 10_000;
 
 impl Registry {
     pub fn new(config: RegistryConfig) -> Result<Self, RegistryError> {
@@ -85,6 +87,7 @@ impl Registry {
             credentials: Credentials::new(config.docker_config_dir.as_deref()),
             tag_ttl: config.tag_ttl,
             tags: Mutex::new(HashMap::new()),
+            by_digest: Mutex::new(HashMap::new()),
         })
     }
 

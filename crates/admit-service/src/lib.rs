@@ -65,6 +65,8 @@ pub struct Service {
     metrics: Arc<metrics::Metrics>,
     writes: tokio::sync::watch::Receiver<u64>,
     cluster: simulate::ClusterView,
+    /// Registry access for checks that read image metadata (`imageFreshnessCheck`).
+    registry: Option<Arc<admit_registry::Registry>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -85,6 +87,7 @@ impl Service {
             metrics,
             writes,
             cluster: simulate::ClusterView::default(),
+            registry: None,
             store,
             keys,
             clock,
@@ -111,6 +114,12 @@ impl Service {
     }
 
     /// Turns the admission caches off (every review verifies: the "cold" benchmark).
+    /// Lets checks that read image metadata (`imageFreshnessCheck`) reach registries.
+    pub fn with_registry(mut self, registry: Arc<admit_registry::Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
     pub fn without_admission_cache(mut self) -> Self {
         self.admission = admission::AdmissionCache::new(false);
         self

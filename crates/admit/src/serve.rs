@@ -253,7 +253,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             .unwrap_or_default();
         (d.as_secs(), d.subsec_nanos())
     });
-    let mut service = Service::new(store, keys, clock);
+    // Read now (its CA file too), so a bad setting stops the start.
+    let registry = args.registry.client()?;
+    let mut service = Service::new(store, keys, clock).with_registry(registry.clone());
     if args.no_admission_cache {
         service = service.without_admission_cache();
     }
@@ -337,7 +339,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         }
         Some(wl) => {
             let handle = axum_server::Handle::new();
-            let webhook = webhook(&args, *wl, service.clone(), kritis, handle.clone()).await?;
+            let webhook = webhook(
+                &args,
+                *wl,
+                service.clone(),
+                kritis,
+                registry,
+                handle.clone(),
+            )
+            .await?;
             grpc();
             let rx = stop_rx.clone();
             tokio::spawn(async move {
@@ -437,6 +447,7 @@ async fn webhook(
     addr: SocketAddr,
     service: Arc<Service>,
     kritis: Option<admit_webhook::KritisFeed>,
+    registry: Arc<admit_registry::Registry>,
     handle: axum_server::Handle<SocketAddr>,
 ) -> Result<impl std::future::Future<Output = Result<()>>> {
     use axum_server::tls_rustls::RustlsConfig;
@@ -473,7 +484,7 @@ async fn webhook(
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
-    let config = webhook_config(args, project, kritis, Some(args.registry.client()?));
+    let config = webhook_config(args, project, kritis, Some(registry));
     let app = traced(args, admit_webhook::router(service, config));
     crate::offline::stdout_line(&format!("admit webhook listening on https://{bound}"))?;
     tracing::info!(addr = %bound, "serving the admission webhook");

@@ -100,6 +100,17 @@ impl Registry {
     /// Builds a one-layer image whose only file says `content`, pushes it as `repo:tag` with
     /// skopeo, and returns the digest the registry serves for it (from `skopeo inspect`).
     pub(crate) fn push(&self, repo: &str, tag: &str, content: &str) -> String {
+        self.push_created(repo, tag, content, "2026-11-30T12:00:00Z")
+    }
+
+    /// [`Registry::push`] of an image whose config says it was `created` then.
+    pub(crate) fn push_created(
+        &self,
+        repo: &str,
+        tag: &str,
+        content: &str,
+        created: &str,
+    ) -> String {
         let work = tempfile::tempdir().unwrap();
         let w = work.path();
         let blobs = w.join("layout/blobs/sha256");
@@ -121,7 +132,7 @@ impl Registry {
         let layer_size = std::fs::metadata(&layer).unwrap().len();
         std::fs::copy(&layer, blobs.join(&layer_digest)).unwrap();
         let config = serde_json::json!({
-            "created": "2026-11-30T12:00:00Z", "architecture": "amd64", "os": "linux",
+            "created": created, "architecture": "amd64", "os": "linux",
             "config": {"Entrypoint": ["/content.txt"]},
             "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{diff_id}")]}
         })
