@@ -217,6 +217,28 @@ impl PkixKey {
         })
     }
 
+    /// Parses a cosign public key (`cosign.pub`), whose PEM names no algorithm: the one
+    /// cosign signs with for that kind of key (ECDSA with SHA-256/384/512 by curve,
+    /// RSA PKCS#1 v1.5 with SHA-256, Ed25519).
+    pub fn from_cosign_pem(pem: &str) -> Result<Self, CryptoError> {
+        use admit_model::SignatureAlgorithm as A;
+        let algorithm = match classify(&pem_to_der(pem)?)? {
+            KeyKind::EcP256 => A::EcdsaP256Sha256,
+            KeyKind::EcP384 => A::EcdsaP384Sha384,
+            KeyKind::EcP521 => A::EcdsaP521Sha512,
+            KeyKind::Rsa { bits: 2048 } => A::RsaSignPkcs12048Sha256,
+            KeyKind::Rsa { bits: 3072 } => A::RsaSignPkcs13072Sha256,
+            KeyKind::Rsa { bits: 4096 } => A::RsaSignPkcs14096Sha256,
+            KeyKind::Ed25519 => A::EcSignEd25519,
+            other => {
+                return Err(CryptoError::UnsupportedKey(format!(
+                    "{other} is not a key cosign signs with"
+                )));
+            }
+        };
+        Self::from_pem(pem, algorithm)
+    }
+
     pub fn kind(&self) -> KeyKind {
         self.kind
     }

@@ -9,6 +9,7 @@
 //! crates.
 
 mod attest;
+mod cosign;
 mod decision;
 mod engine;
 mod error;
@@ -21,6 +22,7 @@ mod validate;
 mod vulnz;
 
 pub use attest::{CompiledAttestor, Satisfied};
+pub use cosign::{CosignKey, CosignSignature, verify_cosign};
 pub use decision::{Basis, Decision, Failure, ImageDecision, Verdict};
 pub use engine::{CompiledPolicy, Evidence, Request};
 pub use error::{PolicyError, Violation};

@@ -6,10 +6,12 @@
 //! Built on `oci-client` (OCI distribution: token and basic auth, manifest HEAD/GET).
 //! Must not depend on: the policy engine, storage, the service or the webhook.
 
+pub mod cosign;
 mod credentials;
 mod metadata;
 mod resolve;
 
+pub use cosign::{CosignSignatures, SignatureLayer};
 pub use credentials::{Credentials, docker_config_dir};
 pub use metadata::ImageMetadata;
 pub use resolve::{Registry, RegistryConfig, Resolved};

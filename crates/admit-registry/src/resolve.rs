@@ -39,8 +39,10 @@ pub struct Resolved {
 pub struct Registry {
     pub(crate) client: Client,
     pub(crate) credentials: Credentials,
-    tag_ttl: Duration,
+    pub(crate) tag_ttl: Duration,
     tags: Mutex<HashMap<String, (String, Instant)>>,
+    /// Signature lookups by `.sig` location, for the tag cache's lifetime.
+    pub(crate) signatures: Mutex<HashMap<String, (crate::CosignSignatures, Instant)>>,
     /// Image metadata by `repository@digest` (a digest's content never changes).
     pub(crate) by_digest: Mutex<HashMap<String, crate::ImageMetadata>>,
 }
@@ -88,6 +90,7 @@ impl Registry {
             tag_ttl: config.tag_ttl,
             tags: Mutex::new(HashMap::new()),
             by_digest: Mutex::new(HashMap::new()),
+            signatures: Mutex::new(HashMap::new()),
         })
     }
 

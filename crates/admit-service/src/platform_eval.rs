@@ -402,7 +402,10 @@ impl Service {
         if let Some(f) = check.get("imageFreshnessCheck") {
             return Ok(self.image_freshness(f, image).await);
         }
-        for k in ["sigstoreSignatureCheck", "slsaCheck"] {
+        if let Some(c) = check.get("sigstoreSignatureCheck") {
+            return Ok(self.sigstore_signature(c, image).await);
+        }
+        for k in ["slsaCheck"] {
             if check.get(k).is_some() {
                 return Ok((
                     "ERROR",
@@ -467,6 +470,97 @@ impl Service {
                     "built {when} ({age_days} days ago, by the image config's `created` time; the registry reports no upload time), older than maxUploadAgeDays {max_days}"
                 ),
             )
+        }
+    }
+
+    /// `sigstoreSignatureCheck`: a cosign signature stored with the image (sigstore's
+    /// tag-based layout) that a key of one of the check's authorities verifies, over a payload
+    /// naming this digest.
+    async fn sigstore_signature(&self, check: &Value, image: &ImageRef) -> Outcome {
+        let mut keys = Vec::new();
+        for (i, a) in check["sigstoreAuthorities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let name = a["displayName"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .map_or_else(
+                    || format!("authority {i}"),
+                    |n| format!("authority {i} ({n})"),
+                );
+            for (j, k) in a["publicKeySet"]["publicKeys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                match admit_crypto::PkixKey::from_cosign_pem(
+                    k["publicKeyPem"].as_str().unwrap_or(""),
+                ) {
+                    Ok(key) => keys.push(admit_policy::CosignKey {
+                        label: format!("{name}, key {j}"),
+                        key,
+                    }),
+                    Err(e) => {
+                        return (
+                            "ERROR",
+                            format!("sigstoreAuthorities[{i}].publicKeySet.publicKeys[{j}]: {e}"),
+                        );
+                    }
+                }
+            }
+        }
+        let Some(registry) = &self.registry else {
+            return (
+                "ERROR",
+                "sigstoreSignatureCheck needs registry access, which this server is not configured with"
+                    .into(),
+            );
+        };
+        let Some(digest) = image.digest() else {
+            return (
+                "NON_CONFORMANT",
+                "sigstoreSignatureCheck needs the image pinned by digest".into(),
+            );
+        };
+        let pinned = format!("{}@{digest}", image.repository());
+        let found = match registry
+            .cosign_signatures(&pinned, std::time::Duration::from_secs(5))
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return ("ERROR", format!("sigstoreSignatureCheck: {e}")),
+        };
+        let signatures: Vec<admit_policy::CosignSignature<'_>> = found
+            .layers
+            .iter()
+            .map(|l| admit_policy::CosignSignature {
+                payload: &l.payload,
+                signature: l
+                    .annotations
+                    .get(admit_registry::cosign::SIGNATURE_ANNOTATION)
+                    .map(String::as_str),
+                certificate: l
+                    .annotations
+                    .get(admit_registry::cosign::CERTIFICATE_ANNOTATION)
+                    .map(String::as_str),
+            })
+            .collect();
+        match admit_policy::verify_cosign(&signatures, digest, &keys) {
+            Ok((i, label)) => (
+                "CONFORMANT",
+                format!(
+                    "cosign signature {i} at {} verified by {label}",
+                    found.location
+                ),
+            ),
+            Err(reasons) => (
+                "NON_CONFORMANT",
+                format!("{}: {}", found.location, reasons.join("; ")),
+            ),
         }
     }
 

@@ -114,6 +114,24 @@ fn check_check(field: &str, c: &Value) -> Result<(), ServiceError> {
         "imageFreshnessCheck" if v["maxUploadAgeDays"].as_i64().unwrap_or(0) <= 0 => {
             return Err(bad(&format!("{f}.maxUploadAgeDays"), "must be > 0"));
         }
+        "sigstoreSignatureCheck" => {
+            let authorities = v["sigstoreAuthorities"]
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| bad(&format!("{f}.sigstoreAuthorities"), "required"))?;
+            for (i, a) in authorities.iter().enumerate() {
+                let at = format!("{f}.sigstoreAuthorities[{i}].publicKeySet.publicKeys");
+                let keys = a["publicKeySet"]["publicKeys"]
+                    .as_array()
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| bad(&at, "must have at least one entry"))?;
+                for (j, k) in keys.iter().enumerate() {
+                    let pem = k["publicKeyPem"].as_str().unwrap_or_default();
+                    admit_crypto::PkixKey::from_cosign_pem(pem)
+                        .map_err(|e| bad(&format!("{at}[{j}].publicKeyPem"), e.to_string()))?;
+                }
+            }
+        }
         "trustedDirectoryCheck" => {
             let pats = v["trustedDirPatterns"]
                 .as_array()

@@ -106,3 +106,118 @@ fn admit_model_now() -> (u64, u32) {
         .unwrap();
     (d.as_secs(), d.subsec_nanos())
 }
+
+fn cosign_payload(repo: &str, digest: &str) -> Vec<u8> {
+    // What `cosign sign` writes (sigstore/cosign specs/SIGNATURE_SPEC.md, "Simple Signing").
+    json!({"critical": {"identity": {"docker-reference": repo}, "image": {"docker-manifest-digest": digest},
+        "type": "cosign container image signature"}, "optional": null})
+    .to_string()
+    .into_bytes()
+}
+
+fn signed(
+    key: &admit_testkit::OpensslKey,
+    payload: Vec<u8>,
+) -> (Vec<u8>, serde_json::Map<String, Value>) {
+    use base64::Engine as _;
+    let sig = key.sign(admit_testkit::SigMode::Dgst("sha256"), &payload);
+    let mut a = serde_json::Map::new();
+    a.insert(
+        "dev.cosignproject.cosign/signature".into(),
+        json!(base64::engine::general_purpose::STANDARD.encode(sig)),
+    );
+    (payload, a)
+}
+
+#[test]
+fn sigstore_signature_check_verifies_cosign_signatures_stored_in_the_registry() {
+    let reg = Registry::start();
+    let signed_digest = reg.push("team/app", "signed", "one");
+    let other_digest = reg.push("team/app", "other", "two");
+    let unsigned_digest = reg.push("team/app", "unsigned", "three");
+    let repo = format!("{}/team/app", reg.host);
+    let key = admit_testkit::OpensslKey::generate("p256");
+    let stranger = admit_testkit::OpensslKey::generate("p256");
+    // A valid signature by `key`; for the other image, one by a stranger and one by `key` over
+    // the wrong digest (a replayed signature).
+    reg.push_cosign(
+        "team/app",
+        &signed_digest,
+        &[signed(&key, cosign_payload(&repo, &signed_digest))],
+    );
+    reg.push_cosign(
+        "team/app",
+        &other_digest,
+        &[
+            signed(&stranger, cosign_payload(&repo, &other_digest)),
+            signed(&key, cosign_payload(&repo, &signed_digest)),
+        ],
+    );
+    let config = reg.docker_config(USER, PASSWORD);
+    let s = Server::start_args(&[
+        "--registry-ca-file",
+        path_str(&reg.ca_file()),
+        "--docker-config",
+        path_str(config.path()),
+    ]);
+    let policy = |pem: &str| {
+        json!({"gkePolicy": {"checkSets": [{"displayName": "signed", "checks": [
+            {"displayName": "cosign", "sigstoreSignatureCheck": {"sigstoreAuthorities": [
+                {"displayName": "release", "publicKeySet": {"publicKeys": [{"publicKeyPem": pem}]}}]}}]}]}})
+    };
+    s.curl(
+        "POST",
+        "/v1/projects/my-proj/platforms/gke/policies?policyId=fresh",
+        Some(&policy(&key.public_pem).to_string()),
+    );
+
+    let r = evaluate(&s, &format!("{repo}@{signed_digest}"));
+    assert_eq!(r["verdict"], "CONFORMANT", "{r}");
+    let (_, why) = check_result(&r);
+    assert!(
+        why.contains("verified by authority 0 (release), key 0")
+            && why.contains(&format!("sha256-{}.sig", &signed_digest[7..])),
+        "{why}"
+    );
+
+    let r = evaluate(&s, &format!("{repo}@{other_digest}"));
+    assert_eq!(r["verdict"], "NON_CONFORMANT", "{r}");
+    let (_, why) = check_result(&r);
+    assert!(
+        why.contains("signature 0 is not verified by any trusted key"),
+        "{why}"
+    );
+    assert!(
+        why.contains(&format!(
+            "signature 1 signs {signed_digest}, not {other_digest}"
+        )),
+        "{why}"
+    );
+
+    let r = evaluate(&s, &format!("{repo}@{unsigned_digest}"));
+    assert_eq!(r["verdict"], "NON_CONFORMANT", "{r}");
+    assert!(
+        check_result(&r)
+            .1
+            .contains("no cosign signatures are stored"),
+        "{r}"
+    );
+
+    // A key that is not a key is refused when the policy is written, naming the field.
+    let (code, err) = s.call(
+        "PUT",
+        "/v1/projects/my-proj/platforms/gke/policies/fresh",
+        Some(&policy("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").to_string()),
+    );
+    assert_eq!(code, 400, "{err}");
+    assert!(
+        err.to_string()
+            .contains("sigstoreAuthorities[0].publicKeySet.publicKeys[0].publicKeyPem"),
+        "{err}"
+    );
+
+    // Warm: the signatures were cached, so the verdict stands with the registry gone.
+    drop(reg);
+    let r = evaluate(&s, &format!("{repo}@{signed_digest}"));
+    assert_eq!(r["verdict"], "CONFORMANT", "{r}");
+}

@@ -113,8 +113,6 @@ impl Registry {
     ) -> String {
         let work = tempfile::tempdir().unwrap();
         let w = work.path();
-        let blobs = w.join("layout/blobs/sha256");
-        std::fs::create_dir_all(&blobs).unwrap();
         std::fs::create_dir_all(w.join("root")).unwrap();
         std::fs::write(w.join("root/content.txt"), content).unwrap();
         run(Command::new("tar")
@@ -127,31 +125,96 @@ impl Registry {
         run(Command::new("gzip")
             .args(["-n", "-k"])
             .arg(w.join("layer.tar")));
-        let layer = w.join("layer.tar.gz");
-        let layer_digest = sha256_file(&layer);
-        let layer_size = std::fs::metadata(&layer).unwrap().len();
-        std::fs::copy(&layer, blobs.join(&layer_digest)).unwrap();
+        let layer = std::fs::read(w.join("layer.tar.gz")).unwrap();
         let config = serde_json::json!({
             "created": created, "architecture": "amd64", "os": "linux",
             "config": {"Entrypoint": ["/content.txt"]},
             "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{diff_id}")]}
-        })
-        .to_string();
-        std::fs::write(w.join("config.json"), &config).unwrap();
-        let config_digest = sha256_file(&w.join("config.json"));
-        std::fs::copy(w.join("config.json"), blobs.join(&config_digest)).unwrap();
+        });
+        self.push_manifest(
+            repo,
+            tag,
+            &config,
+            &[Layer {
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip",
+                data: layer,
+                annotations: serde_json::Map::new(),
+            }],
+        )
+    }
+
+    /// Stores cosign signatures for `repo@digest` exactly as cosign lays them out (sigstore's
+    /// `specs/SIGNATURE_SPEC.md`): an OCI image manifest tagged `sha256-HEX.sig` whose layers
+    /// are the payloads (`application/vnd.dev.cosign.simplesigning.v1+json`) with the
+    /// signature (and certificate, bundle …) as layer annotations. Returns the manifest digest.
+    pub(crate) fn push_cosign(
+        &self,
+        repo: &str,
+        digest: &str,
+        signatures: &[(Vec<u8>, serde_json::Map<String, serde_json::Value>)],
+    ) -> String {
+        let layers: Vec<Layer> = signatures
+            .iter()
+            .map(|(payload, annotations)| Layer {
+                media_type: "application/vnd.dev.cosign.simplesigning.v1+json",
+                data: payload.clone(),
+                annotations: annotations.clone(),
+            })
+            .collect();
+        let diff_ids: Vec<String> = layers
+            .iter()
+            .map(|l| format!("sha256:{}", sha256_bytes(&l.data)))
+            .collect();
+        // The config cosign writes: empty but for the layers' diff ids.
+        let config = serde_json::json!({
+            "architecture": "", "created": "0001-01-01T00:00:00Z",
+            "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {}
+        });
+        let tag = format!("{}.sig", digest.replace(':', "-"));
+        self.push_manifest(repo, &tag, &config, &layers)
+    }
+
+    /// Writes an OCI layout holding one manifest (config + layers) and pushes it byte for byte
+    /// (`--preserve-digests`) as `repo:tag`; returns the digest the registry serves.
+    fn push_manifest(
+        &self,
+        repo: &str,
+        tag: &str,
+        config: &serde_json::Value,
+        layers: &[Layer],
+    ) -> String {
+        let work = tempfile::tempdir().unwrap();
+        let w = work.path();
+        let blobs = w.join("layout/blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| {
+            let d = sha256_bytes(data);
+            std::fs::write(blobs.join(&d), data).unwrap();
+            format!("sha256:{d}")
+        };
+        let config = config.to_string();
+        let config_digest = put(config.as_bytes());
+        let layer_descriptors: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|l| {
+                let mut d = serde_json::json!({"mediaType": l.media_type, "digest": put(&l.data), "size": l.data.len()});
+                if !l.annotations.is_empty() {
+                    d["annotations"] = serde_json::Value::Object(l.annotations.clone());
+                }
+                d
+            })
+            .collect();
         let manifest = serde_json::json!({
             "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{config_digest}"), "size": config.len()},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{layer_digest}"), "size": layer_size}]
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": layer_descriptors
         })
         .to_string();
-        std::fs::write(w.join("manifest.json"), &manifest).unwrap();
-        let manifest_digest = sha256_file(&w.join("manifest.json"));
-        std::fs::copy(w.join("manifest.json"), blobs.join(&manifest_digest)).unwrap();
+        let manifest_digest = put(manifest.as_bytes());
         let index = serde_json::json!({
             "schemaVersion": 2,
-            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{manifest_digest}"), "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": tag}}]
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": tag}}]
         });
         std::fs::write(w.join("layout/index.json"), index.to_string()).unwrap();
         std::fs::write(
@@ -162,18 +225,44 @@ impl Registry {
         let certs = self.dir.path().join("certs.d");
         let creds = format!("{USER}:{PASSWORD}");
         run(Command::new("skopeo")
-            .args(["--insecure-policy", "copy", "--quiet", "--dest-cert-dir"])
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                "--preserve-digests",
+                "--dest-cert-dir",
+            ])
             .arg(&certs)
             .args(["--dest-creds", &creds])
             .arg(format!("oci:{}:{tag}", w.join("layout").display()))
             .arg(format!("docker://{}/{repo}:{tag}", self.host)));
         let digest = run(Command::new("skopeo")
-            .args(["inspect", "--format", "{{.Digest}}", "--cert-dir"])
+            .args(["inspect", "--raw", "--cert-dir"])
             .arg(&certs)
             .args(["--creds", &creds])
             .arg(format!("docker://{}/{repo}:{tag}", self.host)));
-        String::from_utf8(digest).unwrap().trim().to_owned()
+        // The manifest as served, hashed: the digest clients see.
+        format!("sha256:{}", sha256_bytes(&digest))
     }
+}
+
+/// One layer of a pushed manifest.
+pub(crate) struct Layer {
+    pub(crate) media_type: &'static str,
+    pub(crate) data: Vec<u8>,
+    pub(crate) annotations: serde_json::Map<String, serde_json::Value>,
+}
+
+fn sha256_bytes(data: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
 }
 
 impl Drop for Registry {

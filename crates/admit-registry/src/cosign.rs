@@ -1,0 +1,185 @@
+//! cosign signatures as sigstore's specification stores them (`specs/SIGNATURE_SPEC.md` in
+//! sigstore/cosign, "Tag-based Discovery" and "OCI Image Manifest V1"): for an image
+//! `repo@sha256:HEX`, an OCI image manifest tagged `repo:sha256-HEX.sig` whose layers each hold
+//! one signed payload (media type `application/vnd.dev.cosign.simplesigning.v1+json`) with the
+//! signature and its optional certificate, chain and Rekor bundle as layer annotations.
+//!
+//! Lookups are cached: the `.sig` tag for the tag cache's lifetime (new signatures show up
+//! after it), each signature manifest by its digest (content never changes).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use oci_client::Reference;
+use oci_client::errors::OciDistributionError;
+
+use crate::resolve::MAX_CACHED_TAGS;
+use crate::{Registry, RegistryError};
+
+/// The media type of a cosign simple-signing payload layer.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The layer annotation holding the base64 signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The layer annotation holding the signing certificate (keyless signatures).
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// The layer annotation holding the certificate's chain.
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// The layer annotation holding the Rekor bundle (offline inclusion proof).
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// One signature layer: the payload bytes and the layer's annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLayer {
+    pub payload: Vec<u8>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The signatures stored for one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CosignSignatures {
+    /// `repo:sha256-HEX.sig`, where they were looked for.
+    pub location: String,
+    /// The signature manifest's digest (`None`: no signatures are stored).
+    pub manifest_digest: Option<String>,
+    pub layers: Vec<SignatureLayer>,
+    /// Whether the answer came from the cache (no registry call).
+    pub cached: bool,
+}
+
+fn registry_error(registry: &str, image: &str, e: &OciDistributionError) -> RegistryError {
+    RegistryError::Registry {
+        registry: registry.to_owned(),
+        image: image.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+fn not_found(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|x| {
+            matches!(
+                x.code,
+                oci_client::errors::OciErrorCode::ManifestUnknown
+                    | oci_client::errors::OciErrorCode::NameUnknown
+            )
+        }),
+        _ => false,
+    }
+}
+
+impl Registry {
+    /// The cosign signatures stored for `image`, which must be pinned by digest.
+    pub async fn cosign_signatures(
+        &self,
+        image: &str,
+        deadline: Duration,
+    ) -> Result<CosignSignatures, RegistryError> {
+        let reference =
+            Reference::try_from(image).map_err(|e| RegistryError::InvalidReference {
+                image: image.to_owned(),
+                message: e.to_string(),
+            })?;
+        let Some(digest) = reference.digest() else {
+            return Err(RegistryError::InvalidReference {
+                image: image.to_owned(),
+                message: "not pinned by digest".into(),
+            });
+        };
+        let tag = format!("{}.sig", digest.replace(':', "-"));
+        let sig_ref = Reference::with_tag(
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+            tag,
+        );
+        let location = sig_ref.whole();
+        if let Some(found) = self.cached_signatures(&location) {
+            return Ok(found);
+        }
+        let registry = reference.resolve_registry().to_owned();
+        let call = async {
+            let auth = self.credentials.for_registry(&registry, deadline).await?;
+            let (manifest, manifest_digest) =
+                match self.client.pull_image_manifest(&sig_ref, &auth).await {
+                    Ok(m) => m,
+                    Err(e) if not_found(&e) => {
+                        return Ok(CosignSignatures {
+                            location: location.clone(),
+                            manifest_digest: None,
+                            layers: vec![],
+                            cached: false,
+                        });
+                    }
+                    Err(e) => return Err(registry_error(&registry, image, &e)),
+                };
+            let mut layers = Vec::new();
+            for layer in &manifest.layers {
+                if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+                    continue;
+                }
+                // A payload is a few hundred bytes; anything large is not one.
+                if layer.size > 1 << 20 {
+                    continue;
+                }
+                let mut payload = Vec::new();
+                self.client
+                    .pull_blob(&sig_ref, layer, &mut payload)
+                    .await
+                    .map_err(|e| registry_error(&registry, image, &e))?;
+                layers.push(SignatureLayer {
+                    payload,
+                    annotations: layer
+                        .annotations
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect(),
+                });
+            }
+            Ok(CosignSignatures {
+                location: location.clone(),
+                manifest_digest: Some(manifest_digest),
+                layers,
+                cached: false,
+            })
+        };
+        let found =
+            tokio::time::timeout(deadline, call)
+                .await
+                .map_err(|_| RegistryError::Timeout {
+                    registry: registry.clone(),
+                    image: image.to_owned(),
+                    millis: deadline.as_millis(),
+                })??;
+        self.remember_signatures(location, &found);
+        Ok(found)
+    }
+
+    fn cached_signatures(&self, location: &str) -> Option<CosignSignatures> {
+        let cache = self
+            .signatures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .get(location)
+            .filter(|(_, at)| at.elapsed() < self.tag_ttl)
+            .map(|(s, _)| CosignSignatures {
+                cached: true,
+                ..s.clone()
+            })
+    }
+
+    fn remember_signatures(&self, location: String, found: &CosignSignatures) {
+        if self.tag_ttl.is_zero() {
+            return;
+        }
+        let mut cache = self
+            .signatures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= MAX_CACHED_TAGS {
+            cache.clear();
+        }
+        cache.insert(location, (found.clone(), Instant::now()));
+    }
+}
