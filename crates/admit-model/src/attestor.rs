@@ -106,6 +106,15 @@ pub struct AttestorPublicKey {
         skip_serializing_if = "Option::is_none"
     )]
     pub admit_validity: Option<KeyValidity>,
+    /// admit extension: `true` makes this PKIX key a cosign key, so a cosign signature it
+    /// made over the image's digest, stored in the registry as cosign stores it, also
+    /// satisfies the attestor. Omitted on an update: kept; `false`: cleared.
+    #[serde(
+        default,
+        rename = "admitCosign",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admit_cosign: Option<bool>,
 }
 
 /// The Grafeas note whose occurrences are this attestor's attestations, and its keys.

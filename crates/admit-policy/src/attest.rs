@@ -25,6 +25,8 @@ struct CompiledKey {
     material: KeyMaterial,
     not_before: Option<(Instant, String)>,
     not_after: Option<(Instant, String)>,
+    /// admit extension: a cosign key (its registry signatures also count).
+    cosign: bool,
 }
 
 /// An attestor with its keys parsed and their ids assigned, ready to verify.
@@ -124,11 +126,19 @@ impl CompiledAttestor {
                     ));
                 }
             };
+            let cosign = k.admit_cosign == Some(true);
+            if cosign && !matches!(material, KeyMaterial::Pkix(_)) {
+                return Err(bad(
+                    format!("{field}.admitCosign"),
+                    "only a pkixPublicKey can be a cosign key".into(),
+                ));
+            }
             keys.push(CompiledKey {
                 id,
                 material,
                 not_before,
                 not_after,
+                cosign,
             });
         }
         Ok(CompiledAttestor {
@@ -144,6 +154,28 @@ impl CompiledAttestor {
             KeyMaterial::Pgp(_) => k.id.eq_ignore_ascii_case(id),
             KeyMaterial::Pkix(_) => k.id == id,
         })
+    }
+
+    /// The cosign keys (admit extension) that may vouch now: PKIX keys marked `admitCosign`,
+    /// not revoked. A key with a validity window is left out: a registry signature carries no
+    /// time the server recorded.
+    pub fn cosign_keys(&self) -> Vec<crate::CosignKey> {
+        self.keys
+            .iter()
+            .filter(|k| k.cosign && self.trusted_at(k, None).is_ok())
+            .filter_map(|k| match &k.material {
+                KeyMaterial::Pkix(key) => Some(crate::CosignKey {
+                    label: k.id.clone(),
+                    key: key.clone(),
+                }),
+                KeyMaterial::Pgp(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether any key is a cosign key (so registry signatures are worth fetching).
+    pub fn has_cosign_keys(&self) -> bool {
+        self.keys.iter().any(|k| k.cosign)
     }
 
     /// Whether the key `id` may vouch for an attestation the server recorded at `created`:

@@ -301,7 +301,12 @@ impl Service {
                 if image.digest().is_none() || policy.is_exempt(&image) {
                     continue;
                 }
-                let r = self.verify_for(attestor, &etag, &image).await?;
+                let r = match self.verify_for(attestor, &etag, &image).await? {
+                    Err(reasons) if attestor.has_cosign_keys() => {
+                        self.with_cosign_evidence(attestor, &image, reasons).await
+                    }
+                    r => r,
+                };
                 evidence.add_verified(&name, &image, r);
             }
             evidence.add_compiled_attestor(Arc::clone(attestor));

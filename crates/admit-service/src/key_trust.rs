@@ -1,6 +1,7 @@
 //! admit's key-trust extensions to the attestor (documented in the README): a validity window
-//! per key (`publicKeys[].admitValidity {notBefore, notAfter}`) and revoked key ids
-//! (`admitRevokedKeys [{keyId, revokeTime, reason}]`). gcloud does not know them; a gcloud
+//! per key (`publicKeys[].admitValidity {notBefore, notAfter}`), cosign keys
+//! (`publicKeys[].admitCosign`) and revoked key ids (`admitRevokedKeys [{keyId, revokeTime,
+//! reason}]`). gcloud does not know them; a gcloud
 //! update of the attestor (GET, change, PUT) may send them back or not, so a PUT that omits
 //! them keeps what is stored: a validity is cleared only by sending `admitValidity: {}`, and a
 //! revocation is never undone (the server stamps its time; the key id stays revoked even if the
@@ -29,6 +30,15 @@ pub(crate) fn merge(
 ) -> Result<(), ServiceError> {
     if let Some(note) = incoming.user_owned_grafeas_note.as_mut() {
         for (i, key) in note.public_keys.iter_mut().enumerate() {
+            // admitCosign: sent `true` sets it, `false` clears it, omitted keeps the stored.
+            key.admit_cosign = match key.admit_cosign {
+                Some(true) => Some(true),
+                Some(false) => None,
+                None => current
+                    .and_then(|c| c.user_owned_grafeas_note.as_ref())
+                    .and_then(|n| n.public_keys.iter().find(|k| k.id == key.id))
+                    .and_then(|k| k.admit_cosign),
+            };
             let field = format!("userOwnedGrafeasNote.publicKeys[{i}].admitValidity");
             match key.admit_validity.take() {
                 // Sent empty: cleared.

@@ -9,6 +9,7 @@ mod admission;
 mod attestors;
 mod audit_log;
 mod cloud_run;
+mod cosign_evidence;
 mod custom_roles;
 mod error;
 mod iam;

@@ -57,7 +57,12 @@ pub(crate) fn record(
                         other => json!({"scope": other.to_string()}),
                     };
                     let digest = i.resolved.as_deref().and_then(|r| r.rsplit_once('@')).map(|(_, d)| d.to_owned());
-                    json!({
+                    // Which attestation (or cosign signature) and key satisfied each attestor.
+                    let satisfied = match &i.basis {
+                        Basis::Rule { satisfied_by, .. } if !satisfied_by.is_empty() => json!(satisfied_by),
+                        _ => Value::Null,
+                    };
+                    let mut image = json!({
                         "image": i.image,
                         "resolved": i.resolved,
                         "digest": digest,
@@ -65,7 +70,11 @@ pub(crate) fn record(
                         "rule": rule,
                         "reasons": i.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
                         "failures": i.failures.iter().map(|f| json!({"attestor": f.attestor, "message": f.message})).collect::<Vec<_>>(),
-                    })
+                    });
+                    if !satisfied.is_null() {
+                        image["satisfiedBy"] = satisfied;
+                    }
+                    image
                 })
                 .collect()
         })

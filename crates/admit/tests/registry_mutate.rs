@@ -443,3 +443,151 @@ fn a_docker_credential_helper_supplies_the_credentials() {
     );
     assert_eq!(std::fs::read_to_string(&asked).unwrap(), reg.host);
 }
+
+/// admit extension: an attestor key marked `admitCosign` is a cosign key, so a cosign
+/// signature stored in the registry satisfies that attestor. One policy then demands a
+/// Grafeas attestation by CI and a cosign signature by the release key.
+#[test]
+fn one_policy_demands_a_grafeas_attestation_and_a_cosign_signature() {
+    let reg = Registry::start();
+    let digest = reg.push("team/app", "v1", "one");
+    let config = reg.docker_config(USER, PASSWORD);
+    let s = Server::start_webhook(&[
+        "--registry-ca-file",
+        path_str(&reg.ca_file()),
+        "--docker-config",
+        path_str(config.path()),
+        "--registry-tag-cache-seconds",
+        "0",
+    ]);
+    let release = OpensslKey::generate("p256");
+    let p = s.project.clone();
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/notes?noteId=release"),
+        Some(r#"{"attestation":{"hint":{"humanReadableName":"release"}}}"#),
+    );
+    let cosign_attestor = json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/release"),
+        "publicKeys": [{"pkixPublicKey": {"publicKeyPem": release.public_pem, "signatureAlgorithm": "ECDSA_P256_SHA256"}, "admitCosign": true}]}});
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/attestors?attestorId=signed-by-release"),
+        Some(&cosign_attestor.to_string()),
+    );
+    let mut policy = require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]);
+    policy["defaultAdmissionRule"]["requireAttestationsBy"] = json!([
+        "projects/my-proj/attestors/built-by-ci",
+        "projects/my-proj/attestors/signed-by-release"
+    ]);
+    setup(&s, &policy);
+    // The extension round-trips through the API.
+    let a = s.curl(
+        "GET",
+        &format!("/v1/projects/{p}/attestors/signed-by-release"),
+        None,
+    );
+    assert_eq!(
+        a["userOwnedGrafeasNote"]["publicKeys"][0]["admitCosign"], true,
+        "{a}"
+    );
+
+    // An update that does not know the extension (gcloud's) keeps it.
+    let mut plain = a;
+    plain["userOwnedGrafeasNote"]["publicKeys"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("admitCosign");
+    plain["description"] = json!("release signing");
+    let updated = s.curl(
+        "PUT",
+        &format!("/v1/projects/{p}/attestors/signed-by-release"),
+        Some(&plain.to_string()),
+    );
+    assert_eq!(
+        updated["userOwnedGrafeasNote"]["publicKeys"][0]["admitCosign"], true,
+        "{updated}"
+    );
+
+    let image = format!("{}/team/app:v1", reg.host);
+    let object = apply(
+        &pod("web", &[&image], &json!({})),
+        &mutate(&s, &pod("web", &[&image], &json!({})), "c-0"),
+    );
+    let pinned = format!("{}/team/app@{digest}", reg.host);
+    let verdict = |uid: &str| {
+        let r = s.review(&review_of(&object, uid));
+        (
+            r["response"]["allowed"].as_bool().unwrap(),
+            r["response"]["status"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    // Neither: both attestors are named in the denial, the cosign one with where it looked.
+    let (allowed, why) = verdict("c-1");
+    assert!(!allowed);
+    assert!(why.contains("no cosign signatures are stored"), "{why}");
+    // The Grafeas attestation alone is not enough.
+    attest(&s, &pinned);
+    let (allowed, why) = verdict("c-2");
+    assert!(!allowed, "{why}");
+    assert!(why.contains("signed-by-release"), "{why}");
+    // A cosign signature by another key is not either.
+    let stranger = OpensslKey::generate("p256");
+    let payload = json!({"critical": {"identity": {"docker-reference": format!("{}/team/app", reg.host)},
+        "image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"}, "optional": null})
+    .to_string()
+    .into_bytes();
+    let layer = |k: &OpensslKey| {
+        let mut a = serde_json::Map::new();
+        a.insert(
+            "dev.cosignproject.cosign/signature".into(),
+            json!(b64(&k.sign(SigMode::Dgst("sha256"), &payload))),
+        );
+        (payload.clone(), a)
+    };
+    reg.push_cosign("team/app", &digest, &[layer(&stranger)]);
+    let (allowed, why) = verdict("c-3");
+    assert!(!allowed);
+    assert!(
+        why.contains("signature 0 is not verified by any trusted key"),
+        "{why}"
+    );
+    // cosign's layout holds every signature of the image: the release key's signature joins.
+    reg.push_cosign("team/app", &digest, &[layer(&stranger), layer(&release)]);
+    let (allowed, why) = verdict("c-4");
+    assert!(allowed, "{why}");
+    // The audit record says which signature satisfied the attestor.
+    let start = std::time::Instant::now();
+    while !s
+        .stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("c-4") && l.contains(&format!("sha256-{}.sig#1", &digest[7..])))
+    {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "{:?}",
+            s.stdout.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Revoking the release key takes the signature's weight away.
+    let mut revoked = s.curl(
+        "GET",
+        &format!("/v1/projects/{p}/attestors/signed-by-release"),
+        None,
+    );
+    let key_id = revoked["userOwnedGrafeasNote"]["publicKeys"][0]["id"].clone();
+    revoked["admitRevokedKeys"] = json!([{"keyId": key_id, "reason": "leaked"}]);
+    s.curl(
+        "PUT",
+        &format!("/v1/projects/{p}/attestors/signed-by-release"),
+        Some(&revoked.to_string()),
+    );
+    let (allowed, why) = verdict("c-5");
+    assert!(!allowed, "{why}");
+    assert!(why.contains("revoked"), "{why}");
+}
