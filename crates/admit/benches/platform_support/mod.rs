@@ -1,6 +1,8 @@
 //! The pieces of the platform benchmark: key material, a real `admit serve` with its webhook,
 //! `wrk`, the in-process store-scale driver, and the report.
 
+#![allow(dead_code, reason = "each bench binary uses part of the shared pieces")]
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -201,7 +203,7 @@ pub(crate) struct Fixture {
     pub(crate) ten: String,
 }
 
-fn review(namespace: &str, images: &[String]) -> String {
+pub(crate) fn review(namespace: &str, images: &[String]) -> String {
     let containers: Vec<Value> = images
         .iter()
         .enumerate()
@@ -218,6 +220,11 @@ fn review(namespace: &str, images: &[String]) -> String {
 
 impl BenchServer {
     pub(crate) fn start(cache: bool) -> BenchServer {
+        Self::start_with(cache, &[])
+    }
+
+    /// [`BenchServer::start`] with extra `admit serve` flags.
+    pub(crate) fn start_with(cache: bool, extra: &[&str]) -> BenchServer {
         let dir = tempfile::tempdir().unwrap();
         let certs = dir.path().join("certs");
         let out = Command::new(env!("CARGO_BIN_EXE_admit"))
@@ -256,6 +263,7 @@ impl BenchServer {
         if !cache {
             cmd.arg("--no-admission-cache");
         }
+        cmd.args(extra);
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let mut child = cmd.spawn().unwrap();
         let mut reader = BufReader::new(child.stdout.take().unwrap());
@@ -294,7 +302,7 @@ impl BenchServer {
         }
     }
 
-    fn post(&self, path: &str, body: &Value) -> Value {
+    pub(crate) fn post(&self, path: &str, body: &Value) -> Value {
         let url = format!("{}{path}", self.api);
         self.rt.block_on(async {
             let r = self.http.post(&url).json(body).send().await.unwrap();
@@ -305,7 +313,45 @@ impl BenchServer {
         })
     }
 
-    fn put(&self, path: &str, body: &Value) {
+    /// POSTs `body` to the webhook (curl, the server's CA) and says whether it was admitted.
+    pub(crate) fn admitted(&self, body: &str) -> bool {
+        let out = Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(&self.ca)
+            .args([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+            ])
+            .arg(self.webhook_url())
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "webhook answer: {e}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        v["response"]["allowed"] == true
+    }
+
+    /// GET `path` of the API as text (e.g. `/metrics`).
+    pub(crate) fn get_text(&self, path: &str) -> String {
+        let url = format!("{}{path}", self.api);
+        self.rt.block_on(async {
+            self.http
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    }
+
+    pub(crate) fn put(&self, path: &str, body: &Value) {
         let url = format!("{}{path}", self.api);
         self.rt.block_on(async {
             let r = self.http.put(&url).json(body).send().await.unwrap();
