@@ -16,10 +16,6 @@
     reason = "a bench binary: set-up failures abort, results go to stdout"
 )]
 
-#[allow(
-    dead_code,
-    reason = "shared with the platform bench, which uses all of it"
-)]
 mod platform_support;
 #[path = "../tests/support/mod.rs"]
 mod support;
