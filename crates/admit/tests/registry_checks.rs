@@ -221,3 +221,52 @@ fn sigstore_signature_check_verifies_cosign_signatures_stored_in_the_registry() 
     let r = evaluate(&s, &format!("{repo}@{signed_digest}"));
     assert_eq!(r["verdict"], "CONFORMANT", "{r}");
 }
+
+/// A signature made by the real cosign (sigstore-rs' test corpus, `tests/data/cosign/SOURCE.md`),
+/// stored in cosign's layout for the digest it signs, verified through the platform policy.
+#[test]
+fn a_signature_made_by_the_real_cosign_is_verified() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cosign");
+    let public = std::fs::read_to_string(data.join("sigstore-rs.pub")).unwrap();
+    let payload = std::fs::read(data.join("sigstore-rs.payload.json")).unwrap();
+    let sig = std::fs::read_to_string(data.join("sigstore-rs.sig.b64")).unwrap();
+    let digest = "sha256:f3cfc9d0dbf931d3db4685ec659b7ac68e2a578219da4aae65427886e649b06b";
+    let reg = Registry::start();
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(
+        "dev.cosignproject.cosign/signature".into(),
+        json!(sig.trim()),
+    );
+    // Only the signature manifest is read: the image itself need not be in the registry.
+    reg.push_cosign("busybox", digest, &[(payload, annotations)]);
+    let config = reg.docker_config(USER, PASSWORD);
+    let s = Server::start_args(&[
+        "--registry-ca-file",
+        path_str(&reg.ca_file()),
+        "--docker-config",
+        path_str(config.path()),
+    ]);
+    let policy = |pem: &str| {
+        json!({"gkePolicy": {"checkSets": [{"checks": [{"sigstoreSignatureCheck": {"sigstoreAuthorities": [
+            {"publicKeySet": {"publicKeys": [{"publicKeyPem": pem}]}}]}}]}]}})
+    };
+    s.curl(
+        "POST",
+        "/v1/projects/my-proj/platforms/gke/policies?policyId=fresh",
+        Some(&policy(&public).to_string()),
+    );
+    let image = format!("{}/busybox@{digest}", reg.host);
+    let r = evaluate(&s, &image);
+    assert_eq!(r["verdict"], "CONFORMANT", "{r}");
+    // The other key of sigstore-rs' negative test does not verify it.
+    s.curl(
+        "PUT",
+        "/v1/projects/my-proj/platforms/gke/policies/fresh",
+        Some(
+            &policy("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAETJP9cqpUQsn2ggmJniWGjHdlsHzD\nJsB89BPhZYch0U0hKANx5TY+ncrm0s8bfJxxHoenAEFhwhuXeb4PqIrtoQ==\n-----END PUBLIC KEY-----\n")
+                .to_string(),
+        ),
+    );
+    let r = evaluate(&s, &image);
+    assert_eq!(r["verdict"], "NON_CONFORMANT", "{r}");
+}
