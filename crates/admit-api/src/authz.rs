@@ -113,8 +113,9 @@ pub(crate) fn need(method: &Method, path: &str) -> Option<Need> {
         },
         // Binary Authorization.
         "projects/*/policy" => match (m, custom) {
-            // `POST :simulate` (admit extension) reads the policy and judges workloads with it.
-            ("GET", None) | ("POST", Some("simulate")) => {
+            // `POST :simulate` and `:describeImage` (admit extensions) read the policy and judge
+            // workloads or an image with it.
+            ("GET", None) | ("POST", Some("simulate" | "describeImage")) => {
                 perm("binaryauthorization.policy.get", resource)
             }
             ("PUT", None) => admin("binaryauthorization.policy.update", resource),

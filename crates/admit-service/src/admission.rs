@@ -85,7 +85,10 @@ impl Service {
         Ok(compiled)
     }
 
-    async fn compiled_attestor(&self, name: &str) -> Result<Option<CompiledAt>, ServiceError> {
+    pub(crate) async fn compiled_attestor(
+        &self,
+        name: &str,
+    ) -> Result<Option<CompiledAt>, ServiceError> {
         let Some(doc) = self.store.get(Kind::Attestor, name).await? else {
             return Ok(None);
         };
@@ -133,7 +136,7 @@ impl Service {
 
     /// Every attestation of `image` under the attestor's note, each verified once per version.
     #[tracing::instrument(level = "debug", skip_all, fields(attestor = %attestor.name, image = %image))]
-    async fn verify_for(
+    pub(crate) async fn verify_for(
         &self,
         attestor: &CompiledAttestor,
         attestor_etag: &str,

@@ -11,6 +11,7 @@ mod audit_log;
 mod cloud_run;
 mod cosign_evidence;
 mod custom_roles;
+mod describe_image;
 mod error;
 mod iam;
 mod key_trust;

@@ -82,6 +82,14 @@ enum Command {
     Migrate(serve::MigrateArgs),
     /// Create the webhook's serving certificate, its CA and the caBundle.
     WebhookCert(webhook_cert::WebhookCertArgs),
+    /// What the server knows of an image: digest (a tag resolved at its registry),
+    /// attestors, cosign signatures, vulnerabilities, and the current policy's verdict (as
+    /// `gcloud container images describe`, plus admit's findings). Exit 2 when it would be
+    /// denied.
+    Images {
+        #[command(subcommand)]
+        command: client::images::ImagesCommand,
+    },
     /// Query the admission audit log on the server.
     Audit {
         #[command(flatten)]
@@ -205,6 +213,18 @@ fn main() -> ExitCode {
             .and_then(|rt| rt.block_on(serve::migrate(args)))
             .map(|()| Outcome::Ok),
         Command::WebhookCert(args) => webhook_cert::run(&args).map(|()| Outcome::Ok),
+        Command::Images { command } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(client::images::run(command)))
+            .map(|admitted| {
+                if admitted {
+                    Outcome::Ok
+                } else {
+                    Outcome::Denied
+                }
+            }),
         Command::Audit { target, command } => {
             remote(
                 &target,

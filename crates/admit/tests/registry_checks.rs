@@ -270,3 +270,110 @@ fn a_signature_made_by_the_real_cosign_is_verified() {
     let r = evaluate(&s, &image);
     assert_eq!(r["verdict"], "NON_CONFORMANT", "{r}");
 }
+
+/// `admit images describe`: seed 000's `gcloud container images describe … --format=
+/// 'get(image_summary.digest)'` answered for a tag through the registry, plus admit's view of
+/// the image, and the exit code of the current policy's verdict.
+#[test]
+fn admit_images_describe_answers_the_digest_and_what_admit_knows() {
+    let reg = Registry::start();
+    let digest = reg.push("team/app", "v1", "one");
+    let config = reg.docker_config(USER, PASSWORD);
+    let s = Server::start_args(&[
+        "--registry-ca-file",
+        path_str(&reg.ca_file()),
+        "--docker-config",
+        path_str(config.path()),
+    ]);
+    let p = &s.project;
+    let key = admit_testkit::OpensslKey::generate("p256");
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/notes?noteId=ci"),
+        Some(r#"{"attestation":{"hint":{"humanReadableName":"ci"}}}"#),
+    );
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/attestors?attestorId=built-by-ci"),
+        Some(&json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/ci"), "publicKeys": [{"pkixPublicKey": {"publicKeyPem": key.public_pem, "signatureAlgorithm": "ECDSA_P256_SHA256"}}]}}).to_string()),
+    );
+    s.curl(
+        "PUT",
+        &format!("/v1/projects/{p}/policy"),
+        Some(&json!({"defaultAdmissionRule": {"evaluationMode": "REQUIRE_ATTESTATION", "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG",
+            "requireAttestationsBy": [format!("projects/{p}/attestors/built-by-ci")]}}).to_string()),
+    );
+    for (cve, sev) in [
+        ("CVE-2026-0001", "HIGH"),
+        ("CVE-2026-0002", "HIGH"),
+        ("CVE-2026-0003", "LOW"),
+    ] {
+        s.curl(
+            "POST",
+            &format!("/v1/projects/{p}/notes?noteId={cve}"),
+            Some(&json!({"vulnerability": {"severity": sev}}).to_string()),
+        );
+        s.curl(
+            "POST",
+            &format!("/v1/projects/{p}/occurrences"),
+            Some(&json!({"resourceUri": format!("https://{}/team/app@{digest}", reg.host), "noteName": format!("projects/{p}/notes/{cve}"),
+                "vulnerability": {"severity": sev, "effectiveSeverity": sev}}).to_string()),
+        );
+    }
+    let admit = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_admit"))
+            .args(["images", "describe"])
+            .args(args)
+            .args(["--server", &s.url, "--project", p])
+            .output()
+            .unwrap()
+    };
+    let image = format!("{}/team/app:v1", reg.host);
+    // Seed 000's question, by tag.
+    let out = admit(&[&image, "--format", "get(image_summary.digest)"]);
+    assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), digest);
+
+    let out = admit(&[&image, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["image_summary"]["fully_qualified_digest"],
+        format!("{}/team/app@{digest}", reg.host)
+    );
+    assert_eq!(v["image_summary"]["repository"], "team/app");
+    assert_eq!(v["digestFrom"], "the registry");
+    assert_eq!(v["vulnerabilities"]["HIGH"], 2, "{v}");
+    assert_eq!(v["vulnerabilities"]["LOW"], 1, "{v}");
+    assert_eq!(v["cosignSignatures"]["count"], 0, "{v}");
+    assert_eq!(v["attestors"][0]["satisfied"], false, "{v}");
+    assert_eq!(v["verdict"]["verdict"], "DENIED", "{v}");
+
+    // Attested: the attestor is satisfied by that occurrence, and the verdict (exit 0) admits.
+    let pinned = format!("{}/team/app@{digest}", reg.host);
+    let payload = admit_crypto::create_signature_payload(&pinned).unwrap();
+    let sig = key.sign(admit_testkit::SigMode::Dgst("sha256"), payload.as_bytes());
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let occ = s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/occurrences"),
+        Some(&json!({"resourceUri": pinned, "noteName": format!("projects/{p}/notes/ci"), "attestation": {"serializedPayload": b64(payload.as_bytes()),
+            "signatures": [{"publicKeyId": admit_crypto::pkix_key_id(&key.public_der()), "signature": b64(&sig)}]}}).to_string()),
+    );
+    let out = admit(&[&pinned, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["digestFrom"], "the reference");
+    assert_eq!(v["attestors"][0]["satisfied"], true, "{v}");
+    assert_eq!(v["attestors"][0]["by"]["occurrence"], occ["name"], "{v}");
+    assert_eq!(v["verdict"]["verdict"], "ALLOWED", "{v}");
+
+    // A tag the registry does not have: an error naming the registry's answer, exit 1.
+    let out = admit(&[&format!("{}/team/app:nope", reg.host)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).contains("manifest unknown"),
+        "{}",
+        support::stderr(&out)
+    );
+}

@@ -26,6 +26,10 @@ pub(crate) fn routes() -> Router<AppState> {
                 post(policy::simulate),
             )
             .route(
+                &format!("/{v}/projects/{{project}}/policy:describeImage"),
+                post(policy::describe_image),
+            )
+            .route(
                 &format!("/{v}/projects/{{project}}/policy:getIamPolicy"),
                 get(policy::get_iam),
             )

@@ -36,6 +36,18 @@ pub(super) async fn simulate(
     Ok(ok(&s.simulate_policy(&project, &req).await?))
 }
 
+/// admit extension: `{"image": IMAGE, "namespace": NS}` → the image's digest (resolved at
+/// its registry for a tag), attestors, cosign signatures, vulnerability counts and the verdict
+/// the current policy would give it (`admit images describe`).
+pub(super) async fn describe_image(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let req = object(&raw, "an image description request")?;
+    Ok(ok(&s.describe_image(&project, &req).await?))
+}
+
 pub(super) async fn get_iam(
     State(s): State<AppState>,
     Path(project): Path<String>,

@@ -4,6 +4,7 @@
 pub(crate) mod attestations;
 pub(crate) mod attestors;
 pub(crate) mod audit;
+pub(crate) mod images;
 pub(crate) mod kms;
 pub(crate) mod policy;
 pub(crate) mod progress;
