@@ -591,3 +591,59 @@ fn one_policy_demands_a_grafeas_attestation_and_a_cosign_signature() {
     assert!(!allowed, "{why}");
     assert!(why.contains("revoked"), "{why}");
 }
+
+/// Controllers' pod templates are pinned only with `--mutate-pod-templates`.
+#[test]
+fn pod_templates_are_pinned_only_when_asked() {
+    let reg = Registry::start();
+    let digest = reg.push("team/app", "v1", "one");
+    let config = reg.docker_config(USER, PASSWORD);
+    let image = format!("{}/team/app:v1", reg.host);
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "prod"},
+        "spec": {"template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"initContainers": [{"name": "init", "image": image}],
+                     "containers": [{"name": "c", "image": image}]}}}});
+    let cronjob = json!({"apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "nightly", "namespace": "prod"},
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}}});
+    let ca = reg.ca_file();
+    for templates in [false, true] {
+        let mut flags = vec![
+            "--registry-ca-file",
+            path_str(&ca),
+            "--docker-config",
+            path_str(config.path()),
+        ];
+        if templates {
+            flags.push("--mutate-pod-templates");
+        }
+        let s = Server::start_webhook(&flags);
+        setup(&s, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
+        let r = mutate(&s, &deployment, "d-1");
+        assert_eq!(r["allowed"], true, "{r}");
+        let r2 = mutate(&s, &cronjob, "d-2");
+        if !templates {
+            assert!(
+                r.get("patch").is_none() && r2.get("patch").is_none(),
+                "{r} {r2}"
+            );
+            continue;
+        }
+        let pinned = format!("{image}@{digest}");
+        let d = apply(&deployment, &r);
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            pinned.as_str()
+        );
+        assert_eq!(
+            d["spec"]["template"]["spec"]["initContainers"][0]["image"],
+            pinned.as_str()
+        );
+        let c = apply(&cronjob, &r2);
+        assert_eq!(
+            c["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"],
+            pinned.as_str()
+        );
+    }
+}
