@@ -143,14 +143,9 @@ impl Registry {
                 cached: false,
             })
         };
-        let found =
-            tokio::time::timeout(deadline, call)
-                .await
-                .map_err(|_| RegistryError::Timeout {
-                    registry: registry.clone(),
-                    image: image.to_owned(),
-                    millis: deadline.as_millis(),
-                })??;
+        let found = self
+            .bounded("signatures", &registry, image, deadline, call)
+            .await?;
         self.remember_signatures(location, &found);
         Ok(found)
     }

@@ -14,7 +14,7 @@ mod resolve;
 pub use cosign::{CosignSignatures, SignatureLayer};
 pub use credentials::{Credentials, docker_config_dir};
 pub use metadata::ImageMetadata;
-pub use resolve::{Registry, RegistryConfig, Resolved};
+pub use resolve::{Observer, Registry, RegistryConfig, Resolved};
 
 /// Why a registry could not answer.
 #[derive(Debug, thiserror::Error)]

@@ -68,14 +68,9 @@ impl Registry {
                     message: e.to_string(),
                 })
         };
-        let (_, _, config) =
-            tokio::time::timeout(deadline, call)
-                .await
-                .map_err(|_| RegistryError::Timeout {
-                    registry: registry.clone(),
-                    image: image.to_owned(),
-                    millis: deadline.as_millis(),
-                })??;
+        let (_, _, config) = self
+            .bounded("metadata", &registry, image, deadline, call)
+            .await?;
         let config: serde_json::Value =
             serde_json::from_str(&config).map_err(|e| RegistryError::Registry {
                 registry: registry.clone(),

@@ -41,6 +41,8 @@ pub struct Registry {
     pub(crate) credentials: Credentials,
     pub(crate) tag_ttl: Duration,
     tags: Mutex<HashMap<String, (String, Instant)>>,
+    /// Told of every registry call (not of cache hits): operation, success, duration.
+    observer: std::sync::OnceLock<Observer>,
     /// Signature lookups by `.sig` location, for the tag cache's lifetime.
     pub(crate) signatures: Mutex<HashMap<String, (crate::CosignSignatures, Instant)>>,
     /// Image metadata by `repository@digest` (a digest's content never changes).
@@ -55,6 +57,10 @@ impl std::fmt::Debug for Registry {
             .finish_non_exhaustive()
     }
 }
+
+/// What is told of each registry call: the operation (`resolve`, `metadata`, `signatures`),
+/// whether it succeeded, and how long it took.
+pub type Observer = std::sync::Arc<dyn Fn(&'static str, bool, Duration) + Send + Sync>;
 
 /// The cache never grows past this many tags (it is emptied, then refilled by use).
 pub(crate) const MAX_CACHED_TAGS: usize = 10_000;
@@ -91,7 +97,37 @@ impl Registry {
             tags: Mutex::new(HashMap::new()),
             by_digest: Mutex::new(HashMap::new()),
             signatures: Mutex::new(HashMap::new()),
+            observer: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets who is told of registry calls (metrics); only the first setting counts.
+    pub fn observe_with(&self, observer: Observer) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Runs one registry call within `deadline` and tells the observer how it went.
+    pub(crate) async fn bounded<T>(
+        &self,
+        operation: &'static str,
+        registry: &str,
+        image: &str,
+        deadline: Duration,
+        call: impl std::future::Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        let started = Instant::now();
+        let r = tokio::time::timeout(deadline, call)
+            .await
+            .map_err(|_| RegistryError::Timeout {
+                registry: registry.to_owned(),
+                image: image.to_owned(),
+                millis: deadline.as_millis(),
+            })
+            .and_then(|r| r);
+        if let Some(o) = self.observer.get() {
+            o(operation, r.is_ok(), started.elapsed());
+        }
+        r
     }
 
     /// The digest `image` names: its own when it has one (no registry call), else the one its
@@ -122,7 +158,6 @@ impl Registry {
             });
         }
         let registry = reference.resolve_registry().to_owned();
-        let started = Instant::now();
         let call = async {
             let auth = self.credentials.for_registry(&registry, deadline).await?;
             self.client
@@ -134,15 +169,10 @@ impl Registry {
                     message: e.to_string(),
                 })
         };
-        let digest =
-            tokio::time::timeout(deadline, call)
-                .await
-                .map_err(|_| RegistryError::Timeout {
-                    registry: registry.clone(),
-                    image: image.to_owned(),
-                    millis: deadline.as_millis(),
-                })??;
-        tracing::debug!(%image, %digest, millis = started.elapsed().as_millis() as u64, "tag resolved");
+        let digest = self
+            .bounded("resolve", &registry, image, deadline, call)
+            .await?;
+        tracing::debug!(%image, %digest, "tag resolved");
         self.remember(key, &digest);
         Ok(Resolved {
             image: format!("{image}@{digest}"),

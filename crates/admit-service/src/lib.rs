@@ -118,6 +118,10 @@ impl Service {
     /// Turns the admission caches off (every review verifies: the "cold" benchmark).
     /// Lets checks that read image metadata (`imageFreshnessCheck`) reach registries.
     pub fn with_registry(mut self, registry: Arc<admit_registry::Registry>) -> Self {
+        let metrics = self.metrics.clone();
+        registry.observe_with(Arc::new(move |operation, ok, took| {
+            metrics.registry_call(operation, ok, took);
+        }));
         self.registry = Some(registry);
         self
     }

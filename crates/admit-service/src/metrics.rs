@@ -4,7 +4,7 @@
 //! runs; build info.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -61,6 +61,7 @@ pub struct Metrics {
     admission_seconds: Family<VerdictLabels, Histogram>,
     cache: Family<CacheLabels, Counter>,
     store_seconds: Family<OperationLabels, Histogram>,
+    registry_seconds: Family<OperationLabels, Histogram>,
     audit_batch: Histogram,
     cv_violating: Family<NamespaceLabels, Gauge>,
     cv_events: Family<EventLabels, Counter>,
@@ -114,6 +115,14 @@ impl Metrics {
             "Storage call latency, by operation and outcome",
             store_seconds.clone(),
         );
+        let registry_seconds = Family::<OperationLabels, Histogram>::new_with_constructor(
+            latency as fn() -> Histogram,
+        );
+        registry.register(
+            "registry_call_duration_seconds",
+            "Container registry call latency (resolve, metadata, signatures; cache hits are not calls), by outcome",
+            registry_seconds.clone(),
+        );
         let audit_batch = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         registry.register(
             "audit_batch_records",
@@ -151,6 +160,7 @@ impl Metrics {
             admission_seconds,
             cache,
             store_seconds,
+            registry_seconds,
             audit_batch,
             cv_violating,
             cv_events,
@@ -209,6 +219,15 @@ impl Metrics {
 
     pub(crate) fn audit_batch(&self, records: usize) {
         self.audit_batch.observe(records as f64);
+    }
+
+    pub(crate) fn registry_call(&self, operation: &'static str, ok: bool, took: Duration) {
+        self.registry_seconds
+            .get_or_create(&OperationLabels {
+                operation,
+                outcome: if ok { "ok" } else { "error" },
+            })
+            .observe(took.as_secs_f64());
     }
 
     pub(crate) fn store_call(&self, operation: &'static str, ok: bool, started: Instant) {

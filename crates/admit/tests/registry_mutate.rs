@@ -189,6 +189,22 @@ fn tags_become_the_digest_the_registry_serves_and_validation_judges_it() {
         format!("{image}@{moved}").as_str()
     );
 
+    // Registry calls are measured; cache hits are not calls.
+    let metrics = s.curl_text("/metrics");
+    let count = |outcome: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("admit_registry_call_duration_seconds_count")
+                    && l.contains("operation=\"resolve\"")
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    // m-1 (one call for two containers), then m-2b after the cache expired; m-2 was cached.
+    assert_eq!(count("ok"), 2.0, "{metrics}");
+
     // A tag the registry does not have: denied with the registry's own error.
     let missing = pod(
         "gone",

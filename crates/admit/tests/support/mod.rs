@@ -322,6 +322,16 @@ impl Server {
     }
 
     /// The real curl, as the seeds use it.
+    /// GET `path` as text (e.g. `/metrics`), as a scraper reads it.
+    pub(crate) fn curl_text(&self, path: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", &format!("{}{path}", self.url)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "GET {path}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub(crate) fn curl(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
         let (code, v) = self.call(method, path, body);
         assert!(
