@@ -1,5 +1,5 @@
 //! AdmissionReview bodies as the webhook reads them: the review, every workload kind's pod
-//! spec and the response it would render.
+//! spec, the response it would render, and the image fields `/mutate` would pin.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -31,6 +31,19 @@ pub fn inspect_review(body: &[u8]) -> Result<Vec<String>, String> {
     let r = review::parse(body)?;
     let w = workload::extract(&r.group, &r.kind, &r.object)?;
     let _ = review::respond(&r.api_version, &r.uid, false, Some("fuzz"), None, &w.images);
+    // What `/mutate` would pin, templates included: every pointer must resolve in the object.
+    for t in mutate::targets(&r, true) {
+        if r.object
+            .pointer(&t.pointer)
+            .and_then(serde_json::Value::as_str)
+            != Some(t.image.as_str())
+        {
+            return Err(format!(
+                "mutation target {} does not point at {}",
+                t.pointer, t.image
+            ));
+        }
+    }
     Ok(w.images)
 }
 

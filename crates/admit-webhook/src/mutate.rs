@@ -83,6 +83,53 @@ fn breakglass(object: &Value) -> bool {
     on(&object["metadata"]) || on(&object["spec"]["template"]["metadata"])
 }
 
+/// One image field a mutation may pin: where it is (a JSON pointer into the object), what it
+/// names, and the pod identity it runs under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) pointer: String,
+    pub(crate) image: String,
+    pub(crate) namespace: String,
+    pub(crate) service_account: String,
+}
+
+/// Every image field of the review's pod specs not already pinned by digest (pure: no policy,
+/// no registry), in the order they appear.
+pub(crate) fn targets(review: &Review, templates: bool) -> Vec<Target> {
+    let mut out = Vec::new();
+    let namespace = if review.namespace.is_empty() {
+        review
+            .object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+    } else {
+        review.namespace.as_str()
+    };
+    for base in pod_spec_paths(review, templates) {
+        let Some(spec) = review.object.pointer(base) else {
+            continue;
+        };
+        // An entry without an image is the validating webhook's to refuse, naming it.
+        let Ok(images) = admit_model::pod_spec_images(spec) else {
+            continue;
+        };
+        let service_account = spec["serviceAccountName"]
+            .as_str()
+            .or(spec["serviceAccount"].as_str())
+            .unwrap_or("default");
+        for i in images.into_iter().filter(|i| !i.image.contains('@')) {
+            out.push(Target {
+                pointer: format!("{base}{}", pointer_of(&i.field)),
+                image: i.image,
+                namespace: namespace.to_owned(),
+                service_account: service_account.to_owned(),
+            });
+        }
+    }
+    out
+}
+
 pub(crate) async fn mutate(
     AxState(s): AxState<State>,
     Query(q): Query<HashMap<String, String>>,
@@ -124,91 +171,66 @@ async fn respond(s: &State, review: &Review, limit: Duration) -> Value {
     let mut warnings = Vec::new();
     // The same image in several containers is resolved once.
     let mut seen: HashMap<String, admit_registry::Resolved> = HashMap::new();
-    for base in pod_spec_paths(review, s.config.mutate_templates) {
-        let Some(spec) = review.object.pointer(base) else {
-            continue;
-        };
-        // An entry without an image is the validating webhook's to refuse, naming it.
-        let Ok(images) = admit_model::pod_spec_images(spec) else {
-            continue;
-        };
-        let service_account = spec["serviceAccountName"]
-            .as_str()
-            .or(spec["serviceAccount"].as_str())
-            .unwrap_or("default");
-        let namespace = if review.namespace.is_empty() {
-            review
-                .object
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("default")
-        } else {
-            review.namespace.as_str()
-        };
+    for image in targets(review, s.config.mutate_templates) {
         let context = PolicyContext {
             cluster: s.config.cluster.clone(),
-            namespace: Some(namespace.to_owned()),
-            service_account: Some(service_account.to_owned()),
+            namespace: Some(image.namespace.clone()),
+            service_account: Some(image.service_account.clone()),
             istio_identity: Some(format!(
-                "spiffe://{}/ns/{namespace}/sa/{service_account}",
-                s.config.istio_trust_domain
+                "spiffe://{}/ns/{}/sa/{}",
+                s.config.istio_trust_domain, image.namespace, image.service_account
             )),
         };
-        for image in images {
-            if image.image.contains('@') {
-                continue;
+        let need = match s
+            .service
+            .digest_need(&s.config.project, &image.image, &context)
+            .await
+        {
+            Ok(n) => n,
+            // The policy cannot be read: resolve anyway; the validating webhook, which
+            // reads it again, fails closed if it still cannot.
+            Err(_) => Some(true),
+        };
+        let Some(enforced) = need else {
+            continue;
+        };
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        let answer = match seen.get(&image.image) {
+            Some(r) => Ok(r.clone()),
+            None => registry.resolve(&image.image, left).await,
+        };
+        match answer {
+            Ok(r) => {
+                patch.push(json!({"op": "test", "path": image.pointer, "value": image.image}));
+                patch.push(json!({"op": "replace", "path": image.pointer, "value": r.image}));
+                resolved.push(format!("{} -> {}", image.image, r.digest));
+                seen.insert(image.image.clone(), r);
             }
-            let need = match s
-                .service
-                .digest_need(&s.config.project, &image.image, &context)
-                .await
-            {
-                Ok(n) => n,
-                // The policy cannot be read: resolve anyway; the validating webhook, which
-                // reads it again, fails closed if it still cannot.
-                Err(_) => Some(true),
-            };
-            let Some(enforced) = need else {
-                continue;
-            };
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            let answer = match seen.get(&image.image) {
-                Some(r) => Ok(r.clone()),
-                None => registry.resolve(&image.image, left).await,
-            };
-            match answer {
-                Ok(r) => {
-                    patch.push(json!({"op": "test", "path": format!("{base}{}", pointer_of(&image.field)), "value": image.image}));
-                    patch.push(json!({"op": "replace", "path": format!("{base}{}", pointer_of(&image.field)), "value": r.image}));
-                    resolved.push(format!("{} -> {}", image.image, r.digest));
-                    seen.insert(image.image.clone(), r);
-                }
-                Err(e) if !enforced || breakglass(&review.object) => {
-                    let why = if enforced {
-                        "breakglass"
-                    } else {
-                        "the rule is dry-run"
-                    };
-                    warnings.push(format!(
-                        "admit could not resolve {} to a digest ({e}); left as is because {why}",
-                        image.image
-                    ));
-                }
-                Err(e) => {
-                    let message = format!(
-                        "admit denied {} {}: cannot resolve {} to a digest: {e}",
-                        review.kind, review.name, image.image
-                    );
-                    tracing::info!(image = %image.image, error = %e, "tag resolution failed; denied");
-                    return review::respond(
-                        &review.api_version,
-                        &review.uid,
-                        false,
-                        Some(&message),
-                        None,
-                        &[],
-                    );
-                }
+            Err(e) if !enforced || breakglass(&review.object) => {
+                let why = if enforced {
+                    "breakglass"
+                } else {
+                    "the rule is dry-run"
+                };
+                warnings.push(format!(
+                    "admit could not resolve {} to a digest ({e}); left as is because {why}",
+                    image.image
+                ));
+            }
+            Err(e) => {
+                let message = format!(
+                    "admit denied {} {}: cannot resolve {} to a digest: {e}",
+                    review.kind, review.name, image.image
+                );
+                tracing::info!(image = %image.image, error = %e, "tag resolution failed; denied");
+                return review::respond(
+                    &review.api_version,
+                    &review.uid,
+                    false,
+                    Some(&message),
+                    None,
+                    &[],
+                );
             }
         }
     }
@@ -247,6 +269,47 @@ mod tests {
             pointer_of("volumes[2].image.reference"),
             "/volumes/2/image/reference"
         );
+    }
+
+    #[test]
+    fn targets_point_at_every_unpinned_image_of_each_pod_spec() {
+        let review = review::parse(
+            serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "request": {"uid": "u", "operation": "CREATE", "namespace": "prod",
+                    "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                    "object": {"spec": {"template": {"spec": {"serviceAccountName": "builder",
+                        "initContainers": [{"name": "i", "image": "a:1"}],
+                        "containers": [{"name": "c", "image": "b@sha256:0000000000000000000000000000000000000000000000000000000000000000"},
+                                       {"name": "d", "image": "c:2"}],
+                        "volumes": [{"name": "v", "image": {"reference": "d:3"}}]}}}}}}))
+            .unwrap()
+            .as_slice(),
+        )
+        .unwrap();
+        assert!(
+            targets(&review, false).is_empty(),
+            "templates only when asked"
+        );
+        let t = targets(&review, true);
+        let got: Vec<(&str, &str)> = t
+            .iter()
+            .map(|t| (t.pointer.as_str(), t.image.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/spec/template/spec/initContainers/0/image", "a:1"),
+                ("/spec/template/spec/containers/1/image", "c:2"),
+                ("/spec/template/spec/volumes/0/image/reference", "d:3"),
+            ]
+        );
+        for x in &t {
+            assert_eq!(review.object.pointer(&x.pointer).unwrap(), x.image.as_str());
+            assert_eq!(
+                (x.namespace.as_str(), x.service_account.as_str()),
+                ("prod", "builder")
+            );
+        }
     }
 
     #[test]
