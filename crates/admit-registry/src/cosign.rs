@@ -75,17 +75,7 @@ impl Registry {
         image: &str,
         deadline: Duration,
     ) -> Result<CosignSignatures, RegistryError> {
-        let reference =
-            Reference::try_from(image).map_err(|e| RegistryError::InvalidReference {
-                image: image.to_owned(),
-                message: e.to_string(),
-            })?;
-        let Some(digest) = reference.digest() else {
-            return Err(RegistryError::InvalidReference {
-                image: image.to_owned(),
-                message: "not pinned by digest".into(),
-            });
-        };
+        let (reference, digest) = crate::resolve::parse_pinned(image)?;
         let tag = format!("{}.sig", digest.replace(':', "-"));
         let sig_ref = Reference::with_tag(
             reference.registry().to_owned(),

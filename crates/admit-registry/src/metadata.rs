@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use oci_client::Reference;
-
 use crate::resolve::MAX_CACHED_TAGS;
 use crate::{Registry, RegistryError};
 
@@ -29,17 +27,7 @@ impl Registry {
         image: &str,
         deadline: Duration,
     ) -> Result<ImageMetadata, RegistryError> {
-        let reference =
-            Reference::try_from(image).map_err(|e| RegistryError::InvalidReference {
-                image: image.to_owned(),
-                message: e.to_string(),
-            })?;
-        let Some(digest) = reference.digest().map(str::to_owned) else {
-            return Err(RegistryError::InvalidReference {
-                image: image.to_owned(),
-                message: "not pinned by digest".into(),
-            });
-        };
+        let (reference, digest) = crate::resolve::parse_pinned(image)?;
         let key = format!(
             "{}/{}@{digest}",
             reference.resolve_registry(),

@@ -62,6 +62,28 @@ impl std::fmt::Debug for Registry {
 /// whether it succeeded, and how long it took.
 pub type Observer = std::sync::Arc<dyn Fn(&'static str, bool, Duration) + Send + Sync>;
 
+/// Parses `image` as a reference.
+pub(crate) fn parse(image: &str) -> Result<Reference, RegistryError> {
+    Reference::try_from(image).map_err(|e| RegistryError::InvalidReference {
+        image: image.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Parses `image`, which must be pinned by digest: the reference and its digest.
+pub(crate) fn parse_pinned(image: &str) -> Result<(Reference, String), RegistryError> {
+    let reference = parse(image)?;
+    let digest =
+        reference
+            .digest()
+            .map(str::to_owned)
+            .ok_or_else(|| RegistryError::InvalidReference {
+                image: image.to_owned(),
+                message: "not pinned by digest".into(),
+            })?;
+    Ok((reference, digest))
+}
+
 /// The cache never grows past this many tags (it is emptied, then refilled by use).
 pub(crate) const MAX_CACHED_TAGS: usize = 10_000;
 
@@ -137,11 +159,7 @@ impl Registry {
         image: &str,
         deadline: Duration,
     ) -> Result<Resolved, RegistryError> {
-        let reference =
-            Reference::try_from(image).map_err(|e| RegistryError::InvalidReference {
-                image: image.to_owned(),
-                message: e.to_string(),
-            })?;
+        let reference = parse(image)?;
         if let Some(d) = reference.digest() {
             return Ok(Resolved {
                 image: image.to_owned(),

@@ -13,6 +13,25 @@ use crate::Service;
 /// webhook's own deadline bounds the whole decision as well).
 const REGISTRY_DEADLINE: Duration = Duration::from_secs(3);
 
+/// The signatures a registry lookup found, as the verifier reads them.
+pub(crate) fn signatures_of(found: &admit_registry::CosignSignatures) -> Vec<CosignSignature<'_>> {
+    found
+        .layers
+        .iter()
+        .map(|l| CosignSignature {
+            payload: &l.payload,
+            signature: l
+                .annotations
+                .get(admit_registry::cosign::SIGNATURE_ANNOTATION)
+                .map(String::as_str),
+            certificate: l
+                .annotations
+                .get(admit_registry::cosign::CERTIFICATE_ANNOTATION)
+                .map(String::as_str),
+        })
+        .collect()
+}
+
 impl Service {
     /// When `attestor` has cosign keys and no Grafeas attestation satisfied it (`reasons`),
     /// looks for a cosign signature in the registry. Any failure only adds a reason: the
@@ -44,21 +63,7 @@ impl Service {
             }
         };
         self.metrics.cache("cosign_signatures", found.cached);
-        let signatures: Vec<CosignSignature<'_>> = found
-            .layers
-            .iter()
-            .map(|l| CosignSignature {
-                payload: &l.payload,
-                signature: l
-                    .annotations
-                    .get(admit_registry::cosign::SIGNATURE_ANNOTATION)
-                    .map(String::as_str),
-                certificate: l
-                    .annotations
-                    .get(admit_registry::cosign::CERTIFICATE_ANNOTATION)
-                    .map(String::as_str),
-            })
-            .collect();
+        let signatures = signatures_of(&found);
         match verify_cosign(&signatures, digest, &keys) {
             Ok((i, key_id)) => Ok(Satisfied {
                 attestor: attestor.name.to_string(),

@@ -534,21 +534,7 @@ impl Service {
             Ok(f) => f,
             Err(e) => return ("ERROR", format!("sigstoreSignatureCheck: {e}")),
         };
-        let signatures: Vec<admit_policy::CosignSignature<'_>> = found
-            .layers
-            .iter()
-            .map(|l| admit_policy::CosignSignature {
-                payload: &l.payload,
-                signature: l
-                    .annotations
-                    .get(admit_registry::cosign::SIGNATURE_ANNOTATION)
-                    .map(String::as_str),
-                certificate: l
-                    .annotations
-                    .get(admit_registry::cosign::CERTIFICATE_ANNOTATION)
-                    .map(String::as_str),
-            })
-            .collect();
+        let signatures = crate::cosign_evidence::signatures_of(&found);
         match admit_policy::verify_cosign(&signatures, digest, &keys) {
             Ok((i, label)) => (
                 "CONFORMANT",

@@ -43,6 +43,17 @@ pub(crate) async fn ready_service(
     }
 }
 
+/// The answer to a body that is not an AdmissionReview. Without a uid there is no response
+/// the API server would accept; an HTTP error is a webhook failure, which `failurePolicy:
+/// Fail` turns into a denial.
+pub(crate) fn invalid_review(e: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        format!("invalid AdmissionReview: {e}\n"),
+    )
+        .into_response()
+}
+
 pub(crate) async fn validate(
     AxState(s): AxState<State>,
     Query(q): Query<std::collections::HashMap<String, String>>,
@@ -58,15 +69,7 @@ pub(crate) async fn validate(
     };
     let review = match review::parse(&body) {
         Ok(r) => r,
-        // Without a uid there is no response the API server would accept; an HTTP error is a
-        // webhook failure, which `failurePolicy: Fail` turns into a denial.
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("invalid AdmissionReview: {e}\n"),
-            )
-                .into_response();
-        }
+        Err(e) => return invalid_review(&e),
     };
     if !matches!(review.operation.as_str(), "CREATE" | "UPDATE") {
         let r = review::respond(&review.api_version, &review.uid, true, None, None, &[]);

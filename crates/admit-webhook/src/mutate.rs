@@ -17,7 +17,6 @@ use admit_policy::Context as PolicyContext;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State as AxState};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -137,13 +136,7 @@ pub(crate) async fn mutate(
 ) -> Response {
     let review = match review::parse(&body) {
         Ok(r) => r,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("invalid AdmissionReview: {e}\n"),
-            )
-                .into_response();
-        }
+        Err(e) => return crate::handler::invalid_review(&e),
     };
     let span = tracing::info_span!("mutation_review", uid = %review.uid, kind = %review.kind, namespace = %review.namespace);
     let limit = deadline(&q);

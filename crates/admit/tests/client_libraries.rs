@@ -31,39 +31,9 @@ const PINS: &[&str] = &[
     "grpcio-status==1.85.3",
 ];
 
-/// The virtualenv with the pinned libraries (made on first use; a marker file records the pins).
+/// The virtualenv with the pinned libraries.
 fn venv() -> PathBuf {
-    // Tests run in parallel threads: one makes the virtualenv, the others wait for it.
-    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = MAKING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py-clients");
-    let python = dir.join("bin/python");
-    let marker = dir.join("pins.txt");
-    let want = PINS.join("\n");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str()) {
-        return python;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(made.success(), "python3 -m venv");
-    let out = Command::new(dir.join("bin/pip"))
-        .args(["install", "-q", "--disable-pip-version-check"])
-        .args(PINS)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pip install: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&marker, want).unwrap();
-    python
+    support::python_venv("py-clients", PINS)
 }
 
 /// The `host:port` of the server's gRPC listener, from its `admit grpc listening on` line.

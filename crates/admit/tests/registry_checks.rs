@@ -12,8 +12,8 @@
 mod support;
 
 use serde_json::{Value, json};
+use support::Server;
 use support::registry::{PASSWORD, Registry, USER};
-use support::{Server, path_str};
 
 fn evaluate(s: &Server, image: &str) -> Value {
     s.curl(
@@ -46,12 +46,7 @@ fn image_freshness_is_judged_from_the_config_the_registry_serves_and_cached_by_d
     let fresh = reg.push_created("team/app", "fresh", "one", &recent);
     let stale = reg.push_created("team/app", "stale", "two", "2026-01-01T00:00:00Z");
     let config = reg.docker_config(USER, PASSWORD);
-    let s = Server::start_args(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(config.path()),
-    ]);
+    let s = reg.serve(config.path(), false, &[]);
     s.curl(
         "POST",
         "/v1/projects/my-proj/platforms/gke/policies?policyId=fresh",
@@ -154,12 +149,7 @@ fn sigstore_signature_check_verifies_cosign_signatures_stored_in_the_registry() 
         ],
     );
     let config = reg.docker_config(USER, PASSWORD);
-    let s = Server::start_args(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(config.path()),
-    ]);
+    let s = reg.serve(config.path(), false, &[]);
     let policy = |pem: &str| {
         json!({"gkePolicy": {"checkSets": [{"displayName": "signed", "checks": [
             {"displayName": "cosign", "sigstoreSignatureCheck": {"sigstoreAuthorities": [
@@ -240,12 +230,7 @@ fn a_signature_made_by_the_real_cosign_is_verified() {
     // Only the signature manifest is read: the image itself need not be in the registry.
     reg.push_cosign("busybox", digest, &[(payload, annotations)]);
     let config = reg.docker_config(USER, PASSWORD);
-    let s = Server::start_args(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(config.path()),
-    ]);
+    let s = reg.serve(config.path(), false, &[]);
     let policy = |pem: &str| {
         json!({"gkePolicy": {"checkSets": [{"checks": [{"sigstoreSignatureCheck": {"sigstoreAuthorities": [
             {"publicKeySet": {"publicKeys": [{"publicKeyPem": pem}]}}]}}]}]}})
@@ -279,12 +264,7 @@ fn admit_images_describe_answers_the_digest_and_what_admit_knows() {
     let reg = Registry::start();
     let digest = reg.push("team/app", "v1", "one");
     let config = reg.docker_config(USER, PASSWORD);
-    let s = Server::start_args(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(config.path()),
-    ]);
+    let s = reg.serve(config.path(), false, &[]);
     let p = &s.project;
     let key = admit_testkit::OpensslKey::generate("p256");
     s.curl(

@@ -93,6 +93,15 @@ fn mutate(s: &Server, object: &Value, uid: &str) -> Value {
     r["response"].clone()
 }
 
+/// Admitted, with nothing changed and nothing to warn about.
+fn untouched(r: &Value) {
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(
+        r.get("patch").is_none() && r.get("warnings").is_none(),
+        "{r}"
+    );
+}
+
 /// Applies the response's JSONPatch as the API server does (this webhook sends only `test`
 /// and `replace`; a failed `test` fails the whole patch).
 fn apply(object: &Value, response: &Value) -> Value {
@@ -123,14 +132,7 @@ fn tags_become_the_digest_the_registry_serves_and_validation_judges_it() {
     let digest = reg.push("team/app", "v1", "one");
     assert!(digest.starts_with("sha256:"), "{digest}");
     let config = reg.docker_config(USER, PASSWORD);
-    let s = Server::start_webhook(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(config.path()),
-        "--registry-tag-cache-seconds",
-        "2",
-    ]);
+    let s = reg.serve(config.path(), true, &["--registry-tag-cache-seconds", "2"]);
     setup(&s, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
     let image = format!("{}/team/app:v1", reg.host);
     let object = pod("web", &[&image, &image], &json!({}));
@@ -224,14 +226,7 @@ fn resolution_failures_deny_unless_breakglass_or_dry_run_and_exempt_images_cost_
     reg.push("team/app", "v1", "one");
     // Wrong credentials.
     let config = reg.docker_config(USER, "wrong");
-    let s = Server::start_webhook(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(config.path()),
-        "--registry-tag-cache-seconds",
-        "0",
-    ]);
+    let s = reg.serve(config.path(), true, &["--registry-tag-cache-seconds", "0"]);
     // An exempt pattern for a registry that does not exist: any call to it would fail.
     setup(
         &s,
@@ -273,11 +268,7 @@ fn resolution_failures_deny_unless_breakglass_or_dry_run_and_exempt_images_cost_
         &pod("ex", &["127.0.0.1:9/exempt/tool:1"], &json!({})),
         "w-3",
     );
-    assert_eq!(r["allowed"], true, "{r}");
-    assert!(
-        r.get("patch").is_none() && r.get("warnings").is_none(),
-        "{r}"
-    );
+    untouched(&r);
 
     // ALWAYS_ALLOW: no call either.
     s.curl(
@@ -290,11 +281,7 @@ fn resolution_failures_deny_unless_breakglass_or_dry_run_and_exempt_images_cost_
         &pod("any", &["127.0.0.1:9/nowhere/app:1"], &json!({})),
         "w-4",
     );
-    assert_eq!(r["allowed"], true, "{r}");
-    assert!(
-        r.get("patch").is_none() && r.get("warnings").is_none(),
-        "{r}"
-    );
+    untouched(&r);
 
     // A dry-run rule: the failure is a warning, not a denial.
     s.curl(
@@ -311,12 +298,7 @@ fn resolution_failures_deny_unless_breakglass_or_dry_run_and_exempt_images_cost_
 
     // Without credentials at all (anonymous), the registry's challenge is the answer.
     let empty = tempfile::tempdir().unwrap();
-    let anon = Server::start_webhook(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(empty.path()),
-    ]);
+    let anon = reg.serve(empty.path(), true, &[]);
     setup(&anon, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
     let r = mutate(&anon, &pod("web", &[&image], &json!({})), "w-6");
     assert_eq!(r["allowed"], false, "{r}");
@@ -337,12 +319,7 @@ fn kubectl_run_by_tag_creates_a_pod_pinned_to_the_attested_digest() {
     let reg = Registry::start();
     let digest = reg.push("team/app", "v1", "one");
     let config = reg.docker_config(USER, PASSWORD);
-    let s = Server::start_webhook(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(config.path()),
-    ]);
+    let s = reg.serve(config.path(), true, &[]);
     setup(&s, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
     attest(&s, &format!("{}/team/app@{digest}", reg.host));
 
@@ -468,14 +445,7 @@ fn one_policy_demands_a_grafeas_attestation_and_a_cosign_signature() {
     let reg = Registry::start();
     let digest = reg.push("team/app", "v1", "one");
     let config = reg.docker_config(USER, PASSWORD);
-    let s = Server::start_webhook(&[
-        "--registry-ca-file",
-        path_str(&reg.ca_file()),
-        "--docker-config",
-        path_str(config.path()),
-        "--registry-tag-cache-seconds",
-        "0",
-    ]);
+    let s = reg.serve(config.path(), true, &["--registry-tag-cache-seconds", "0"]);
     let release = OpensslKey::generate("p256");
     let p = s.project.clone();
     s.curl(

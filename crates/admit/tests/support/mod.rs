@@ -545,3 +545,37 @@ macro_rules! both_backends {
     reason = "not every test binary runs conformance tests"
 )]
 pub(crate) use both_backends;
+
+/// A Python virtualenv under `target/NAME` with `pins` installed (made on first use; a marker
+/// file records the pins, so a change of pins remakes it). Tests in one binary run in parallel
+/// threads: one makes it, the others wait.
+pub(crate) fn python_venv(name: &str, pins: &[&str]) -> PathBuf {
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = MAKING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target")
+        .join(name);
+    let python = dir.join("bin/python");
+    let marker = dir.join("pins.txt");
+    let want = pins.join("\n");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str()) {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .expect("python3");
+    assert!(made.success(), "python3 -m venv");
+    let out = Command::new(dir.join("bin/pip"))
+        .args(["install", "-q", "--disable-pip-version-check"])
+        .args(pins)
+        .output()
+        .expect("pip");
+    assert!(out.status.success(), "pip install: {}", stderr(&out));
+    std::fs::write(&marker, want).expect("marker");
+    python
+}

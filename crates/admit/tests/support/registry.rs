@@ -82,6 +82,24 @@ impl Registry {
         Registry { child, host, dir }
     }
 
+    /// `admit serve` (with the webhook when `webhook`) trusting this registry's CA and taking
+    /// credentials from the docker config directory `docker`, plus `extra` flags.
+    pub(crate) fn serve(&self, docker: &Path, webhook: bool, extra: &[&str]) -> super::Server {
+        let ca = self.ca_file();
+        let mut flags = vec![
+            "--registry-ca-file",
+            super::path_str(&ca),
+            "--docker-config",
+            super::path_str(docker),
+        ];
+        flags.extend_from_slice(extra);
+        if webhook {
+            super::Server::start_webhook(&flags)
+        } else {
+            super::Server::start_args(&flags)
+        }
+    }
+
     /// The CA the registry's certificate chains to.
     pub(crate) fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.crt")
