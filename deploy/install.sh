@@ -17,6 +17,10 @@
 #   ADMIT_API_TOKENS       optional: a tokens file (`TOKEN PRINCIPAL` lines); the management
 #                          API is then served to the cluster behind those tokens
 #                          (components/api-tokens); without it, kubectl port-forward only
+#   ADMIT_RESOLVE_TAGS     optional, `1`: also register the tag-resolving mutating webhook
+#                          (components/resolve-tags)
+#   ADMIT_REGISTRY_CREDENTIALS  optional: a docker config.json with registry credentials for
+#                          it (stored as the Secret admit-registry-credentials)
 #   KUBECTL_APPLY_FLAGS    extra flags for kubectl apply (e.g. --dry-run=server)
 #
 # Needs kubectl and the admit binary (for `admit webhook-cert`) on PATH.
@@ -50,6 +54,7 @@ mkdir "$out/k"
   rel() { realpath --relative-to="$out/k" "$here/components/$1"; }
   if [ -n "${APISERVER_CLIENT_CA:-}" ]; then components+=("$(rel apiserver-client-ca)"); fi
   if [ -n "${ADMIT_API_TOKENS:-}" ]; then components+=("$(rel api-tokens)"); fi
+  if [ "${ADMIT_RESOLVE_TAGS:-}" = 1 ]; then components+=("$(rel resolve-tags)"); fi
   if [ "${#components[@]}" -gt 0 ]; then
     echo "components: [$(IFS=,; echo "${components[*]}")]"
   fi
@@ -57,6 +62,10 @@ mkdir "$out/k"
   echo "- patch: '{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"admit-config\", \"namespace\": \"admit-system\"}, \"data\": {\"ADMIT_PROJECT\": \"$project\", \"ADMIT_CLUSTER\": \"${ADMIT_CLUSTER:-}\"}}'"
   echo "- target: {kind: ValidatingWebhookConfiguration, name: admit}"
   echo "  patch: '[{\"op\": \"add\", \"path\": \"/webhooks/0/clientConfig/caBundle\", \"value\": \"$bundle\"}]'"
+  if [ "${ADMIT_RESOLVE_TAGS:-}" = 1 ]; then
+    echo "- target: {kind: MutatingWebhookConfiguration, name: admit-resolve-tags}"
+    echo "  patch: '[{\"op\": \"add\", \"path\": \"/webhooks/0/clientConfig/caBundle\", \"value\": \"$bundle\"}]'"
+  fi
   if [ -n "${ADMIT_IMAGE:-}" ]; then
     echo "images:"
     echo "- {name: registry.example.com/admit/admit, newName: \"${ADMIT_IMAGE%:*}\", newTag: \"${ADMIT_IMAGE##*:}\"}"
@@ -87,6 +96,10 @@ if [ -n "${APISERVER_CLIENT_CA:-}" ]; then
 fi
 if [ -n "${ADMIT_API_TOKENS:-}" ]; then
   secret secret generic admit-api-tokens --from-file=tokens="$ADMIT_API_TOKENS"
+fi
+if [ -n "${ADMIT_REGISTRY_CREDENTIALS:-}" ]; then
+  secret secret generic admit-registry-credentials --type=kubernetes.io/dockerconfigjson \
+    --from-file=.dockerconfigjson="$ADMIT_REGISTRY_CREDENTIALS"
 fi
 
 kubectl apply $flags -f "$out/manifests.yaml"

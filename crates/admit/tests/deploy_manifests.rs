@@ -181,6 +181,56 @@ fn components_add_the_client_ca_and_a_token_guarded_api() {
 }
 
 #[test]
+fn the_resolve_tags_component_adds_the_mutating_webhook_and_registry_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let rel = |p: &str| {
+        let abs = deploy().join(p).canonicalize().unwrap();
+        let mut up = PathBuf::new();
+        for _ in dir.path().canonicalize().unwrap().components().skip(1) {
+            up.push("..");
+        }
+        up.join(abs.strip_prefix("/").unwrap())
+    };
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        format!(
+            "resources: [{}]\ncomponents: [{}]\n",
+            rel("overlays/sqlite").display(),
+            rel("components/resolve-tags").display()
+        ),
+    )
+    .unwrap();
+    let d = build(dir.path());
+    let sts = find(&d, "StatefulSet", "admit");
+    assert!(
+        args(sts)
+            .iter()
+            .any(|x| x == "--docker-config=/etc/admit/docker"),
+        "{:?}",
+        args(sts)
+    );
+    let volume = sts["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "registry-credentials")
+        .unwrap();
+    assert_eq!(volume["secret"]["secretName"], "admit-registry-credentials");
+    assert_eq!(volume["secret"]["optional"], true);
+    assert_eq!(volume["secret"]["items"][0]["path"], "config.json");
+    let m = find(&d, "MutatingWebhookConfiguration", "admit-resolve-tags");
+    let hook = &m["webhooks"][0];
+    assert_eq!(hook["clientConfig"]["service"]["path"], "/mutate");
+    assert_eq!(hook["failurePolicy"], "Fail");
+    assert_eq!(hook["sideEffects"], "None");
+    assert_eq!(hook["rules"][0]["resources"], serde_json::json!(["pods"]));
+    assert_eq!(
+        hook["namespaceSelector"]["matchExpressions"][0]["values"],
+        serde_json::json!(["admit-system"])
+    );
+}
+
+#[test]
 fn webhook_configuration_fails_closed_and_covers_every_kind() {
     let w = docs("base/webhook.yaml").remove(0);
     assert_eq!(w["kind"], "ValidatingWebhookConfiguration");

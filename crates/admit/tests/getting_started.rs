@@ -320,11 +320,32 @@ fn both_overlays_pass_a_server_side_dry_run() {
         path_str(&repo().join("deploy/base/namespace.yaml")),
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    for overlay in ["sqlite", "postgres"] {
-        let built = k.kubectl(&[
-            "kustomize",
-            path_str(&repo().join(format!("deploy/overlays/{overlay}"))),
-        ]);
+    // The sqlite overlay with the tag-resolving component, from a kustomization beside it.
+    let with_component = tempfile::tempdir().unwrap();
+    std::fs::write(
+        with_component.path().join("kustomization.yaml"),
+        format!(
+            "resources: [{}]\ncomponents: [{}]\n",
+            relative_to(
+                with_component.path(),
+                &repo().join("deploy/overlays/sqlite")
+            )
+            .display(),
+            relative_to(
+                with_component.path(),
+                &repo().join("deploy/components/resolve-tags")
+            )
+            .display()
+        ),
+    )
+    .unwrap();
+    for overlay in ["sqlite", "postgres", "sqlite+resolve-tags"] {
+        let root = if overlay == "sqlite+resolve-tags" {
+            with_component.path().to_path_buf()
+        } else {
+            repo().join(format!("deploy/overlays/{overlay}"))
+        };
+        let built = k.kubectl(&["kustomize", path_str(&root)]);
         assert!(built.status.success(), "{}", text(&built));
         let docs: Vec<Value> =
             serde_saphyr::from_multiple(&String::from_utf8(built.stdout).unwrap()).unwrap();
@@ -337,7 +358,7 @@ fn both_overlays_pass_a_server_side_dry_run() {
         ] {
             assert!(kinds.contains(&want), "{overlay}: {want} in {kinds:?}");
         }
-        let workload = if overlay == "sqlite" {
+        let workload = if overlay.starts_with("sqlite") {
             "StatefulSet"
         } else {
             "Deployment"
@@ -360,7 +381,7 @@ fn both_overlays_pass_a_server_side_dry_run() {
         assert!(
             text(&out).contains(&format!(
                 "{} (server dry run)",
-                if overlay == "sqlite" {
+                if overlay.starts_with("sqlite") {
                     "statefulset.apps/admit created"
                 } else {
                     "deployment.apps/admit created"
@@ -369,5 +390,25 @@ fn both_overlays_pass_a_server_side_dry_run() {
             "{}",
             text(&out)
         );
+        if overlay == "sqlite+resolve-tags" {
+            assert!(
+                text(&out).contains(
+                    "mutatingwebhookconfiguration.admissionregistration.k8s.io/admit-resolve-tags created (server dry run)"
+                ),
+                "{}",
+                text(&out)
+            );
+        }
     }
+}
+
+/// `to` as a path relative to `from` (kustomize takes relative roots only).
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let from = from.canonicalize().unwrap();
+    let to = to.canonicalize().unwrap();
+    let mut up = PathBuf::new();
+    for _ in from.components().skip(1) {
+        up.push("..");
+    }
+    up.join(to.strip_prefix("/").unwrap())
 }
