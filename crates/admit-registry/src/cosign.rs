@@ -1,5 +1,7 @@
 //! cosign signatures as sigstore's specification stores them (`specs/SIGNATURE_SPEC.md` in
-//! sigstore/cosign, "Tag-based Discovery" and "OCI Image Manifest V1"): for an image
+//! sigstore/cosign, "Tag-based Discovery" and "OCI Image Manifest V1"), and as OCI 1.1
+//! referrers of the image (artifact type `application/vnd.dev.cosign.artifact.sig.v1+json`,
+//! through the referrers API or its tag-schema fallback). For an image
 //! `repo@sha256:HEX`, an OCI image manifest tagged `repo:sha256-HEX.sig` whose layers each hold
 //! one signed payload (media type `application/vnd.dev.cosign.simplesigning.v1+json`) with the
 //! signature and its optional certificate, chain and Rekor bundle as layer annotations.
@@ -18,6 +20,8 @@ use crate::{Registry, RegistryError};
 
 /// The media type of a cosign simple-signing payload layer.
 pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The artifact type of a cosign signature stored as an OCI 1.1 referrer.
+pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 /// The layer annotation holding the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The layer annotation holding the signing certificate (keyless signatures).
@@ -34,12 +38,14 @@ pub struct SignatureLayer {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// The signatures stored for one image.
+/// The signatures stored for one image: those of the `.sig` tag first, then those stored as
+/// OCI 1.1 referrers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CosignSignatures {
-    /// `repo:sha256-HEX.sig`, where they were looked for.
+    /// `repo:sha256-HEX.sig`, where the tag-based signatures were looked for (referrers are
+    /// found from the image's digest).
     pub location: String,
-    /// The signature manifest's digest (`None`: no signatures are stored).
+    /// The `.sig` manifest's digest (`None`: no `.sig` tag).
     pub manifest_digest: Option<String>,
     pub layers: Vec<SignatureLayer>,
     /// Whether the answer came from the cache (no registry call).
@@ -87,48 +93,52 @@ impl Registry {
             return Ok(found);
         }
         let registry = reference.resolve_registry().to_owned();
+        let pinned_ref = reference.clone();
         let call = async {
             let auth = self.credentials.for_registry(&registry, deadline).await?;
-            let (manifest, manifest_digest) =
-                match self.client.pull_image_manifest(&sig_ref, &auth).await {
-                    Ok(m) => m,
-                    Err(e) if not_found(&e) => {
-                        return Ok(CosignSignatures {
-                            location: location.clone(),
-                            manifest_digest: None,
-                            layers: vec![],
-                            cached: false,
-                        });
-                    }
-                    Err(e) => return Err(registry_error(&registry, image, &e)),
-                };
             let mut layers = Vec::new();
-            for layer in &manifest.layers {
-                if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
-                    continue;
+            // The tag-based layout: one manifest at `sha256-HEX.sig`.
+            let manifest_digest = match self.client.pull_image_manifest(&sig_ref, &auth).await {
+                Ok((manifest, digest)) => {
+                    layers.extend(
+                        self.payload_layers(&sig_ref, &manifest, &registry, image)
+                            .await?,
+                    );
+                    Some(digest)
                 }
-                // A payload is a few hundred bytes; anything large is not one.
-                if layer.size > 1 << 20 {
-                    continue;
-                }
-                let mut payload = Vec::new();
-                self.client
-                    .pull_blob(&sig_ref, layer, &mut payload)
+                Err(e) if not_found(&e) => None,
+                Err(e) => return Err(registry_error(&registry, image, &e)),
+            };
+            // OCI 1.1 referrers (cosign's `--registry-referrers-mode=oci-1-1`): the referrers
+            // API, or the referrers tag schema where the registry has none.
+            let referrers = self
+                .client
+                .pull_referrers(&pinned_ref, None)
+                .await
+                .map_err(|e| registry_error(&registry, image, &e))?;
+            for entry in referrers
+                .manifests
+                .iter()
+                .filter(|m| m.artifact_type.as_deref() == Some(SIGNATURE_ARTIFACT_TYPE))
+            {
+                let at = Reference::with_digest(
+                    reference.registry().to_owned(),
+                    reference.repository().to_owned(),
+                    entry.digest.clone(),
+                );
+                let (manifest, _) = self
+                    .client
+                    .pull_image_manifest(&at, &auth)
                     .await
                     .map_err(|e| registry_error(&registry, image, &e))?;
-                layers.push(SignatureLayer {
-                    payload,
-                    annotations: layer
-                        .annotations
-                        .clone()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .collect(),
-                });
+                layers.extend(
+                    self.payload_layers(&at, &manifest, &registry, image)
+                        .await?,
+                );
             }
             Ok(CosignSignatures {
                 location: location.clone(),
-                manifest_digest: Some(manifest_digest),
+                manifest_digest,
                 layers,
                 cached: false,
             })
@@ -138,6 +148,41 @@ impl Registry {
             .await?;
         self.remember_signatures(location, &found);
         Ok(found)
+    }
+
+    /// The simple-signing payload layers of one signature manifest, with their annotations.
+    async fn payload_layers(
+        &self,
+        at: &Reference,
+        manifest: &oci_client::manifest::OciImageManifest,
+        registry: &str,
+        image: &str,
+    ) -> Result<Vec<SignatureLayer>, RegistryError> {
+        let mut layers = Vec::new();
+        for layer in &manifest.layers {
+            if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+                continue;
+            }
+            // A payload is a few hundred bytes; anything large is not one.
+            if layer.size > 1 << 20 {
+                continue;
+            }
+            let mut payload = Vec::new();
+            self.client
+                .pull_blob(at, layer, &mut payload)
+                .await
+                .map_err(|e| registry_error(registry, image, &e))?;
+            layers.push(SignatureLayer {
+                payload,
+                annotations: layer
+                    .annotations
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            });
+        }
+        Ok(layers)
     }
 
     fn cached_signatures(&self, location: &str) -> Option<CosignSignatures> {

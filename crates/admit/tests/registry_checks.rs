@@ -357,3 +357,43 @@ fn admit_images_describe_answers_the_digest_and_what_admit_knows() {
         support::stderr(&out)
     );
 }
+
+/// cosign's OCI 1.1 mode: signatures stored as referrers of the image. Debian's registry has no
+/// referrers API, so they are found through the referrers tag schema, as cosign writes it there.
+#[test]
+fn cosign_signatures_stored_as_oci_referrers_are_found() {
+    let reg = Registry::start();
+    let digest = reg.push("team/app", "v1", "one");
+    let repo = format!("{}/team/app", reg.host);
+    let key = admit_testkit::OpensslKey::generate("p256");
+    let stranger = admit_testkit::OpensslKey::generate("p256");
+    // The `.sig` tag holds only a stranger's signature; the referrer holds the trusted one.
+    reg.push_cosign(
+        "team/app",
+        &digest,
+        &[signed(&stranger, cosign_payload(&repo, &digest))],
+    );
+    reg.push_cosign_referrer(
+        "team/app",
+        &digest,
+        &[signed(&key, cosign_payload(&repo, &digest))],
+    );
+    let config = reg.docker_config(USER, PASSWORD);
+    let s = reg.serve(config.path(), false, &[]);
+    s.curl(
+        "POST",
+        "/v1/projects/my-proj/platforms/gke/policies?policyId=fresh",
+        Some(
+            &json!({"gkePolicy": {"checkSets": [{"checks": [{"sigstoreSignatureCheck": {"sigstoreAuthorities": [
+                {"publicKeySet": {"publicKeys": [{"publicKeyPem": key.public_pem}]}}]}}]}]}})
+            .to_string(),
+        ),
+    );
+    let r = evaluate(&s, &format!("{repo}@{digest}"));
+    assert_eq!(r["verdict"], "CONFORMANT", "{r}");
+    let (_, why) = check_result(&r);
+    assert!(
+        why.contains("cosign signature 1"),
+        "the referrer's signature follows the tag's: {why}"
+    );
+}

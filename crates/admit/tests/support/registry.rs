@@ -193,6 +193,103 @@ impl Registry {
         self.push_manifest(repo, &tag, &config, &layers)
     }
 
+    /// Stores cosign signatures for `repo@digest` as OCI 1.1 referrers, as cosign's
+    /// `--registry-referrers-mode=oci-1-1` does on a registry without the referrers API: a
+    /// manifest with `artifactType` `application/vnd.dev.cosign.artifact.sig.v1+json`, an empty
+    /// config, the payload layers and a `subject` naming the image, listed in the referrers
+    /// tag-schema index `sha256-HEX` (distribution spec v1.1, "Referrers Tag Schema").
+    pub(crate) fn push_cosign_referrer(
+        &self,
+        repo: &str,
+        digest: &str,
+        signatures: &[(Vec<u8>, serde_json::Map<String, serde_json::Value>)],
+    ) {
+        const SIG_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+        let certs = self.dir.path().join("certs.d");
+        let creds = format!("{USER}:{PASSWORD}");
+        let subject = run(Command::new("skopeo")
+            .args(["inspect", "--raw", "--cert-dir"])
+            .arg(&certs)
+            .args(["--creds", &creds])
+            .arg(format!("docker://{}/{repo}@{digest}", self.host)));
+        let work = tempfile::tempdir().unwrap();
+        let w = work.path();
+        let blobs = w.join("layout/blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| {
+            let d = sha256_bytes(data);
+            std::fs::write(blobs.join(&d), data).unwrap();
+            format!("sha256:{d}")
+        };
+        let empty = put(b"{}");
+        let layers: Vec<serde_json::Value> = signatures
+            .iter()
+            .map(|(payload, annotations)| {
+                serde_json::json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "digest": put(payload), "size": payload.len(), "annotations": annotations})
+            })
+            .collect();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": SIG_TYPE,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": layers,
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": subject.len()}
+        })
+        .to_string();
+        let manifest_digest = put(manifest.as_bytes());
+        let referrers = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": manifest_digest, "size": manifest.len(), "artifactType": SIG_TYPE}]
+        })
+        .to_string();
+        // skopeo 1.9 will not copy an index it thinks it must convert while preserving digests,
+        // so: the referrer manifest through skopeo (under a tag of its own), then the referrers
+        // index straight to the registry's API, as cosign writes it.
+        let tag = format!("referrer-{}", &manifest_digest[7..19]);
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+                "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": tag}}]
+        });
+        std::fs::write(w.join("layout/index.json"), index.to_string()).unwrap();
+        std::fs::write(
+            w.join("layout/oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        run(Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                "--preserve-digests",
+                "--dest-cert-dir",
+            ])
+            .arg(&certs)
+            .args(["--dest-creds", &creds])
+            .arg(format!("oci:{}:{tag}", w.join("layout").display()))
+            .arg(format!("docker://{}/{repo}:{tag}", self.host)));
+        let body = w.join("referrers.json");
+        std::fs::write(&body, &referrers).unwrap();
+        run(Command::new("curl")
+            .args(["-sS", "--fail-with-body", "--cacert"])
+            .arg(self.ca_file())
+            .args(["-u", &creds, "-X", "PUT"])
+            .args([
+                "-H",
+                "Content-Type: application/vnd.oci.image.index.v1+json",
+            ])
+            .arg("--data-binary")
+            .arg(format!("@{}", body.display()))
+            .arg(format!(
+                "https://{}/v2/{repo}/manifests/{}",
+                self.host,
+                digest.replace(':', "-")
+            )));
+    }
+
     /// Writes an OCI layout holding one manifest (config + layers) and pushes it byte for byte
     /// (`--preserve-digests`) as `repo:tag`; returns the digest the registry serves.
     fn push_manifest(
