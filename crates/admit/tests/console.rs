@@ -296,6 +296,15 @@ fn the_console_in_a_real_browser() {
         "{failures}"
     );
     assert!(strs("whyRule")[0].contains("REQUIRE_ATTESTATION"), "{r}");
+    // And of an admission: the attestor, the occurrence and the key that satisfied it.
+    let satisfied = strs("whySatisfied");
+    assert_eq!(satisfied.len(), 1, "{r}");
+    assert!(
+        satisfied[0].contains(&format!(
+            "projects/{P}/attestors/built-by-ci satisfied by projects/{P}/occurrences/"
+        )) && satisfied[0].contains(&key_id),
+        "{satisfied:?}"
+    );
     // Violations and breakglass uses.
     assert_eq!(strs("violating"), ["api"], "{r}");
     assert!(strs("violationWhy")[0].contains("no attestation by"), "{r}");
@@ -365,6 +374,7 @@ fn the_console_in_a_real_browser() {
         "overview",
         "decisions-denied",
         "why",
+        "why-allowed",
         "violations",
         "attestors",
         "image",

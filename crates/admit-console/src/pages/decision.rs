@@ -74,7 +74,17 @@ async fn render(c: &Console, headers: &HeaderMap, q: &Params) -> Result<Response
                             td { (rule(&i["rule"])) }
                             td {
                                 @let failures = i["failures"].as_array().cloned().unwrap_or_default();
-                                @if failures.is_empty() { span.muted { "no failure" } }
+                                @let satisfied = i["satisfiedBy"].as_array().cloned().unwrap_or_default();
+                                @if failures.is_empty() && satisfied.is_empty() { span.muted { "no failure" } }
+                                ul.satisfied-by {
+                                    @for s in &satisfied {
+                                        li.satisfied {
+                                            strong { (records::s(s, "attestor")) } " satisfied by "
+                                            span.mono { (records::s(s, "occurrence")) }
+                                            " (key " span.mono { (records::s(s, "keyId")) } ")"
+                                        }
+                                    }
+                                }
                                 ul.failures {
                                     @for f in &failures {
                                         li.failure {

@@ -66,6 +66,14 @@ r.whyFailures = await texts('li.failure');
 r.whyRule = await texts('#images tr.image td:nth-child(3)');
 await shot('why');
 
+// The "why" of an admission: what satisfied each attestor.
+await nav('Decisions');
+await page.selectOption('select[name=verdict]', 'ALLOWED');
+await Promise.all([page.waitForNavigation(), page.click('form.filters button')]);
+await Promise.all([page.waitForNavigation(), page.click('#decisions a.why >> nth=0')]);
+r.whySatisfied = await texts('li.satisfied');
+await shot('why-allowed');
+
 // Continuous validation's violations and the breakglass uses.
 await nav('Violations');
 r.violating = await texts('#violating tr.violation td:nth-child(3)');
