@@ -140,9 +140,10 @@ impl Store for MeteredStore {
         name: &str,
         body: &Value,
         now: &str,
+        etag: Option<&str>,
     ) -> Result<Doc, StoreError> {
         let t = Instant::now();
-        let r = self.inner.update_occurrence(name, body, now).await;
+        let r = self.inner.update_occurrence(name, body, now, etag).await;
         self.wrote("update_occurrence", t, r)
     }
 

@@ -172,6 +172,9 @@ fn prepare(mut body: Map<String, Value>, name: &str) -> Result<Value, ServiceErr
     Ok(v)
 }
 
+/// How often an update is redone after concurrent updates won the race.
+const MAX_UPDATE_ATTEMPTS: u32 = 8;
+
 impl Service {
     async fn require_note(&self, note: &str) -> Result<(), ServiceError> {
         if self
@@ -242,23 +245,49 @@ impl Service {
         patch: Value,
         mask: &[String],
     ) -> Result<Value, ServiceError> {
-        let current = self
-            .store
-            .get_occurrence(name)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("occurrence {name} not found")))?;
         let Value::Object(p) = patch else {
             return Err(ServiceError::invalid(
                 "the request body must be a JSON object",
             ));
         };
+        // Read, merge, write only if nothing changed in between; a concurrent update makes
+        // the write ABORTED, and the merge is redone on what that update stored.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let current =
+                self.store.get_occurrence(name).await?.ok_or_else(|| {
+                    ServiceError::not_found(format!("occurrence {name} not found"))
+                })?;
+            let v = Self::merged_occurrence(name, &current.body, &p, mask)?;
+            self.require_note(v["noteName"].as_str().unwrap_or_default())
+                .await?;
+            match self
+                .store
+                .update_occurrence(name, &v, &self.now(), Some(&current.etag))
+                .await
+            {
+                Ok(doc) => return Ok(with_times(doc)),
+                Err(admit_store::StoreError::Aborted(_)) if attempts < MAX_UPDATE_ATTEMPTS => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// `current` with `patch` applied under `mask`, checked as an occurrence.
+    fn merged_occurrence(
+        name: &str,
+        current: &Value,
+        p: &serde_json::Map<String, Value>,
+        mask: &[String],
+    ) -> Result<Value, ServiceError> {
         // Grafeas marks `noteName` and `resourceUri` "Required. Immutable": moving an
         // occurrence to another note would skip `notes.attachOccurrence` on it (maybe in
         // another project), and to another resource would re-point an attestation.
         for (field, snake) in [("noteName", "note_name"), ("resourceUri", "resource_uri")] {
             let asked = mask.iter().any(|m| m == field || m == snake);
             let sent = p.get(field).or_else(|| p.get(snake));
-            let changed = sent.is_some_and(|v| Some(v) != current.body.get(field));
+            let changed = sent.is_some_and(|v| Some(v) != current.get(field));
             let all = mask.is_empty() || mask.iter().any(|m| m == "*");
             if changed && (asked || all) {
                 return Err(ServiceError::invalid(format!(
@@ -267,8 +296,8 @@ impl Service {
             }
         }
         let merged = apply_mask(
-            current.body,
-            &p,
+            current.clone(),
+            p,
             mask,
             &[
                 "name",
@@ -279,12 +308,7 @@ impl Service {
                 "resourceUri",
             ],
         )?;
-        let v = prepare(merged, name)?;
-        self.require_note(v["noteName"].as_str().unwrap_or_default())
-            .await?;
-        Ok(with_times(
-            self.store.update_occurrence(name, &v, &self.now()).await?,
-        ))
+        prepare(merged, name)
     }
 
     pub async fn delete_occurrence(&self, name: &str) -> Result<(), ServiceError> {

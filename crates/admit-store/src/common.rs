@@ -13,6 +13,17 @@ pub(crate) fn etag(seq: i64, version: i64) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
+/// The (seq, version) an etag made by [`etag`] names; `None` for anything else.
+pub(crate) fn etag_parts(etag: &str) -> Option<(i64, i64)> {
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(etag)
+        .ok()?;
+    let b: [u8; 12] = b.try_into().ok()?;
+    let seq = i64::from_be_bytes(b[..8].try_into().ok()?);
+    let version = u32::from_be_bytes(b[8..].try_into().ok()?);
+    Some((seq, i64::from(version)))
+}
+
 pub(crate) fn page_token(seq: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s{seq}"))
 }

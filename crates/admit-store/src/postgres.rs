@@ -290,8 +290,9 @@ impl Store for PostgresStore {
         name: &str,
         body: &Value,
         now: &str,
+        etag: Option<&str>,
     ) -> Result<Doc, StoreError> {
-        occurrences::update(&self.pool, name, body, now).await
+        occurrences::update(&self.pool, name, body, now, etag).await
     }
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {

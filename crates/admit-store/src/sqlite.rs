@@ -302,8 +302,9 @@ impl Store for SqliteStore {
         name: &str,
         body: &Value,
         now: &str,
+        etag: Option<&str>,
     ) -> Result<Doc, StoreError> {
-        occurrences::update(&self.write, name, body, now).await
+        occurrences::update(&self.write, name, body, now, etag).await
     }
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {

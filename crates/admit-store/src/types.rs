@@ -169,12 +169,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError>;
 
-    /// Replaces an occurrence's body (the service applies the update mask).
+    /// Replaces an occurrence's body (the service applies the update mask). With `etag`, only
+    /// if the stored occurrence still has it: ABORTED otherwise, so a read-modify-write never
+    /// overwrites a concurrent change.
     async fn update_occurrence(
         &self,
         name: &str,
         body: &Value,
         now: &str,
+        etag: Option<&str>,
     ) -> Result<Doc, StoreError>;
 
     /// Deletes an occurrence and, in the same transaction, its IAM policy.

@@ -383,6 +383,53 @@ macro_rules! conformance_suite {
         }
 
         #[tokio::test]
+        async fn occurrence_update_with_a_stale_etag_is_aborted() {
+            let (_guard, s) = $make().await;
+            let a = "projects/p/notes/a";
+            let name = "projects/p/occurrences/1";
+            let created = s
+                .create_occurrences(
+                    &[occ("1", a, &format!("gcr.io/p/app@{D1}"), "ATTESTATION")],
+                    NOW,
+                )
+                .await
+                .unwrap()
+                .remove(0);
+            // Two writers read the same version; the first to write wins.
+            let mut first = created.body.clone();
+            first["remediation"] = json!("first");
+            let won = s
+                .update_occurrence(name, &first, LATER, Some(&created.etag))
+                .await
+                .unwrap();
+            assert_ne!(won.etag, created.etag);
+            let mut second = created.body.clone();
+            second["remediation"] = json!("second");
+            assert!(matches!(
+                s.update_occurrence(name, &second, LATER, Some(&created.etag))
+                    .await,
+                Err(StoreError::Aborted(_))
+            ));
+            assert!(matches!(
+                s.update_occurrence(name, &second, LATER, Some("not an etag"))
+                    .await,
+                Err(StoreError::Aborted(_))
+            ));
+            let stored = s.get_occurrence(name).await.unwrap().unwrap();
+            assert_eq!(stored.body["remediation"], "first", "nothing was half-written");
+            // With the current etag it goes ahead; an occurrence that is gone is NotFound.
+            s.update_occurrence(name, &second, LATER, Some(&won.etag))
+                .await
+                .unwrap();
+            s.delete_occurrence(name).await.unwrap();
+            assert!(matches!(
+                s.update_occurrence(name, &second, LATER, Some(&won.etag))
+                    .await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
+
+        #[tokio::test]
         async fn occurrence_update_reindexes_and_delete_removes() {
             let (_guard, s) = $make().await;
             let a = "projects/p/notes/a";
@@ -395,7 +442,7 @@ macro_rules! conformance_suite {
             let mut body = occ("1", a, &format!("gcr.io/p/app@{D2}"), "ATTESTATION");
             body["extra"] = json!("changed");
             let d = s
-                .update_occurrence("projects/p/occurrences/1", &body, LATER)
+                .update_occurrence("projects/p/occurrences/1", &body, LATER, None)
                 .await
                 .unwrap();
             assert_eq!(d.update_time, LATER);

@@ -376,3 +376,59 @@ fn unserved_methods_and_the_attestors_delegation_email(s: &Server) {
         )
     );
 }
+
+support::both_backends!(concurrent_updates_of_one_occurrence_lose_nothing);
+/// Two clients PATCH different fields of one occurrence at once: each update is a
+/// read-modify-write, so without a precondition one could overwrite the other's field with
+/// what it read. Every update must survive.
+fn concurrent_updates_of_one_occurrence_lose_nothing(s: &Server) {
+    mk_note(s, "race", "CVE-2024-9");
+    let created = s.curl(
+        "POST",
+        "/v1/projects/race/occurrences",
+        Some(
+            &json!({"resourceUri": format!("https://gcr.io/p/app@{D1}"), "noteName": "projects/race/notes/CVE-2024-9",
+                "vulnerability": {"severity": "LOW", "cvssScore": 0.0}, "remediation": "none yet"})
+            .to_string(),
+        ),
+    );
+    let name = created["name"].as_str().unwrap().to_owned();
+    const ROUNDS: u32 = 25;
+    std::thread::scope(|t| {
+        let name = &name;
+        t.spawn(move || {
+            for i in 0..ROUNDS {
+                let (c, v) = s.call(
+                    "PATCH",
+                    &format!("/v1/{name}?updateMask=remediation"),
+                    Some(&json!({"remediation": format!("step {i}")}).to_string()),
+                );
+                assert_eq!(c, 200, "{v}");
+            }
+        });
+        t.spawn(move || {
+            for i in 0..ROUNDS {
+                let (c, v) = s.call(
+                    "PATCH",
+                    &format!("/v1/{name}?updateMask=vulnerability"),
+                    Some(
+                        &json!({"vulnerability": {"severity": "HIGH", "cvssScore": f64::from(i)}})
+                            .to_string(),
+                    ),
+                );
+                assert_eq!(c, 200, "{v}");
+            }
+        });
+    });
+    let last = s.curl("GET", &format!("/v1/{name}"), None);
+    assert_eq!(
+        last["remediation"],
+        format!("step {}", ROUNDS - 1),
+        "{last}"
+    );
+    assert_eq!(
+        last["vulnerability"]["cvssScore"],
+        f64::from(ROUNDS - 1),
+        "{last}"
+    );
+}

@@ -71,14 +71,23 @@ pub(super) async fn update(
     name: &str,
     body: &Value,
     now: &str,
+    expected: Option<&str>,
 ) -> Result<Doc, StoreError> {
     let db = StoreError::db("update occurrence");
+    // An etag that names no version of this server cannot match.
+    let (seq_want, version_want) = match expected {
+        None => (None, None),
+        Some(e) => match crate::common::etag_parts(e) {
+            Some((s, v)) => (Some(s), Some(v)),
+            None => return Err(StoreError::Aborted(name.to_owned())),
+        },
+    };
     let c = columns(body)?;
     if c.name != name {
         return Err(StoreError::InvalidArgument("name cannot be changed".into()));
     }
     let row: Option<(i64, i64, String)> = sqlx::query_as(
-        "UPDATE occurrences SET note_name = $1, note_project = $2, note_id = $3, kind = $4, resource_uri = $5, resource_uri_rev = $6, resource_digest = $7, body = $8, version = version + 1, update_time = $9 WHERE name = $10 RETURNING seq, version, create_time",
+        "UPDATE occurrences SET note_name = $1, note_project = $2, note_id = $3, kind = $4, resource_uri = $5, resource_uri_rev = $6, resource_digest = $7, body = $8, version = version + 1, update_time = $9 WHERE name = $10 AND ($11::BIGINT IS NULL OR seq = $11) AND ($12::BIGINT IS NULL OR version = $12) RETURNING seq, version, create_time",
     )
     .bind(&c.note_name)
     .bind(&c.note_project)
@@ -90,10 +99,22 @@ pub(super) async fn update(
     .bind(body.to_string())
     .bind(now)
     .bind(name)
+    .bind(seq_want)
+    .bind(version_want)
     .fetch_optional(pool)
     .await
     .map_err(&db)?;
-    let (seq, version, create_time) = row.ok_or_else(|| StoreError::NotFound(name.to_owned()))?;
+    let Some((seq, version, create_time)) = row else {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT seq FROM occurrences WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await
+            .map_err(&db)?;
+        return Err(match exists {
+            Some(_) => StoreError::Aborted(name.to_owned()),
+            None => StoreError::NotFound(name.to_owned()),
+        });
+    };
     Ok(Doc {
         name: name.to_owned(),
         body: body.clone(),
