@@ -26,10 +26,47 @@ pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.s
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The layer annotation holding the signing certificate (keyless signatures).
 pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
-/// The layer annotation holding the certificate's chain.
-pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
-/// The layer annotation holding the Rekor bundle (offline inclusion proof).
-pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// A payload is a few hundred bytes; a blob past this is not one, and is not read further.
+const MAX_PAYLOAD: usize = 1 << 20;
+/// At most this many signature manifests (referrers) and payloads per manifest are read, so
+/// a registry listing thousands costs a bounded amount of memory and work.
+const MAX_SIGNATURE_MANIFESTS: usize = 16;
+const MAX_PAYLOADS_PER_MANIFEST: usize = 32;
+
+/// A buffer that refuses to grow past [`MAX_PAYLOAD`], so a registry that sends more than the
+/// descriptor declared cannot exhaust memory.
+struct Capped(Vec<u8>);
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.0.len() + buf.len() > MAX_PAYLOAD {
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                "a signature payload larger than {MAX_PAYLOAD} bytes"
+            ))));
+        }
+        self.0.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
 
 /// One signature layer: the payload bytes and the layer's annotations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +82,6 @@ pub struct CosignSignatures {
     /// `repo:sha256-HEX.sig`, where the tag-based signatures were looked for (referrers are
     /// found from the image's digest).
     pub location: String,
-    /// The `.sig` manifest's digest (`None`: no `.sig` tag).
-    pub manifest_digest: Option<String>,
     pub layers: Vec<SignatureLayer>,
     /// Whether the answer came from the cache (no registry call).
     pub cached: bool,
@@ -98,17 +133,14 @@ impl Registry {
             let auth = self.credentials.for_registry(&registry, deadline).await?;
             let mut layers = Vec::new();
             // The tag-based layout: one manifest at `sha256-HEX.sig`.
-            let manifest_digest = match self.client.pull_image_manifest(&sig_ref, &auth).await {
-                Ok((manifest, digest)) => {
-                    layers.extend(
-                        self.payload_layers(&sig_ref, &manifest, &registry, image)
-                            .await?,
-                    );
-                    Some(digest)
-                }
-                Err(e) if not_found(&e) => None,
+            match self.client.pull_image_manifest(&sig_ref, &auth).await {
+                Ok((manifest, _)) => layers.extend(
+                    self.payload_layers(&sig_ref, &manifest, &registry, image)
+                        .await?,
+                ),
+                Err(e) if not_found(&e) => {}
                 Err(e) => return Err(registry_error(&registry, image, &e)),
-            };
+            }
             // OCI 1.1 referrers (cosign's `--registry-referrers-mode=oci-1-1`): the referrers
             // API, or the referrers tag schema where the registry has none.
             let referrers = self
@@ -120,6 +152,7 @@ impl Registry {
                 .manifests
                 .iter()
                 .filter(|m| m.artifact_type.as_deref() == Some(SIGNATURE_ARTIFACT_TYPE))
+                .take(MAX_SIGNATURE_MANIFESTS)
             {
                 let at = Reference::with_digest(
                     reference.registry().to_owned(),
@@ -138,7 +171,6 @@ impl Registry {
             }
             Ok(CosignSignatures {
                 location: location.clone(),
-                manifest_digest,
                 layers,
                 cached: false,
             })
@@ -159,19 +191,20 @@ impl Registry {
         image: &str,
     ) -> Result<Vec<SignatureLayer>, RegistryError> {
         let mut layers = Vec::new();
-        for layer in &manifest.layers {
-            if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
-                continue;
-            }
-            // A payload is a few hundred bytes; anything large is not one.
-            if layer.size > 1 << 20 {
-                continue;
-            }
-            let mut payload = Vec::new();
+        let payloads = manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
+            // A payload is a few hundred bytes; a descriptor declaring more is not one.
+            .filter(|l| usize::try_from(l.size).is_ok_and(|n| n <= MAX_PAYLOAD))
+            .take(MAX_PAYLOADS_PER_MANIFEST);
+        for layer in payloads {
+            let mut capped = Capped(Vec::new());
             self.client
-                .pull_blob(at, layer, &mut payload)
+                .pull_blob(at, layer, &mut capped)
                 .await
                 .map_err(|e| registry_error(registry, image, &e))?;
+            let payload = capped.0;
             layers.push(SignatureLayer {
                 payload,
                 annotations: layer

@@ -15,8 +15,6 @@ pub struct ImageMetadata {
     /// The image config's `created` time (RFC 3339), when it has one. OCI registries report no
     /// upload time, so this is the build time the image declares.
     pub created: Option<String>,
-    /// Whether this answer came from the cache (no registry call).
-    pub cached: bool,
 }
 
 impl Registry {
@@ -39,10 +37,7 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
         {
-            return Ok(ImageMetadata {
-                cached: true,
-                ..m.clone()
-            });
+            return Ok(m.clone());
         }
         let registry = reference.resolve_registry().to_owned();
         let call = async {
@@ -68,7 +63,6 @@ impl Registry {
         let meta = ImageMetadata {
             digest,
             created: config["created"].as_str().map(str::to_owned),
-            cached: false,
         };
         let mut cache = self
             .by_digest

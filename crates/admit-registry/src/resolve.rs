@@ -31,8 +31,6 @@ pub struct Resolved {
     pub image: String,
     /// `sha256:…`.
     pub digest: String,
-    /// Whether the answer came from the cache (no registry call).
-    pub cached: bool,
 }
 
 /// A registry client with credentials and a tag cache.
@@ -164,7 +162,6 @@ impl Registry {
             return Ok(Resolved {
                 image: image.to_owned(),
                 digest: d.to_owned(),
-                cached: true,
             });
         }
         let key = reference.whole();
@@ -172,7 +169,6 @@ impl Registry {
             return Ok(Resolved {
                 image: format!("{image}@{digest}"),
                 digest,
-                cached: true,
             });
         }
         let registry = reference.resolve_registry().to_owned();
@@ -195,7 +191,6 @@ impl Registry {
         Ok(Resolved {
             image: format!("{image}@{digest}"),
             digest,
-            cached: false,
         })
     }
 

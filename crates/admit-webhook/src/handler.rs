@@ -43,6 +43,16 @@ pub(crate) async fn ready_service(
     }
 }
 
+/// Past `--webhook-max-in-flight`, a review is shed at once (503, which the API server turns
+/// into its failurePolicy): a queue would only grow memory and miss every deadline.
+pub(crate) fn busy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "admit is deciding as many reviews as it is configured to; retry\n",
+    )
+        .into_response()
+}
+
 /// The answer to a body that is not an AdmissionReview. Without a uid there is no response
 /// the API server would accept; an HTTP error is a webhook failure, which `failurePolicy:
 /// Fail` turns into a denial.
@@ -59,13 +69,8 @@ pub(crate) async fn validate(
     Query(q): Query<std::collections::HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    // Past the bound, shed at once: a queue would only grow memory and miss every deadline.
     let Ok(_permit) = s.in_flight.clone().try_acquire_owned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "admit is deciding as many reviews as it is configured to; retry\n",
-        )
-            .into_response();
+        return busy();
     };
     let review = match review::parse(&body) {
         Ok(r) => r,

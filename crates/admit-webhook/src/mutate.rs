@@ -134,6 +134,10 @@ pub(crate) async fn mutate(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    // Mutations share the reviews' bound: each may wait on a registry.
+    let Ok(_permit) = s.in_flight.clone().try_acquire_owned() else {
+        return crate::handler::busy();
+    };
     let review = match review::parse(&body) {
         Ok(r) => r,
         Err(e) => return crate::handler::invalid_review(&e),

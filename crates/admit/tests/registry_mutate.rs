@@ -633,3 +633,43 @@ fn pod_templates_are_pinned_only_when_asked() {
         );
     }
 }
+
+/// A registry that accepts connections and never answers: the mutation is denied within the
+/// API server's deadline, naming the timeout, and while it waits, reviews beyond
+/// `--webhook-max-in-flight` are shed with 503 instead of queueing.
+#[test]
+fn a_registry_that_never_answers_costs_a_bounded_wait_and_a_bounded_queue() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming() {
+            held.push(c); // accepted, never read or answered
+        }
+    });
+    let s = Server::start_webhook(&["--webhook-max-in-flight", "1"]);
+    setup(&s, &require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]));
+    let object = pod(
+        "web",
+        &[&format!("127.0.0.1:{port}/team/app:v1")],
+        &json!({}),
+    );
+    let body = review_of(&object, "slow").to_string();
+    std::thread::scope(|t| {
+        let waiting = t.spawn(|| {
+            let started = std::time::Instant::now();
+            let r = s.webhook_call("/mutate?timeout=3s", &body);
+            (r, started.elapsed())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let (code, shed) = s.webhook_call("/mutate?timeout=3s", &body);
+        assert_eq!(code, 503, "{shed}");
+        let ((code, answer), took) = waiting.join().unwrap();
+        assert_eq!(code, 200, "{answer}");
+        let r: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(r["response"]["allowed"], false, "{r}");
+        let message = r["response"]["status"]["message"].as_str().unwrap();
+        assert!(message.contains("did not answer for"), "{message}");
+        assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    });
+}
