@@ -14,6 +14,8 @@
     reason = "tests abort loudly"
 )]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -145,14 +147,7 @@ fn the_sqlite_overlay_is_one_stateful_replica() {
 #[test]
 fn components_add_the_client_ca_and_a_token_guarded_api() {
     let dir = tempfile::tempdir().unwrap();
-    let rel = |p: &str| {
-        let abs = deploy().join(p).canonicalize().unwrap();
-        let mut up = PathBuf::new();
-        for _ in dir.path().canonicalize().unwrap().components().skip(1) {
-            up.push("..");
-        }
-        up.join(abs.strip_prefix("/").unwrap())
-    };
+    let rel = |p: &str| support::relative_to(dir.path(), &deploy().join(p));
     std::fs::write(
         dir.path().join("kustomization.yaml"),
         format!(
@@ -183,14 +178,7 @@ fn components_add_the_client_ca_and_a_token_guarded_api() {
 #[test]
 fn the_resolve_tags_component_adds_the_mutating_webhook_and_registry_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    let rel = |p: &str| {
-        let abs = deploy().join(p).canonicalize().unwrap();
-        let mut up = PathBuf::new();
-        for _ in dir.path().canonicalize().unwrap().components().skip(1) {
-            up.push("..");
-        }
-        up.join(abs.strip_prefix("/").unwrap())
-    };
+    let rel = |p: &str| support::relative_to(dir.path(), &deploy().join(p));
     std::fs::write(
         dir.path().join("kustomization.yaml"),
         format!(

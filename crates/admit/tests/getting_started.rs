@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use support::kapi::Kapi;
-use support::path_str;
+use support::{path_str, relative_to};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -400,15 +400,4 @@ fn both_overlays_pass_a_server_side_dry_run() {
             );
         }
     }
-}
-
-/// `to` as a path relative to `from` (kustomize takes relative roots only).
-fn relative_to(from: &Path, to: &Path) -> PathBuf {
-    let from = from.canonicalize().unwrap();
-    let to = to.canonicalize().unwrap();
-    let mut up = PathBuf::new();
-    for _ in from.components().skip(1) {
-        up.push("..");
-    }
-    up.join(to.strip_prefix("/").unwrap())
 }

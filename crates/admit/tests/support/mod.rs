@@ -579,3 +579,14 @@ pub(crate) fn python_venv(name: &str, pins: &[&str]) -> PathBuf {
     std::fs::write(&marker, want).expect("marker");
     python
 }
+
+/// `to` as a path relative to `from` (kustomize takes relative roots only).
+pub(crate) fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let from = from.canonicalize().expect("from exists");
+    let to = to.canonicalize().expect("to exists");
+    let mut up = PathBuf::new();
+    for _ in from.components().skip(1) {
+        up.push("..");
+    }
+    up.join(to.strip_prefix("/").expect("absolute"))
+}

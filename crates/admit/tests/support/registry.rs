@@ -259,18 +259,7 @@ impl Registry {
             r#"{"imageLayoutVersion":"1.0.0"}"#,
         )
         .unwrap();
-        run(Command::new("skopeo")
-            .args([
-                "--insecure-policy",
-                "copy",
-                "--quiet",
-                "--preserve-digests",
-                "--dest-cert-dir",
-            ])
-            .arg(&certs)
-            .args(["--dest-creds", &creds])
-            .arg(format!("oci:{}:{tag}", w.join("layout").display()))
-            .arg(format!("docker://{}/{repo}:{tag}", self.host)));
+        self.copy_layout(&w.join("layout"), repo, &tag);
         let body = w.join("referrers.json");
         std::fs::write(&body, &referrers).unwrap();
         run(Command::new("curl")
@@ -288,6 +277,22 @@ impl Registry {
                 self.host,
                 digest.replace(':', "-")
             )));
+    }
+
+    /// `skopeo copy` of the layout's `tag` to `repo:tag`, byte for byte.
+    fn copy_layout(&self, layout: &Path, repo: &str, tag: &str) {
+        run(Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                "--preserve-digests",
+                "--dest-cert-dir",
+            ])
+            .arg(self.dir.path().join("certs.d"))
+            .args(["--dest-creds", &format!("{USER}:{PASSWORD}")])
+            .arg(format!("oci:{}:{tag}", layout.display()))
+            .arg(format!("docker://{}/{repo}:{tag}", self.host)));
     }
 
     /// Writes an OCI layout holding one manifest (config + layers) and pushes it byte for byte
@@ -339,18 +344,7 @@ impl Registry {
         .unwrap();
         let certs = self.dir.path().join("certs.d");
         let creds = format!("{USER}:{PASSWORD}");
-        run(Command::new("skopeo")
-            .args([
-                "--insecure-policy",
-                "copy",
-                "--quiet",
-                "--preserve-digests",
-                "--dest-cert-dir",
-            ])
-            .arg(&certs)
-            .args(["--dest-creds", &creds])
-            .arg(format!("oci:{}:{tag}", w.join("layout").display()))
-            .arg(format!("docker://{}/{repo}:{tag}", self.host)));
+        self.copy_layout(&w.join("layout"), repo, tag);
         let digest = run(Command::new("skopeo")
             .args(["inspect", "--raw", "--cert-dir"])
             .arg(&certs)
