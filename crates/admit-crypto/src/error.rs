@@ -28,6 +28,9 @@ pub enum CryptoError {
     KeyMaterial(String),
     #[error("JWT: {0}")]
     Jwt(String),
+    /// A Sigstore check (trust root, certificate, SCT, Rekor entry, bundle) failed.
+    #[error("{step}: {reason}")]
+    Sigstore { step: &'static str, reason: String },
     #[error("artifact URL `{url}`: {reason}")]
     ArtifactUrl { url: String, reason: String },
 }

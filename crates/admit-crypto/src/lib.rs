@@ -1,6 +1,7 @@
 //! Cryptography for attestations: PKIX public keys (PEM SubjectPublicKeyInfo) checked against
 //! the algorithm an attestor declares, OpenPGP keys and signatures, the simple-signing payload,
-//! the DSSE pre-authentication encoding, and server-assigned key ids.
+//! the DSSE pre-authentication encoding, server-assigned key ids, and Sigstore's keyless
+//! signatures and bundles (verified offline against a trust root given as files).
 //!
 //! Owns: parsing keys once into verifiers, and every signature check.
 //! Must not depend on: async runtimes, I/O, the environment, a clock, or any admit crate but
@@ -14,6 +15,7 @@ mod pae;
 mod payload;
 mod pgp_key;
 mod pkix;
+pub mod sigstore;
 
 pub use error::CryptoError;
 pub use jwt::{ClaimRules, Jwks, check_claims};

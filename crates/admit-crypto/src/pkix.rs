@@ -189,7 +189,11 @@ impl fmt::Debug for PkixKey {
 impl PkixKey {
     /// Parses `pem` and checks it really is the key `declared` says it is.
     pub fn from_pem(pem: &str, declared: SignatureAlgorithm) -> Result<Self, CryptoError> {
-        let der = pem_to_der(pem)?;
+        Self::from_der(pem_to_der(pem)?, declared)
+    }
+
+    /// Like [`PkixKey::from_pem`], from a DER SubjectPublicKeyInfo.
+    pub fn from_der(der: Vec<u8>, declared: SignatureAlgorithm) -> Result<Self, CryptoError> {
         let kind = classify(&der)?;
         let Some(expect) = expectation(declared) else {
             return Err(CryptoError::AlgorithmUnspecified {
@@ -221,8 +225,14 @@ impl PkixKey {
     /// cosign signs with for that kind of key (ECDSA with SHA-256/384/512 by curve,
     /// RSA PKCS#1 v1.5 with SHA-256, Ed25519).
     pub fn from_cosign_pem(pem: &str) -> Result<Self, CryptoError> {
+        Self::from_cosign_der(pem_to_der(pem)?)
+    }
+
+    /// Like [`PkixKey::from_cosign_pem`], from a DER SubjectPublicKeyInfo (a certificate's key,
+    /// a transparency log's key in a trusted root).
+    pub fn from_cosign_der(der: Vec<u8>) -> Result<Self, CryptoError> {
         use admit_model::SignatureAlgorithm as A;
-        let algorithm = match classify(&pem_to_der(pem)?)? {
+        let algorithm = match classify(&der)? {
             KeyKind::EcP256 => A::EcdsaP256Sha256,
             KeyKind::EcP384 => A::EcdsaP384Sha384,
             KeyKind::EcP521 => A::EcdsaP521Sha512,
@@ -236,7 +246,7 @@ impl PkixKey {
                 )));
             }
         };
-        Self::from_pem(pem, algorithm)
+        Self::from_der(der, algorithm)
     }
 
     pub fn kind(&self) -> KeyKind {
