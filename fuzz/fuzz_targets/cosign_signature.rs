@@ -4,7 +4,7 @@
 #![no_main]
 use std::sync::OnceLock;
 
-use admit_policy::{CosignKey, CosignSignature, verify_cosign};
+use admit_policy::{CosignKey, CosignSignature, CosignTrust, verify_cosign};
 use libfuzzer_sys::fuzz_target;
 
 const KEY: &str = "-----BEGIN PUBLIC KEY-----
@@ -34,7 +34,12 @@ fuzz_target!(|data: &[u8]| {
     let signatures = [CosignSignature {
         payload,
         signature: signature.as_deref(),
-        certificate: None,
+        ..CosignSignature::default()
     }];
-    let _ = verify_cosign(&signatures, DIGEST, keys());
+    let trust = CosignTrust {
+        keys: keys(),
+        keyless: &[],
+        root: None,
+    };
+    let _ = verify_cosign(&signatures, &[], DIGEST, &trust);
 });

@@ -22,7 +22,10 @@ mod validate;
 mod vulnz;
 
 pub use attest::{CompiledAttestor, Satisfied};
-pub use cosign::{CosignKey, CosignSignature, verify_cosign};
+pub use cosign::{
+    COSIGN_SIGN_PREDICATE, CosignKey, CosignSignature, CosignTrust, CosignVerified, IdentityRule,
+    KeylessAuthority, verify_cosign,
+};
 pub use decision::{Basis, Decision, Failure, ImageDecision, Verdict};
 pub use engine::{CompiledPolicy, Evidence, Request};
 pub use error::{PolicyError, Violation};

@@ -22,10 +22,21 @@ use crate::{Registry, RegistryError};
 pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The artifact type of a cosign signature stored as an OCI 1.1 referrer.
 pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+/// The artifact type (and layer media type) of a Sigstore bundle stored as a referrer, as
+/// cosign's `--new-bundle-format` writes it.
+pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// The referrer manifest's annotation naming the bundle's predicate type.
+pub const BUNDLE_PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+/// The predicate type of an image signature in a bundle.
+const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// The layer annotation holding the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The layer annotation holding the signing certificate (keyless signatures).
 pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// The layer annotation holding further chain certificates (keyless signatures).
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// The layer annotation holding the Rekor entry and its signed entry timestamp.
+pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 
 /// A payload is a few hundred bytes; a blob past this is not one, and is not read further.
 const MAX_PAYLOAD: usize = 1 << 20;
@@ -83,6 +94,8 @@ pub struct CosignSignatures {
     /// found from the image's digest).
     pub location: String,
     pub layers: Vec<SignatureLayer>,
+    /// Sigstore bundles of image signatures stored as OCI 1.1 referrers.
+    pub bundles: Vec<Vec<u8>>,
     /// Whether the answer came from the cache (no registry call).
     pub cached: bool,
 }
@@ -169,9 +182,49 @@ impl Registry {
                         .await?,
                 );
             }
+            // Sigstore bundles (cosign's `--new-bundle-format`), image signatures only.
+            let mut bundles = Vec::new();
+            for entry in referrers
+                .manifests
+                .iter()
+                .filter(|m| m.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE))
+                .filter(|m| {
+                    m.annotations
+                        .as_ref()
+                        .and_then(|a| a.get(BUNDLE_PREDICATE_ANNOTATION))
+                        .is_none_or(|p| p == SIGN_PREDICATE)
+                })
+                .take(MAX_SIGNATURE_MANIFESTS)
+            {
+                let at = Reference::with_digest(
+                    reference.registry().to_owned(),
+                    reference.repository().to_owned(),
+                    entry.digest.clone(),
+                );
+                let (manifest, _) = self
+                    .client
+                    .pull_image_manifest(&at, &auth)
+                    .await
+                    .map_err(|e| registry_error(&registry, image, &e))?;
+                for layer in manifest
+                    .layers
+                    .iter()
+                    .filter(|l| l.media_type == BUNDLE_MEDIA_TYPE)
+                    .filter(|l| usize::try_from(l.size).is_ok_and(|n| n <= MAX_PAYLOAD))
+                    .take(MAX_PAYLOADS_PER_MANIFEST)
+                {
+                    let mut capped = Capped(Vec::new());
+                    self.client
+                        .pull_blob(&at, layer, &mut capped)
+                        .await
+                        .map_err(|e| registry_error(&registry, image, &e))?;
+                    bundles.push(capped.0);
+                }
+            }
             Ok(CosignSignatures {
                 location: location.clone(),
                 layers,
+                bundles,
                 cached: false,
             })
         };

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use admit_policy::{CompiledAttestor, CosignSignature, ImageRef, Satisfied, verify_cosign};
+use admit_policy::{
+    CompiledAttestor, CosignSignature, CosignTrust, ImageRef, Satisfied, verify_cosign,
+};
 
 use crate::Service;
 
@@ -28,8 +30,21 @@ pub(crate) fn signatures_of(found: &admit_registry::CosignSignatures) -> Vec<Cos
                 .annotations
                 .get(admit_registry::cosign::CERTIFICATE_ANNOTATION)
                 .map(String::as_str),
+            chain: l
+                .annotations
+                .get(admit_registry::cosign::CHAIN_ANNOTATION)
+                .map(String::as_str),
+            rekor_bundle: l
+                .annotations
+                .get(admit_registry::cosign::REKOR_BUNDLE_ANNOTATION)
+                .map(String::as_str),
         })
         .collect()
+}
+
+/// The Sigstore bundles a registry lookup found.
+pub(crate) fn bundles_of(found: &admit_registry::CosignSignatures) -> Vec<&[u8]> {
+    found.bundles.iter().map(Vec::as_slice).collect()
 }
 
 impl Service {
@@ -64,11 +79,16 @@ impl Service {
         };
         self.metrics.cache("cosign_signatures", found.cached);
         let signatures = signatures_of(&found);
-        match verify_cosign(&signatures, digest, &keys) {
-            Ok((i, key_id)) => Ok(Satisfied {
+        let trust = CosignTrust {
+            keys: &keys,
+            keyless: &[],
+            root: self.sigstore_root.as_deref(),
+        };
+        match verify_cosign(&signatures, &bundles_of(&found), digest, &trust) {
+            Ok(v) => Ok(Satisfied {
                 attestor: attestor.name.to_string(),
-                occurrence: format!("{}#{i}", found.location),
-                key_id,
+                occurrence: format!("{}{}", found.location, v.evidence),
+                key_id: v.by,
             }),
             Err(why) => {
                 reasons.extend(

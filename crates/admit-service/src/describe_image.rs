@@ -65,7 +65,12 @@ impl Service {
                 .cosign_signatures(&pinned, Duration::from_secs(10))
                 .await
             {
-                Ok(found) => json!({"location": found.location, "count": found.layers.len()}),
+                Ok(found) => json!({
+                    "location": found.location,
+                    "count": found.layers.len(),
+                    "keyless": found.layers.iter().filter(|l| l.annotations.contains_key(admit_registry::cosign::CERTIFICATE_ANNOTATION)).count(),
+                    "bundles": found.bundles.len(),
+                }),
                 Err(e) => json!({"error": e.to_string()}),
             };
         }

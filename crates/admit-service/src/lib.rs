@@ -69,6 +69,8 @@ pub struct Service {
     cluster: simulate::ClusterView,
     /// Registry access for checks that read image metadata (`imageFreshnessCheck`).
     registry: Option<Arc<admit_registry::Registry>>,
+    /// What keyless cosign signatures are verified against.
+    sigstore_root: Option<Arc<admit_crypto::sigstore::TrustRoot>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -90,6 +92,7 @@ impl Service {
             writes,
             cluster: simulate::ClusterView::default(),
             registry: None,
+            sigstore_root: None,
             store,
             keys,
             clock,
@@ -115,7 +118,6 @@ impl Service {
         self
     }
 
-    /// Turns the admission caches off (every review verifies: the "cold" benchmark).
     /// Lets checks that read image metadata (`imageFreshnessCheck`) reach registries.
     pub fn with_registry(mut self, registry: Arc<admit_registry::Registry>) -> Self {
         let metrics = self.metrics.clone();
@@ -126,6 +128,13 @@ impl Service {
         self
     }
 
+    /// The Sigstore trust root keyless cosign signatures are verified against.
+    pub fn with_sigstore_root(mut self, root: Arc<admit_crypto::sigstore::TrustRoot>) -> Self {
+        self.sigstore_root = Some(root);
+        self
+    }
+
+    /// Turns the admission caches off (every review verifies: the "cold" benchmark).
     pub fn without_admission_cache(mut self) -> Self {
         self.admission = admission::AdmissionCache::new(false);
         self

@@ -474,45 +474,14 @@ impl Service {
     }
 
     /// `sigstoreSignatureCheck`: a cosign signature stored with the image (sigstore's
-    /// tag-based layout) that a key of one of the check's authorities verifies, over a payload
-    /// naming this digest.
+    /// tag-based layout, or a Sigstore bundle stored as a referrer) over this digest, verified
+    /// by a key of one of the check's authorities, or (admit extension `admitKeyless`) signed
+    /// keylessly by an identity one of them trusts, against the server's Sigstore trust root.
     async fn sigstore_signature(&self, check: &Value, image: &ImageRef) -> Outcome {
-        let mut keys = Vec::new();
-        for (i, a) in check["sigstoreAuthorities"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let name = a["displayName"]
-                .as_str()
-                .filter(|n| !n.is_empty())
-                .map_or_else(
-                    || format!("authority {i}"),
-                    |n| format!("authority {i} ({n})"),
-                );
-            for (j, k) in a["publicKeySet"]["publicKeys"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                match admit_crypto::PkixKey::from_cosign_pem(
-                    k["publicKeyPem"].as_str().unwrap_or(""),
-                ) {
-                    Ok(key) => keys.push(admit_policy::CosignKey {
-                        label: format!("{name}, key {j}"),
-                        key,
-                    }),
-                    Err(e) => {
-                        return (
-                            "ERROR",
-                            format!("sigstoreAuthorities[{i}].publicKeySet.publicKeys[{j}]: {e}"),
-                        );
-                    }
-                }
-            }
-        }
+        let (keys, keyless) = match sigstore_authorities(check) {
+            Ok(a) => a,
+            Err(e) => return ("ERROR", e),
+        };
         let Some(registry) = &self.registry else {
             return (
                 "ERROR",
@@ -535,12 +504,27 @@ impl Service {
             Err(e) => return ("ERROR", format!("sigstoreSignatureCheck: {e}")),
         };
         let signatures = crate::cosign_evidence::signatures_of(&found);
-        match admit_policy::verify_cosign(&signatures, digest, &keys) {
-            Ok((i, label)) => (
+        let trust = admit_policy::CosignTrust {
+            keys: &keys,
+            keyless: &keyless,
+            root: self.sigstore_root.as_deref(),
+        };
+        match admit_policy::verify_cosign(
+            &signatures,
+            &crate::cosign_evidence::bundles_of(&found),
+            digest,
+            &trust,
+        ) {
+            Ok(v) => (
                 "CONFORMANT",
                 format!(
-                    "cosign signature {i} at {} verified by {label}",
-                    found.location
+                    "cosign {} at {} verified by {}",
+                    v.evidence.strip_prefix("#bundle-").map_or_else(
+                        || format!("signature {}", &v.evidence[1..]),
+                        |n| format!("bundle {n}")
+                    ),
+                    found.location,
+                    v.by
                 ),
             ),
             Err(reasons) => (
@@ -722,4 +706,67 @@ fn combine(v: &[&'static str]) -> &'static str {
     } else {
         "CONFORMANT"
     }
+}
+
+/// The keys and keyless identities of a `sigstoreSignatureCheck`'s authorities.
+fn sigstore_authorities(
+    check: &Value,
+) -> Result<
+    (
+        Vec<admit_policy::CosignKey>,
+        Vec<admit_policy::KeylessAuthority>,
+    ),
+    String,
+> {
+    let mut keys = Vec::new();
+    let mut keyless = Vec::new();
+    for (i, a) in check["sigstoreAuthorities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let name = a["displayName"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map_or_else(
+                || format!("authority {i}"),
+                |n| format!("authority {i} ({n})"),
+            );
+        for (j, k) in a["publicKeySet"]["publicKeys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let key =
+                admit_crypto::PkixKey::from_cosign_pem(k["publicKeyPem"].as_str().unwrap_or(""))
+                    .map_err(|e| {
+                        format!("sigstoreAuthorities[{i}].publicKeySet.publicKeys[{j}]: {e}")
+                    })?;
+            keys.push(admit_policy::CosignKey {
+                label: format!("{name}, key {j}"),
+                key,
+            });
+        }
+        let ids = a["admitKeyless"]["identities"].as_array();
+        if let Some(ids) = ids {
+            let identities = ids
+                .iter()
+                .enumerate()
+                .map(|(j, v)| {
+                    admit_policy::IdentityRule::from_json(
+                        &format!("sigstoreAuthorities[{i}].admitKeyless.identities[{j}]"),
+                        v,
+                    )
+                    .map_err(|(f, e)| format!("{f}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            keyless.push(admit_policy::KeylessAuthority {
+                label: name,
+                identities,
+            });
+        }
+    }
+    Ok((keys, keyless))
 }

@@ -94,6 +94,25 @@ fn check_trusted_dir(field: &str, p: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// admit extension: `admitKeyless {identities: [{issuer | issuerRegExp, subject |
+/// subjectRegExp}]}`, keyless signers an authority trusts.
+fn check_keyless(field: &str, k: &Value) -> Result<(), ServiceError> {
+    let ids = k["identities"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            bad(
+                &format!("{field}.identities"),
+                "must have at least one entry",
+            )
+        })?;
+    for (j, id) in ids.iter().enumerate() {
+        admit_policy::IdentityRule::from_json(&format!("{field}.identities[{j}]"), id)
+            .map_err(|(f, e)| bad(&f, e))?;
+    }
+    Ok(())
+}
+
 fn check_check(field: &str, c: &Value) -> Result<(), ServiceError> {
     let kinds: Vec<&str> = CHECK_KINDS
         .iter()
@@ -120,15 +139,30 @@ fn check_check(field: &str, c: &Value) -> Result<(), ServiceError> {
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| bad(&format!("{f}.sigstoreAuthorities"), "required"))?;
             for (i, a) in authorities.iter().enumerate() {
-                let at = format!("{f}.sigstoreAuthorities[{i}].publicKeySet.publicKeys");
-                let keys = a["publicKeySet"]["publicKeys"]
-                    .as_array()
-                    .filter(|k| !k.is_empty())
-                    .ok_or_else(|| bad(&at, "must have at least one entry"))?;
-                for (j, k) in keys.iter().enumerate() {
-                    let pem = k["publicKeyPem"].as_str().unwrap_or_default();
-                    admit_crypto::PkixKey::from_cosign_pem(pem)
-                        .map_err(|e| bad(&format!("{at}[{j}].publicKeyPem"), e.to_string()))?;
+                let field = format!("{f}.sigstoreAuthorities[{i}]");
+                let keyless = a.get("admitKeyless").filter(|k| !k.is_null());
+                let key_set = a.get("publicKeySet").filter(|k| !k.is_null());
+                match (key_set, keyless) {
+                    (Some(_), Some(_)) => {
+                        return Err(bad(
+                            &field,
+                            "has both publicKeySet and admitKeyless; an authority is one or the other",
+                        ));
+                    }
+                    (None, Some(k)) => check_keyless(&format!("{field}.admitKeyless"), k)?,
+                    _ => {
+                        let at = format!("{field}.publicKeySet.publicKeys");
+                        let keys = a["publicKeySet"]["publicKeys"]
+                            .as_array()
+                            .filter(|k| !k.is_empty())
+                            .ok_or_else(|| bad(&at, "must have at least one entry"))?;
+                        for (j, k) in keys.iter().enumerate() {
+                            let pem = k["publicKeyPem"].as_str().unwrap_or_default();
+                            admit_crypto::PkixKey::from_cosign_pem(pem).map_err(|e| {
+                                bad(&format!("{at}[{j}].publicKeyPem"), e.to_string())
+                            })?;
+                        }
+                    }
                 }
             }
         }

@@ -12,6 +12,7 @@ mod offline;
 mod registry;
 mod render;
 mod serve;
+mod sigstore;
 mod telemetry;
 mod webhook_cert;
 mod webhook_tls;

@@ -113,6 +113,8 @@ pub(crate) struct ServeArgs {
     pub(crate) kube: crate::cluster::KubeArgs,
     #[command(flatten)]
     pub(crate) registry: crate::registry::RegistryArgs,
+    #[command(flatten)]
+    sigstore: crate::sigstore::SigstoreArgs,
     /// On SIGTERM or SIGINT: stop accepting, answer what is in flight for at most this long,
     /// then exit (0 when everything in flight was answered). Keep it below the pod's
     /// terminationGracePeriodSeconds (30 by default).
@@ -256,6 +258,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     // Read now (its CA file too), so a bad setting stops the start.
     let registry = args.registry.client()?;
     let mut service = Service::new(store, keys, clock).with_registry(registry.clone());
+    if let Some(root) = args.sigstore.trust_root()? {
+        tracing::info!(trust_root = %root.summary(), "keyless cosign signatures are verified against this Sigstore trust root");
+        service = service.with_sigstore_root(Arc::new(root));
+    }
     if args.no_admission_cache {
         service = service.without_admission_cache();
     }

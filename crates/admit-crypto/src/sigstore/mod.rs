@@ -148,3 +148,21 @@ pub fn verify_bundle(
 pub fn precertificate_tbs(cert_der: &[u8]) -> Result<Vec<u8>, CryptoError> {
     Leaf::parse(cert_der)?.precertificate_tbs()
 }
+
+/// The DER certificates of a PEM bundle (cosign's `dev.sigstore.cosign/chain`).
+pub fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, CryptoError> {
+    use x509_cert::der::Encode as _;
+    x509_cert::Certificate::load_pem_chain(pem.as_bytes())
+        .map_err(|e| CryptoError::Sigstore {
+            step: "certificate chain",
+            reason: format!("not PEM certificates: {e}"),
+        })?
+        .iter()
+        .map(|c| {
+            c.to_der().map_err(|e| CryptoError::Sigstore {
+                step: "certificate chain",
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}

@@ -6,6 +6,7 @@
 
 pub(crate) mod kapi;
 pub(crate) mod registry;
+pub(crate) mod sigstore;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};

@@ -204,7 +204,55 @@ impl Registry {
         digest: &str,
         signatures: &[(Vec<u8>, serde_json::Map<String, serde_json::Value>)],
     ) {
-        const SIG_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+        let layers: Vec<Layer> = signatures
+            .iter()
+            .map(|(payload, annotations)| Layer {
+                media_type: "application/vnd.dev.cosign.simplesigning.v1+json",
+                data: payload.clone(),
+                annotations: annotations.clone(),
+            })
+            .collect();
+        self.push_referrer(
+            repo,
+            digest,
+            "application/vnd.dev.cosign.artifact.sig.v1+json",
+            &layers,
+            &serde_json::Map::new(),
+        );
+    }
+
+    /// Stores a Sigstore bundle for `repo@digest` as cosign's `--new-bundle-format` does
+    /// (`pkg/oci/remote/write.go`, `WriteAttestationNewBundleFormat`): a referrer of artifact
+    /// type `application/vnd.dev.sigstore.bundle.v0.3+json` whose one layer is the bundle,
+    /// annotated with its predicate type.
+    pub(crate) fn push_bundle(&self, repo: &str, digest: &str, bundle: &[u8], predicate: &str) {
+        const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+        let mut annotations = serde_json::Map::new();
+        annotations.insert("dev.sigstore.bundle.content".into(), "dsse-envelope".into());
+        annotations.insert("dev.sigstore.bundle.predicateType".into(), predicate.into());
+        self.push_referrer(
+            repo,
+            digest,
+            BUNDLE,
+            &[Layer {
+                media_type: BUNDLE,
+                data: bundle.to_vec(),
+                annotations: serde_json::Map::new(),
+            }],
+            &annotations,
+        );
+    }
+
+    /// Pushes a referrer manifest of `artifact_type` for `repo@digest` and adds it to the
+    /// referrers tag-schema index.
+    fn push_referrer(
+        &self,
+        repo: &str,
+        digest: &str,
+        artifact_type: &str,
+        layers: &[Layer],
+        annotations: &serde_json::Map<String, serde_json::Value>,
+    ) {
         let certs = self.dir.path().join("certs.d");
         let creds = format!("{USER}:{PASSWORD}");
         let subject = run(Command::new("skopeo")
@@ -222,28 +270,57 @@ impl Registry {
             format!("sha256:{d}")
         };
         let empty = put(b"{}");
-        let layers: Vec<serde_json::Value> = signatures
+        let layers: Vec<serde_json::Value> = layers
             .iter()
-            .map(|(payload, annotations)| {
-                serde_json::json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-                    "digest": put(payload), "size": payload.len(), "annotations": annotations})
+            .map(|l| {
+                serde_json::json!({"mediaType": l.media_type,
+                    "digest": put(&l.data), "size": l.data.len(), "annotations": l.annotations})
             })
             .collect();
-        let manifest = serde_json::json!({
+        let mut manifest = serde_json::json!({
             "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "artifactType": SIG_TYPE,
+            "artifactType": artifact_type,
             "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
             "layers": layers,
             "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": subject.len()}
-        })
-        .to_string();
+        });
+        let mut entry = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": artifact_type});
+        if !annotations.is_empty() {
+            manifest["annotations"] = serde_json::Value::Object(annotations.clone());
+            entry["annotations"] = serde_json::Value::Object(annotations.clone());
+        }
+        let manifest = manifest.to_string();
         let manifest_digest = put(manifest.as_bytes());
-        let referrers = serde_json::json!({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": manifest_digest, "size": manifest.len(), "artifactType": SIG_TYPE}]
-        })
-        .to_string();
+        entry["digest"] = manifest_digest.clone().into();
+        entry["size"] = manifest.len().into();
+        // The tag-schema index as it stands (none yet: an empty one), plus this referrer.
+        let index_url = format!(
+            "https://{}/v2/{repo}/manifests/{}",
+            self.host,
+            digest.replace(':', "-")
+        );
+        let existing = Command::new("curl")
+            .args(["-sS", "--fail", "--cacert"])
+            .arg(self.ca_file())
+            .args([
+                "-u",
+                &creds,
+                "-H",
+                "Accept: application/vnd.oci.image.index.v1+json",
+            ])
+            .arg(&index_url)
+            .output()
+            .unwrap();
+        let mut referrers: serde_json::Value = serde_json::from_slice(&existing.stdout)
+            .ok()
+            .filter(|_| existing.status.success())
+            .unwrap_or_else(|| {
+                serde_json::json!({"schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []})
+            });
+        referrers["manifests"].as_array_mut().unwrap().push(entry);
+        let referrers = referrers.to_string();
         // skopeo 1.9 will not copy an index it thinks it must convert while preserving digests,
         // so: the referrer manifest through skopeo (under a tag of its own), then the referrers
         // index straight to the registry's API, as cosign writes it.
@@ -272,11 +349,7 @@ impl Registry {
             ])
             .arg("--data-binary")
             .arg(format!("@{}", body.display()))
-            .arg(format!(
-                "https://{}/v2/{repo}/manifests/{}",
-                self.host,
-                digest.replace(':', "-")
-            )));
+            .arg(&index_url));
     }
 
     /// `skopeo copy` of the layout's `tag` to `repo:tag`, byte for byte.
