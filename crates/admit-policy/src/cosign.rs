@@ -258,6 +258,12 @@ fn statement_names(payload_type: &str, payload: &[u8], digest: &str) -> Result<(
 fn bundle(raw: &[u8], digest: &str, trust: &CosignTrust<'_>) -> Result<String, String> {
     let b = Bundle::parse(raw).map_err(|e| e.to_string())?;
     statement_names(&b.envelope.payload_type, &b.envelope.payload, digest)?;
+    verify_bundle_signer(&b, trust)
+}
+
+/// Who signed `b`, if `trust` trusts them: a key's label, or the keyless authority with the
+/// signer and its Rekor entry. Says nothing of what the envelope holds.
+pub fn verify_bundle_signer(b: &Bundle, trust: &CosignTrust<'_>) -> Result<String, String> {
     let keys: Vec<(&str, &PkixKey)> = trust
         .keys
         .iter()
@@ -277,7 +283,7 @@ fn bundle(raw: &[u8], digest: &str, trust: &CosignTrust<'_>) -> Result<String, S
         (_, Some(r)) => r,
         (false, None) => empty_root(),
     };
-    match verify_bundle(root, &b, &keys).map_err(|e| e.to_string())? {
+    match verify_bundle(root, b, &keys).map_err(|e| e.to_string())? {
         BundleVerified::Key(label) => Ok(label),
         BundleVerified::Keyless(v) => keyless_by(trust, &v),
     }

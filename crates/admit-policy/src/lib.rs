@@ -17,6 +17,7 @@ mod image;
 mod kritis;
 mod pattern;
 mod rules;
+mod slsa;
 mod system_policy;
 mod validate;
 mod vulnz;
@@ -24,7 +25,7 @@ mod vulnz;
 pub use attest::{CompiledAttestor, Satisfied};
 pub use cosign::{
     COSIGN_SIGN_PREDICATE, CosignKey, CosignSignature, CosignTrust, CosignVerified, IdentityRule,
-    KeylessAuthority, verify_cosign,
+    KeylessAuthority, verify_bundle_signer, verify_cosign,
 };
 pub use decision::{Basis, Decision, Failure, ImageDecision, Verdict};
 pub use engine::{CompiledPolicy, Evidence, Request};
@@ -36,6 +37,10 @@ pub use kritis::{
 };
 pub use pattern::ExemptPattern;
 pub use rules::{Context, RuleScope, select_rule};
+pub use slsa::{
+    GOOGLE_CLOUD_BUILD_ID, Provenance, SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02, SlsaRequirements,
+    check_provenance, check_repo_pattern, normalize_repo, read_provenance, repo_matches,
+};
 pub use system_policy::{default_project_policy, system_patterns, system_policy};
 pub use validate::validate;
 pub use vulnz::{Vuln, check_allowlist_expiry, check_package_requirements, check_signing_policy};

@@ -183,44 +183,11 @@ impl Registry {
                 );
             }
             // Sigstore bundles (cosign's `--new-bundle-format`), image signatures only.
-            let mut bundles = Vec::new();
-            for entry in referrers
-                .manifests
-                .iter()
-                .filter(|m| m.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE))
-                .filter(|m| {
-                    m.annotations
-                        .as_ref()
-                        .and_then(|a| a.get(BUNDLE_PREDICATE_ANNOTATION))
-                        .is_none_or(|p| p == SIGN_PREDICATE)
+            let bundles = self
+                .bundle_referrers(&reference, &referrers, &auth, &registry, image, |p| {
+                    p == SIGN_PREDICATE
                 })
-                .take(MAX_SIGNATURE_MANIFESTS)
-            {
-                let at = Reference::with_digest(
-                    reference.registry().to_owned(),
-                    reference.repository().to_owned(),
-                    entry.digest.clone(),
-                );
-                let (manifest, _) = self
-                    .client
-                    .pull_image_manifest(&at, &auth)
-                    .await
-                    .map_err(|e| registry_error(&registry, image, &e))?;
-                for layer in manifest
-                    .layers
-                    .iter()
-                    .filter(|l| l.media_type == BUNDLE_MEDIA_TYPE)
-                    .filter(|l| usize::try_from(l.size).is_ok_and(|n| n <= MAX_PAYLOAD))
-                    .take(MAX_PAYLOADS_PER_MANIFEST)
-                {
-                    let mut capped = Capped(Vec::new());
-                    self.client
-                        .pull_blob(&at, layer, &mut capped)
-                        .await
-                        .map_err(|e| registry_error(&registry, image, &e))?;
-                    bundles.push(capped.0);
-                }
-            }
+                .await?;
             Ok(CosignSignatures {
                 location: location.clone(),
                 layers,
@@ -233,6 +200,88 @@ impl Registry {
             .await?;
         self.remember_signatures(location, &found);
         Ok(found)
+    }
+
+    /// The Sigstore bundles stored as referrers of `image` (pinned by digest) that hold SLSA
+    /// provenance (`cosign attest --new-bundle-format --type slsaprovenance…`).
+    pub async fn provenance_bundles(
+        &self,
+        image: &str,
+        deadline: Duration,
+    ) -> Result<Vec<Vec<u8>>, RegistryError> {
+        let (reference, _) = crate::resolve::parse_pinned(image)?;
+        let registry = reference.resolve_registry().to_owned();
+        let call = async {
+            let auth = self.credentials.for_registry(&registry, deadline).await?;
+            // The referrers call takes the credentials stored by an earlier call; none came first.
+            self.client
+                .auth(&reference, &auth, oci_client::RegistryOperation::Pull)
+                .await
+                .map_err(|e| registry_error(&registry, image, &e))?;
+            let referrers = self
+                .client
+                .pull_referrers(&reference, None)
+                .await
+                .map_err(|e| registry_error(&registry, image, &e))?;
+            self.bundle_referrers(&reference, &referrers, &auth, &registry, image, |p| {
+                p.starts_with("https://slsa.dev/provenance/")
+            })
+            .await
+        };
+        self.bounded("provenance", &registry, image, deadline, call)
+            .await
+    }
+
+    /// The bundles of the referrers listed in `referrers` whose predicate type (the
+    /// manifest's annotation, when present) `wanted` accepts.
+    async fn bundle_referrers(
+        &self,
+        reference: &Reference,
+        referrers: &oci_client::manifest::OciImageIndex,
+        auth: &oci_client::secrets::RegistryAuth,
+        registry: &str,
+        image: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<Vec<u8>>, RegistryError> {
+        let mut bundles = Vec::new();
+        for entry in referrers
+            .manifests
+            .iter()
+            .filter(|m| m.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE))
+            .filter(|m| {
+                m.annotations
+                    .as_ref()
+                    .and_then(|a| a.get(BUNDLE_PREDICATE_ANNOTATION))
+                    .is_none_or(|p| wanted(p))
+            })
+            .take(MAX_SIGNATURE_MANIFESTS)
+        {
+            let at = Reference::with_digest(
+                reference.registry().to_owned(),
+                reference.repository().to_owned(),
+                entry.digest.clone(),
+            );
+            let (manifest, _) = self
+                .client
+                .pull_image_manifest(&at, auth)
+                .await
+                .map_err(|e| registry_error(registry, image, &e))?;
+            for layer in manifest
+                .layers
+                .iter()
+                .filter(|l| l.media_type == BUNDLE_MEDIA_TYPE)
+                .filter(|l| usize::try_from(l.size).is_ok_and(|n| n <= MAX_PAYLOAD))
+                .take(MAX_PAYLOADS_PER_MANIFEST)
+            {
+                let mut capped = Capped(Vec::new());
+                self.client
+                    .pull_blob(&at, layer, &mut capped)
+                    .await
+                    .map_err(|e| registry_error(registry, image, &e))?;
+                bundles.push(capped.0);
+            }
+        }
+        Ok(bundles)
     }
 
     /// The simple-signing payload layers of one signature manifest, with their annotations.

@@ -26,6 +26,8 @@ mod occurrences;
 mod platform_attest;
 mod platform_eval;
 mod platform_policies;
+mod platform_sigstore;
+mod platform_slsa;
 mod policy;
 mod roles;
 mod service_accounts;

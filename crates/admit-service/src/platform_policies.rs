@@ -113,6 +113,77 @@ fn check_keyless(field: &str, k: &Value) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// `slsaCheck {rules: [VerificationRule]}`, with admit's `admitBuilder` extension (the roots of
+/// trust admit cannot fetch offline, and the id of a builder other than Cloud Build).
+fn check_slsa(field: &str, v: &Value) -> Result<(), ServiceError> {
+    let rules = v["rules"]
+        .as_array()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| bad(&format!("{field}.rules"), "at least one rule is required"))?;
+    for (i, r) in rules.iter().enumerate() {
+        let f = format!("{field}.rules[{i}]");
+        let builder = &r["admitBuilder"];
+        let id = builder["id"].as_str().filter(|s| !s.is_empty());
+        match (
+            r["trustedBuilder"]
+                .as_str()
+                .unwrap_or("BUILDER_UNSPECIFIED"),
+            id,
+        ) {
+            ("GOOGLE_CLOUD_BUILD", Some(_)) => {
+                return Err(bad(
+                    &format!("{f}.admitBuilder.id"),
+                    "must be empty with trustedBuilder GOOGLE_CLOUD_BUILD, whose id is implied",
+                ));
+            }
+            ("GOOGLE_CLOUD_BUILD", None) | ("BUILDER_UNSPECIFIED", Some(_)) => {}
+            ("BUILDER_UNSPECIFIED", None) => {
+                return Err(bad(
+                    &format!("{f}.trustedBuilder"),
+                    "required: GOOGLE_CLOUD_BUILD, or admitBuilder.id naming another builder",
+                ));
+            }
+            (other, _) => {
+                return Err(bad(
+                    &format!("{f}.trustedBuilder"),
+                    format!("`{other}` is not BUILDER_UNSPECIFIED or GOOGLE_CLOUD_BUILD"),
+                ));
+            }
+        }
+        for (j, p) in r["trustedSourceRepoPatterns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            admit_policy::check_repo_pattern(p.as_str().unwrap_or_default())
+                .map_err(|e| bad(&format!("{f}.trustedSourceRepoPatterns[{j}]"), e))?;
+        }
+        check_projects(
+            &format!("{f}.attestationSource.containerAnalysisAttestationProjects"),
+            &r["attestationSource"]["containerAnalysisAttestationProjects"],
+        )?;
+        for (j, k) in builder["publicKeySet"]["publicKeys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            admit_crypto::PkixKey::from_cosign_pem(k["publicKeyPem"].as_str().unwrap_or_default())
+                .map_err(|e| {
+                    bad(
+                        &format!("{f}.admitBuilder.publicKeySet.publicKeys[{j}].publicKeyPem"),
+                        e.to_string(),
+                    )
+                })?;
+        }
+        if let Some(k) = builder.get("admitKeyless").filter(|k| !k.is_null()) {
+            check_keyless(&format!("{f}.admitBuilder.admitKeyless"), k)?;
+        }
+    }
+    Ok(())
+}
+
 fn check_check(field: &str, c: &Value) -> Result<(), ServiceError> {
     let kinds: Vec<&str> = CHECK_KINDS
         .iter()
@@ -166,6 +237,7 @@ fn check_check(field: &str, c: &Value) -> Result<(), ServiceError> {
                 }
             }
         }
+        "slsaCheck" => check_slsa(&f, v)?,
         "trustedDirectoryCheck" => {
             let pats = v["trustedDirPatterns"]
                 .as_array()

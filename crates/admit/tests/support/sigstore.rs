@@ -334,14 +334,18 @@ impl TestSigstore {
     /// a DSSE envelope over an in-toto statement of predicate type
     /// `https://sigstore.dev/cosign/sign/v1`, signed keylessly and logged as a `dsse` entry.
     pub(crate) fn bundle(&self, digest: &str, who: &Identity) -> Vec<u8> {
-        let payload = statement(digest);
+        self.bundle_of(&statement(digest), who)
+    }
+
+    /// A keyless bundle over any in-toto statement (`cosign attest --new-bundle-format`).
+    pub(crate) fn bundle_of(&self, payload: &[u8], who: &Identity) -> Vec<u8> {
         let (cert, key) = self.issue(who);
         let sig = ecdsa(
             &key,
-            &admit_crypto::pae("application/vnd.in-toto+json", &payload),
+            &admit_crypto::pae("application/vnd.in-toto+json", payload),
         );
         let body = json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {
-            "payloadHash": {"algorithm": "sha256", "value": hex(&sha256(&payload))},
+            "payloadHash": {"algorithm": "sha256", "value": hex(&sha256(payload))},
             "signatures": [{"signature": B64.encode(&sig), "verifier": B64.encode(&cert)}]}});
         let (body, index, _, set) = self.log(&body, ISSUED_AT + 5, None);
         let cert_der = admit_crypto::sigstore::pem_certificates(&cert)
@@ -356,7 +360,7 @@ impl TestSigstore {
                     "integratedTime": (ISSUED_AT + 5).to_string(),
                     "inclusionPromise": {"signedEntryTimestamp": set},
                     "canonicalizedBody": body}]},
-            "dsseEnvelope": {"payload": B64.encode(&payload), "payloadType": "application/vnd.in-toto+json",
+            "dsseEnvelope": {"payload": B64.encode(payload), "payloadType": "application/vnd.in-toto+json",
                 "signatures": [{"sig": B64.encode(&sig), "keyid": ""}]}})
         .to_string()
         .into_bytes()
