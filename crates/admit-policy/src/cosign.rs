@@ -143,7 +143,7 @@ pub struct CosignVerified {
     pub by: String,
 }
 
-fn keyless_by(trust: &CosignTrust<'_>, v: &KeylessVerified) -> Result<String, String> {
+pub(crate) fn keyless_by(trust: &CosignTrust<'_>, v: &KeylessVerified) -> Result<String, String> {
     for a in trust.keyless {
         if let Some(rule) = a.identities.iter().find(|r| r.matches(v)) {
             return Ok(format!(
@@ -162,7 +162,7 @@ fn keyless_by(trust: &CosignTrust<'_>, v: &KeylessVerified) -> Result<String, St
     ))
 }
 
-fn empty_root() -> &'static TrustRoot {
+pub(crate) fn empty_root() -> &'static TrustRoot {
     static EMPTY: std::sync::OnceLock<TrustRoot> = std::sync::OnceLock::new();
     EMPTY.get_or_init(TrustRoot::default)
 }

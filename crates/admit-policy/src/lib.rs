@@ -10,6 +10,7 @@
 
 mod attest;
 mod cosign;
+mod cosign_attest;
 mod decision;
 mod engine;
 mod error;
@@ -27,6 +28,7 @@ pub use cosign::{
     COSIGN_SIGN_PREDICATE, CosignKey, CosignSignature, CosignTrust, CosignVerified, IdentityRule,
     KeylessAuthority, verify_bundle_signer, verify_cosign,
 };
+pub use cosign_attest::{AttestationSigned, CosignAttestation, verify_cosign_attestation};
 pub use decision::{Basis, Decision, Failure, ImageDecision, Verdict};
 pub use engine::{CompiledPolicy, Evidence, Request};
 pub use error::{PolicyError, Violation};

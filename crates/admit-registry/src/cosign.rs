@@ -29,6 +29,10 @@ pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+js
 pub const BUNDLE_PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 /// The predicate type of an image signature in a bundle.
 const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+/// The layer media type of a DSSE envelope in `cosign attest`'s `.att` manifests.
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The layer annotation naming an attestation's predicate type.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 /// The layer annotation holding the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The layer annotation holding the signing certificate (keyless signatures).
@@ -148,8 +152,14 @@ impl Registry {
             // The tag-based layout: one manifest at `sha256-HEX.sig`.
             match self.client.pull_image_manifest(&sig_ref, &auth).await {
                 Ok((manifest, _)) => layers.extend(
-                    self.payload_layers(&sig_ref, &manifest, &registry, image)
-                        .await?,
+                    self.payload_layers(
+                        &sig_ref,
+                        &manifest,
+                        SIMPLE_SIGNING_MEDIA_TYPE,
+                        &registry,
+                        image,
+                    )
+                    .await?,
                 ),
                 Err(e) if not_found(&e) => {}
                 Err(e) => return Err(registry_error(&registry, image, &e)),
@@ -178,8 +188,14 @@ impl Registry {
                     .await
                     .map_err(|e| registry_error(&registry, image, &e))?;
                 layers.extend(
-                    self.payload_layers(&at, &manifest, &registry, image)
-                        .await?,
+                    self.payload_layers(
+                        &at,
+                        &manifest,
+                        SIMPLE_SIGNING_MEDIA_TYPE,
+                        &registry,
+                        image,
+                    )
+                    .await?,
                 );
             }
             // Sigstore bundles (cosign's `--new-bundle-format`), image signatures only.
@@ -229,6 +245,36 @@ impl Registry {
             .await
         };
         self.bounded("provenance", &registry, image, deadline, call)
+            .await
+    }
+
+    /// The attestations `cosign attest` stores for `image` (pinned by digest) in the tag layout:
+    /// the `sha256-HEX.att` manifest, one DSSE envelope layer per attestation with its
+    /// `predicateType`, certificate, chain and Rekor bundle as annotations.
+    pub async fn cosign_attestations(
+        &self,
+        image: &str,
+        deadline: Duration,
+    ) -> Result<Vec<SignatureLayer>, RegistryError> {
+        let (reference, digest) = crate::resolve::parse_pinned(image)?;
+        let att_ref = Reference::with_tag(
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+            format!("{}.att", digest.replace(':', "-")),
+        );
+        let registry = reference.resolve_registry().to_owned();
+        let call = async {
+            let auth = self.credentials.for_registry(&registry, deadline).await?;
+            match self.client.pull_image_manifest(&att_ref, &auth).await {
+                Ok((manifest, _)) => {
+                    self.payload_layers(&att_ref, &manifest, DSSE_MEDIA_TYPE, &registry, image)
+                        .await
+                }
+                Err(e) if not_found(&e) => Ok(Vec::new()),
+                Err(e) => Err(registry_error(&registry, image, &e)),
+            }
+        };
+        self.bounded("attestations", &registry, image, deadline, call)
             .await
     }
 
@@ -284,11 +330,13 @@ impl Registry {
         Ok(bundles)
     }
 
-    /// The simple-signing payload layers of one signature manifest, with their annotations.
+    /// The payload layers of `media_type` in one signature or attestation manifest, with their
+    /// annotations.
     async fn payload_layers(
         &self,
         at: &Reference,
         manifest: &oci_client::manifest::OciImageManifest,
+        media_type: &str,
         registry: &str,
         image: &str,
     ) -> Result<Vec<SignatureLayer>, RegistryError> {
@@ -296,7 +344,7 @@ impl Registry {
         let payloads = manifest
             .layers
             .iter()
-            .filter(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
+            .filter(|l| l.media_type == media_type)
             // A payload is a few hundred bytes; a descriptor declaring more is not one.
             .filter(|l| usize::try_from(l.size).is_ok_and(|n| n <= MAX_PAYLOAD))
             .take(MAX_PAYLOADS_PER_MANIFEST);

@@ -1,7 +1,8 @@
 //! `slsaCheck` of platform policies: SLSA provenance (in-toto statements, provenance v0.2 or
 //! v1) about the admitted digest, found as Grafeas BUILD occurrences (their DSSE `envelope`) in
-//! the rule's `attestationSource` projects, or as Sigstore bundles stored with the image
-//! (`cosign attest --new-bundle-format`), signed by the rule's builder and saying what the rule
+//! the rule's `attestationSource` projects, or stored with the image as `cosign attest` does
+//! (the `sha256-HEX.att` tag's DSSE layers, or Sigstore bundles as referrers with
+//! `--new-bundle-format`), signed by the rule's builder and saying what the rule
 //! asks: the trusted builder, a config-based build, trusted source repositories.
 //!
 //! Google's service fetches Cloud Build's provenance keys itself; admit runs offline, so the
@@ -10,8 +11,9 @@
 
 use admit_crypto::sigstore::Bundle;
 use admit_policy::{
-    CosignKey, CosignTrust, GOOGLE_CLOUD_BUILD_ID, ImageRef, KeylessAuthority, SlsaRequirements,
-    check_provenance, read_provenance, verify_bundle_signer,
+    CosignAttestation, CosignKey, CosignTrust, GOOGLE_CLOUD_BUILD_ID, ImageRef, KeylessAuthority,
+    SlsaRequirements, check_provenance, read_provenance, verify_bundle_signer,
+    verify_cosign_attestation,
 };
 use base64::Engine as _;
 use serde_json::Value;
@@ -275,31 +277,65 @@ impl Service {
             return Ok(Vec::new());
         };
         let pinned = format!("{}@{digest}", image.repository());
-        let bundles = registry
-            .provenance_bundles(&pinned, std::time::Duration::from_secs(5))
+        let deadline = std::time::Duration::from_secs(5);
+        let layers = registry
+            .cosign_attestations(&pinned, deadline)
             .await
-            .map_err(|e| format!("provenance in the registry: {e}"))?;
-        Ok(bundles
+            .map_err(|e| format!("attestations in the registry: {e}"))?;
+        let mut found: Vec<Found> = layers
             .iter()
             .enumerate()
-            .map(|(i, raw)| {
-                let at = format!("{pinned} bundle {i}");
-                match Bundle::parse(raw) {
-                    Ok(b) => Found {
+            .filter(|(_, l)| {
+                l.annotations
+                    .get(admit_registry::cosign::PREDICATE_TYPE_ANNOTATION)
+                    .is_none_or(|p| p.starts_with("https://slsa.dev/provenance/"))
+            })
+            .map(|(i, l)| {
+                let get = |k: &str| l.annotations.get(k).map(String::as_str);
+                let a = CosignAttestation {
+                    envelope: &l.payload,
+                    certificate: get(admit_registry::cosign::CERTIFICATE_ANNOTATION),
+                    chain: get(admit_registry::cosign::CHAIN_ANNOTATION),
+                    rekor_bundle: get(admit_registry::cosign::REKOR_BUNDLE_ANNOTATION),
+                };
+                let at = format!("{pinned} attestation {i} (.att)");
+                match verify_cosign_attestation(&a, trust) {
+                    Ok(v) => Found {
                         at,
-                        signer: verify_bundle_signer(&b, trust)
-                            .map_err(|e| format!("its signer {e}")),
-                        payload_type: b.envelope.payload_type,
-                        payload: b.envelope.payload,
+                        payload_type: v.payload_type,
+                        payload: v.payload,
+                        signer: Ok(v.by),
                     },
                     Err(e) => Found {
                         at,
                         payload_type: String::new(),
                         payload: Vec::new(),
-                        signer: Err(e.to_string()),
+                        signer: Err(format!("it {e}")),
                     },
                 }
             })
-            .collect())
+            .collect();
+        let bundles = registry
+            .provenance_bundles(&pinned, deadline)
+            .await
+            .map_err(|e| format!("provenance in the registry: {e}"))?;
+        found.extend(bundles.iter().enumerate().map(|(i, raw)| {
+            let at = format!("{pinned} bundle {i}");
+            match Bundle::parse(raw) {
+                Ok(b) => Found {
+                    at,
+                    signer: verify_bundle_signer(&b, trust).map_err(|e| format!("its signer {e}")),
+                    payload_type: b.envelope.payload_type,
+                    payload: b.envelope.payload,
+                },
+                Err(e) => Found {
+                    at,
+                    payload_type: String::new(),
+                    payload: Vec::new(),
+                    signer: Err(e.to_string()),
+                },
+            }
+        }));
+        Ok(found)
     }
 }

@@ -127,6 +127,7 @@ fn slsa_provenance_from_grafeas_and_from_the_registry_is_judged_as_the_rules_say
     for (i, name) in [
         "github",
         "github-evil",
+        "github-att",
         "gcb",
         "gcb-stranger",
         "gcb-no-config",
@@ -156,6 +157,18 @@ fn slsa_provenance_from_grafeas_and_from_the_registry_is_judged_as_the_rules_say
             &generator,
         ),
         V1,
+    );
+    // The slsa-github-generator's container workflow stores provenance with `cosign attest`:
+    // the `.att` tag layout.
+    let att = sigstore.attest(
+        &github_v1(&d["github-att"], "https://github.com/acme/app"),
+        "https://slsa.dev/provenance/v1",
+        &generator,
+    );
+    reg.push_cosign_attestations(
+        "acme/app",
+        &d["github-att"],
+        &[(att.payload, att.annotations)],
     );
     let config = reg.docker_config(USER, PASSWORD);
     let flags = sigstore.json_flags();

@@ -171,10 +171,43 @@ impl Registry {
         digest: &str,
         signatures: &[(Vec<u8>, serde_json::Map<String, serde_json::Value>)],
     ) -> String {
-        let layers: Vec<Layer> = signatures
+        self.push_tag_layout(
+            repo,
+            &format!("{}.sig", digest.replace(':', "-")),
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            signatures,
+        )
+    }
+
+    /// Stores attestations for `repo@digest` as `cosign attest` does in the tag layout: the
+    /// `sha256-HEX.att` manifest, one DSSE envelope layer
+    /// (`application/vnd.dsse.envelope.v1+json`) per attestation, with its `predicateType`,
+    /// certificate and Rekor bundle as layer annotations.
+    pub(crate) fn push_cosign_attestations(
+        &self,
+        repo: &str,
+        digest: &str,
+        attestations: &[(Vec<u8>, serde_json::Map<String, serde_json::Value>)],
+    ) -> String {
+        self.push_tag_layout(
+            repo,
+            &format!("{}.att", digest.replace(':', "-")),
+            "application/vnd.dsse.envelope.v1+json",
+            attestations,
+        )
+    }
+
+    fn push_tag_layout(
+        &self,
+        repo: &str,
+        tag: &str,
+        media_type: &'static str,
+        items: &[(Vec<u8>, serde_json::Map<String, serde_json::Value>)],
+    ) -> String {
+        let layers: Vec<Layer> = items
             .iter()
             .map(|(payload, annotations)| Layer {
-                media_type: "application/vnd.dev.cosign.simplesigning.v1+json",
+                media_type,
                 data: payload.clone(),
                 annotations: annotations.clone(),
             })
@@ -189,8 +222,7 @@ impl Registry {
             "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
             "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {}
         });
-        let tag = format!("{}.sig", digest.replace(':', "-"));
-        self.push_manifest(repo, &tag, &config, &layers)
+        self.push_manifest(repo, tag, &config, &layers)
     }
 
     /// Stores cosign signatures for `repo@digest` as OCI 1.1 referrers, as cosign's

@@ -330,6 +330,43 @@ impl TestSigstore {
         }
     }
 
+    /// An attestation as `cosign attest` stores it in the `.att` tag layout: a DSSE envelope
+    /// over `statement`, signed keylessly, logged as an `intoto` v0.0.2 entry (whose envelope
+    /// signature is base64 twice over, as Rekor stores it); returns the layer and annotations.
+    pub(crate) fn attest(&self, statement: &[u8], predicate: &str, who: &Identity) -> Signed {
+        let (cert, key) = self.issue(who);
+        let sig = ecdsa(
+            &key,
+            &admit_crypto::pae("application/vnd.in-toto+json", statement),
+        );
+        let envelope = json!({"payloadType": "application/vnd.in-toto+json",
+            "payload": B64.encode(statement), "signatures": [{"keyid": "", "sig": B64.encode(&sig)}]})
+        .to_string();
+        let body = json!({"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
+            "envelope": {"payloadType": "application/vnd.in-toto+json",
+                "signatures": [{"sig": B64.encode(B64.encode(&sig)), "publicKey": B64.encode(&cert)}]},
+            "hash": {"algorithm": "sha256", "value": hex(&sha256(envelope.as_bytes()))},
+            "payloadHash": {"algorithm": "sha256", "value": hex(&sha256(statement))}}}});
+        let (body, index, log_id, set) = self.log(&body, ISSUED_AT + 5, None);
+        let rekor = json!({"SignedEntryTimestamp": set, "Payload": {
+            "body": body, "integratedTime": ISSUED_AT + 5, "logIndex": index, "logID": log_id}});
+        let mut annotations = Map::new();
+        annotations.insert("predicateType".into(), json!(predicate));
+        annotations.insert("dev.sigstore.cosign/certificate".into(), json!(cert));
+        annotations.insert(
+            "dev.sigstore.cosign/chain".into(),
+            json!(format!("{}{}", self.inter_pem, self.root_pem)),
+        );
+        annotations.insert(
+            "dev.sigstore.cosign/bundle".into(),
+            json!(rekor.to_string()),
+        );
+        Signed {
+            payload: envelope.into_bytes(),
+            annotations,
+        }
+    }
+
     /// A Sigstore bundle (v0.3) as `cosign sign --new-bundle-format` makes one for `digest`:
     /// a DSSE envelope over an in-toto statement of predicate type
     /// `https://sigstore.dev/cosign/sign/v1`, signed keylessly and logged as a `dsse` entry.
