@@ -252,6 +252,43 @@ fn main() {
         }),
     ));
 
+    // Keyless (issue 15): a real GitHub Actions bundle against the public-good trust root,
+    // offline: DSSE signature (P-256), Rekor promise (P-256), chain (P-384 twice), SCT (P-256).
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../admit-crypto/tests/data/sigstore/"
+    );
+    let root = admit_crypto::sigstore::TrustRoot::from_trusted_root_json(
+        &std::fs::read(format!("{data}trusted-root-public-good.json")).unwrap(),
+    )
+    .unwrap();
+    let bundle = admit_crypto::sigstore::Bundle::parse(
+        &std::fs::read(format!("{data}bundle-provenance.json")).unwrap(),
+    )
+    .unwrap();
+    let rule = admit_policy::IdentityRule::from_json(
+        "bench",
+        &serde_json::json!({"issuer": "https://token.actions.githubusercontent.com",
+            "subjectRegExp": "https://github\\.com/sigstore/.*"}),
+    )
+    .unwrap();
+    let keyless = [admit_policy::KeylessAuthority {
+        label: "bench".into(),
+        identities: vec![rule],
+    }];
+    let trust = admit_policy::CosignTrust {
+        keys: &[],
+        keyless: &keyless,
+        root: Some(&root),
+    };
+    assert!(admit_policy::verify_bundle_signer(&bundle, &trust).is_ok());
+    rows.push((
+        "keyless Sigstore bundle (chain, SCT, Rekor promise, DSSE, identity)".into(),
+        rate(|| {
+            black_box(admit_policy::verify_bundle_signer(&bundle, &trust).is_ok());
+        }),
+    ));
+
     println!("{:<70} {:>14} {:>10}", "operation", "ops/s", "× P-256");
     println!("{}", "-".repeat(96));
     for (name, r) in &rows {

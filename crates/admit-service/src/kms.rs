@@ -10,7 +10,7 @@ use admit_store::{Doc, Kind, Listed, Page, Precondition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::notes::with_times;
+use crate::grafeas_body::with_times;
 use crate::{Service, ServiceError, check_id, check_project};
 
 /// Internal fields kept in a version's body and stripped from every response.

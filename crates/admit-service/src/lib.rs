@@ -13,6 +13,7 @@ mod cosign_evidence;
 mod custom_roles;
 mod describe_image;
 mod error;
+mod grafeas_body;
 mod iam;
 mod key_trust;
 mod kms;

@@ -2,70 +2,11 @@
 //! checks the name, derives `kind` from the one kind field that is set, and stamps times.
 
 use admit_model::NoteName;
-use admit_store::{Doc, Kind, Listed, Page, Precondition};
+use admit_store::{Kind, Listed, Page, Precondition};
 use serde_json::Value;
 
+use crate::grafeas_body::{apply_mask, derive_kind, with_times};
 use crate::{Service, ServiceError, check_id, check_project};
-
-/// Note kind fields and the `NoteKind` each implies.
-pub(crate) const NOTE_KINDS: &[(&str, &str)] = &[
-    ("vulnerability", "VULNERABILITY"),
-    ("build", "BUILD"),
-    ("image", "IMAGE"),
-    ("package", "PACKAGE"),
-    ("deployment", "DEPLOYMENT"),
-    ("discovery", "DISCOVERY"),
-    ("attestation", "ATTESTATION"),
-    ("upgrade", "UPGRADE"),
-    ("compliance", "COMPLIANCE"),
-    ("dsseAttestation", "DSSE_ATTESTATION"),
-    ("vulnerabilityAssessment", "VULNERABILITY_ASSESSMENT"),
-    ("sbomReference", "SBOM_REFERENCE"),
-    ("secret", "SECRET"),
-];
-
-/// The kind implied by the single detail field of `body`; `what` names the resource.
-pub(crate) fn derive_kind(body: &Value, what: &str) -> Result<&'static str, ServiceError> {
-    let set: Vec<&(&str, &str)> = NOTE_KINDS
-        .iter()
-        .filter(|(f, _)| body.get(*f).is_some_and(|v| !v.is_null()))
-        .collect();
-    match set.as_slice() {
-        [(_, kind)] => {
-            if let Some(given) = body.get("kind").and_then(Value::as_str)
-                && given != *kind
-                && given != "NOTE_KIND_UNSPECIFIED"
-            {
-                return Err(ServiceError::invalid(format!(
-                    "kind `{given}` does not match the `{}` field",
-                    set[0].0
-                )));
-            }
-            Ok(kind)
-        }
-        [] => Err(ServiceError::invalid(format!(
-            "{what} needs exactly one kind field ({})",
-            NOTE_KINDS
-                .iter()
-                .map(|(f, _)| *f)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-        many => Err(ServiceError::invalid(format!(
-            "{what} has more than one kind field: {}",
-            many.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
-        ))),
-    }
-}
-
-pub(crate) fn with_times(doc: Doc) -> Value {
-    let mut body = doc.body;
-    if let Some(o) = body.as_object_mut() {
-        o.insert("createTime".into(), Value::String(doc.create_time));
-        o.insert("updateTime".into(), Value::String(doc.update_time));
-    }
-    body
-}
 
 fn object(body: Value) -> Result<serde_json::Map<String, Value>, ServiceError> {
     match body {
@@ -194,7 +135,7 @@ impl Service {
             .get(Kind::Note, name)
             .await?
             .ok_or_else(|| ServiceError::not_found(format!("note {name} not found")))?;
-        let body = crate::occurrences::apply_mask(
+        let body = apply_mask(
             current.body,
             &object(patch)?,
             mask,

@@ -6,7 +6,7 @@ use admit_policy::{CompiledAttestor, ImageRef};
 use admit_store::{Listed, OccurrenceScope, Page};
 use serde_json::{Map, Value};
 
-use crate::notes::{derive_kind, with_times};
+use crate::grafeas_body::{apply_mask, derive_kind, with_times};
 use crate::{Service, ServiceError, check_project};
 
 /// The most occurrences of one kind read for one image on an admission or evaluation path
@@ -15,64 +15,6 @@ pub const MAX_OCCURRENCES_PER_IMAGE: usize = 10_000;
 
 /// The most notes or occurrences one `batchCreate` may carry (Container Analysis' own limit).
 pub const MAX_BATCH: usize = 1000;
-
-/// Applies an update mask of top-level field names (empty or `*`: every field in `patch`).
-pub(crate) fn apply_mask(
-    current: Value,
-    patch: &Map<String, Value>,
-    mask: &[String],
-    immutable: &[&str],
-) -> Result<Map<String, Value>, ServiceError> {
-    let Value::Object(mut body) = current else {
-        return Err(ServiceError::new(
-            crate::Code::Internal,
-            "stored body is not an object",
-        ));
-    };
-    let all = mask.is_empty() || mask.iter().any(|m| m == "*");
-    let fields: Vec<String> = if all {
-        patch.keys().cloned().collect()
-    } else {
-        mask.to_vec()
-    };
-    for f in fields {
-        let top = f.split('.').next().unwrap_or(&f).to_owned();
-        let camel = snake_to_camel(&top);
-        if immutable.contains(&camel.as_str()) {
-            if all {
-                continue;
-            }
-            return Err(ServiceError::invalid(format!(
-                "updateMask: `{f}` cannot be updated"
-            )));
-        }
-        match patch.get(&camel) {
-            Some(v) => {
-                body.insert(camel, v.clone());
-            }
-            None => {
-                body.remove(&camel);
-            }
-        }
-    }
-    Ok(body)
-}
-
-pub(crate) fn snake_to_camel(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut up = false;
-    for c in s.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// Grafeas enums inside occurrence bodies that admit reads, by name; Google's client libraries
 /// send them as numbers (proto3 JSON allows either). Each table is the proto's, by number.
