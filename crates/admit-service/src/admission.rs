@@ -13,8 +13,9 @@ use admit_model::Attestor;
 use admit_policy::{
     CompiledAttestor, CompiledPolicy, Context, Decision, Evidence, ImageRef, Request, Satisfied,
 };
-use admit_store::{Kind, OccurrenceScope, Page};
+use admit_store::Kind;
 
+use crate::grafeas_body::with_times;
 use crate::{Code, Service, ServiceError};
 
 type Verified = Result<Satisfied, Vec<String>>;
@@ -143,71 +144,67 @@ impl Service {
         image: &ImageRef,
     ) -> Result<Verified, ServiceError> {
         let digest = image.digest().unwrap_or_default();
-        let filter = format!("has_suffix(resourceUrl, \"{digest}\") AND kind = \"ATTESTATION\"");
-        let scope = OccurrenceScope::Note(attestor.note.to_string());
         let name = attestor.name.to_string();
         let canonical = image.canonical();
         let mut reasons: Vec<String> = Vec::new();
-        let mut page = Page {
-            size: Page::MAX_SIZE,
-            token: None,
-        };
-        let mut seen = 0usize;
-        loop {
-            let l = self.list_occurrences(&scope, &filter, &page).await?;
-            for v in l.items {
-                seen += 1;
-                if seen > crate::MAX_OCCURRENCES_PER_IMAGE {
-                    // Every one would be verified on every review: fail closed instead.
-                    return Err(ServiceError::precondition(format!(
-                        "more than {} attestations of {}@{digest} under {}; refusing to verify them all",
-                        crate::MAX_OCCURRENCES_PER_IMAGE,
-                        image.repository(),
-                        attestor.note
-                    )));
-                }
-                let key = (
-                    name.clone(),
-                    attestor_etag.to_owned(),
-                    v["name"].as_str().unwrap_or_default().to_owned(),
-                    v["updateTime"].as_str().unwrap_or_default().to_owned(),
-                    canonical.clone(),
-                );
-                let cached = if self.admission.enabled {
-                    lock(&self.admission.verified).get(&key).cloned()
-                } else {
-                    None
-                };
-                self.metrics.cache("verification", cached.is_some());
-                let result = match cached {
-                    Some(r) => r,
-                    None => {
-                        let r = match serde_json::from_value::<admit_model::Occurrence>(v) {
-                            Ok(o) => attestor.check(image, std::slice::from_ref(&o)),
-                            Err(e) => Err(vec![format!("unreadable occurrence: {e}")]),
-                        };
-                        if self.admission.enabled {
-                            let mut m = lock(&self.admission.verified);
-                            if m.len() >= MAX_VERIFIED {
-                                m.clear();
-                            }
-                            m.insert(key, r.clone());
+        let max = crate::MAX_OCCURRENCES_PER_IMAGE;
+        // One indexed query (note × digest); one row more than accepted tells "too many".
+        let docs = self
+            .store
+            .attestations(
+                &attestor.note.to_string(),
+                digest,
+                u32::try_from(max + 1).unwrap_or(u32::MAX),
+            )
+            .await?;
+        let too_many = docs.len() > max;
+        for doc in docs.into_iter().take(max) {
+            let v = with_times(doc);
+            let key = (
+                name.clone(),
+                attestor_etag.to_owned(),
+                v["name"].as_str().unwrap_or_default().to_owned(),
+                v["updateTime"].as_str().unwrap_or_default().to_owned(),
+                canonical.clone(),
+            );
+            let cached = if self.admission.enabled {
+                lock(&self.admission.verified).get(&key).cloned()
+            } else {
+                None
+            };
+            self.metrics.cache("verification", cached.is_some());
+            let result = match cached {
+                Some(r) => r,
+                None => {
+                    let r = match serde_json::from_value::<admit_model::Occurrence>(v) {
+                        Ok(o) => attestor.check(image, std::slice::from_ref(&o)),
+                        Err(e) => Err(vec![format!("unreadable occurrence: {e}")]),
+                    };
+                    if self.admission.enabled {
+                        let mut m = lock(&self.admission.verified);
+                        if m.len() >= MAX_VERIFIED {
+                            m.clear();
                         }
-                        r
+                        m.insert(key, r.clone());
                     }
-                };
-                match result {
-                    Ok(s) => return Ok(Ok(s)),
-                    Err(r) => reasons.extend(
-                        r.into_iter()
-                            .filter(|x| !x.starts_with("no attestation by")),
-                    ),
+                    r
                 }
+            };
+            match result {
+                Ok(s) => return Ok(Ok(s)),
+                Err(r) => reasons.extend(
+                    r.into_iter()
+                        .filter(|x| !x.starts_with("no attestation by")),
+                ),
             }
-            match l.next_page_token {
-                Some(t) => page.token = Some(t),
-                None => break,
-            }
+        }
+        if too_many {
+            // Every one would be verified on every review: fail closed instead.
+            return Err(ServiceError::precondition(format!(
+                "more than {max} attestations of {}@{digest} under {}; refusing to verify them all",
+                image.repository(),
+                attestor.note
+            )));
         }
         reasons.sort();
         reasons.dedup();

@@ -186,4 +186,15 @@ impl Store for MeteredStore {
         let r = self.inner.list_occurrences(scope, filter, page).await;
         self.done("list_occurrences", t, r)
     }
+
+    async fn attestations(
+        &self,
+        note: &str,
+        digest: &str,
+        limit: u32,
+    ) -> Result<Vec<Doc>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.attestations(note, digest, limit).await;
+        self.done("attestations", t, r)
+    }
 }

@@ -332,4 +332,13 @@ impl Store for PostgresStore {
     ) -> Result<Listed<Doc>, StoreError> {
         occurrences::list(&self.pool, scope, filter, page).await
     }
+
+    async fn attestations(
+        &self,
+        note: &str,
+        digest: &str,
+        limit: u32,
+    ) -> Result<Vec<Doc>, StoreError> {
+        occurrences::attestations(&self.pool, note, digest, limit).await
+    }
 }

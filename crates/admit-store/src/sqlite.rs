@@ -344,6 +344,15 @@ impl Store for SqliteStore {
     ) -> Result<Listed<Doc>, StoreError> {
         occurrences::list(&self.read, scope, filter, page).await
     }
+
+    async fn attestations(
+        &self,
+        note: &str,
+        digest: &str,
+        limit: u32,
+    ) -> Result<Vec<Doc>, StoreError> {
+        occurrences::attestations(&self.read, note, digest, limit).await
+    }
 }
 
 /// Turns `limit + 1` rows into a page and a token for the next one.

@@ -210,4 +210,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         filter: Option<&Filter>,
         page: &Page,
     ) -> Result<Listed<Doc>, StoreError>;
+
+    /// The admission lookup: the ATTESTATION occurrences under `note` whose resource is pinned
+    /// to `digest` (`…@sha256:HEX`), oldest first, at most `limit` (ask for one more than you
+    /// accept to tell "too many"). One indexed query (note, digest).
+    async fn attestations(
+        &self,
+        note: &str,
+        digest: &str,
+        limit: u32,
+    ) -> Result<Vec<Doc>, StoreError>;
 }

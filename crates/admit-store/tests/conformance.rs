@@ -221,6 +221,42 @@ macro_rules! conformance_suite {
 
 
         #[tokio::test]
+        async fn the_admission_lookup_finds_a_notes_attestations_of_one_digest() {
+            let (_guard, s) = $make().await;
+            let a = "projects/p/notes/a";
+            let b = "projects/p/notes/b";
+            s.create_occurrences(
+                &[
+                    occ("1", a, &format!("https://gcr.io/p/app@{D1}"), "ATTESTATION"),
+                    occ("2", b, &format!("https://gcr.io/p/app@{D1}"), "ATTESTATION"),
+                    occ("3", a, &format!("https://gcr.io/p/app@{D2}"), "ATTESTATION"),
+                    occ("4", a, &format!("https://gcr.io/p/app@{D1}"), "VULNERABILITY"),
+                    occ("5", a, &format!("https://gcr.io/p/other@{D1}"), "ATTESTATION"),
+                    // The digest as a suffix, but not pinned with `@`: not about that image.
+                    occ("6", a, &format!("https://gcr.io/p/app:{D1}"), "ATTESTATION"),
+                ],
+                NOW,
+            )
+            .await
+            .unwrap();
+            let names = |d: Vec<admit_store::Doc>| d.into_iter().map(|d| d.name).collect::<Vec<_>>();
+            assert_eq!(
+                names(s.attestations(a, D1, 10).await.unwrap()),
+                ["projects/p/occurrences/1", "projects/p/occurrences/5"],
+                "note a, digest D1, ATTESTATION only, oldest first, whatever the repository"
+            );
+            assert_eq!(
+                names(s.attestations(a, D1, 1).await.unwrap()),
+                ["projects/p/occurrences/1"],
+                "the limit holds"
+            );
+            assert_eq!(names(s.attestations(b, D1, 10).await.unwrap()), ["projects/p/occurrences/2"]);
+            assert!(s.attestations(b, D2, 10).await.unwrap().is_empty());
+            let doc = s.attestations(a, D2, 10).await.unwrap().remove(0);
+            assert_eq!(doc.body["extra"]["kept"], true, "the body comes back whole");
+        }
+
+        #[tokio::test]
         async fn occurrences_filter_by_suffix_equality_and_boolean_logic() {
             let (_guard, s) = $make().await;
             let a = "projects/p/notes/a";

@@ -187,3 +187,22 @@ pub(super) async fn list(
         .map_err(StoreError::db("list occurrences"))?;
     paginate(&rows, limit)
 }
+/// ATTESTATION occurrences under `note` pinned to `digest`, on the (note_name,
+/// resource_digest) index.
+pub(super) async fn attestations(
+    pool: &PgPool,
+    note: &str,
+    digest: &str,
+    limit: u32,
+) -> Result<Vec<Doc>, StoreError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "{SELECT} WHERE note_name = $1 AND resource_digest = $2 AND kind = 'ATTESTATION' ORDER BY seq LIMIT $3"
+    )))
+    .bind(note)
+    .bind(digest)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::db("list attestations"))?;
+    rows.iter().map(doc_from_row).collect()
+}

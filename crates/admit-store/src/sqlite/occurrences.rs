@@ -187,6 +187,26 @@ pub(super) async fn list(
     paginate(&rows, limit)
 }
 
+/// ATTESTATION occurrences under `note` pinned to `digest`, on the (note_name,
+/// resource_digest) index.
+pub(super) async fn attestations(
+    pool: &SqlitePool,
+    note: &str,
+    digest: &str,
+    limit: u32,
+) -> Result<Vec<Doc>, StoreError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "{SELECT} WHERE note_name = ? AND resource_digest = ? AND kind = 'ATTESTATION' ORDER BY seq LIMIT ?"
+    )))
+    .bind(note)
+    .bind(digest)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::db("list attestations"))?;
+    rows.iter().map(doc_from_row).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
