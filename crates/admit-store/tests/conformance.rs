@@ -220,6 +220,104 @@ macro_rules! conformance_suite {
         }
 
 
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_writers_with_one_etag_let_exactly_one_win() {
+            let (_guard, s) = $make().await;
+            let name = "projects/p/attestors/raced";
+            let created = s
+                .put(Kind::Attestor, name, "projects/p", &json!({"name": name, "v": 0}), None, Precondition::MustNotExist, NOW)
+                .await
+                .unwrap();
+            let writers: Vec<_> = (1..=8)
+                .map(|i| {
+                    let (s, etag) = (s.clone(), created.etag.clone());
+                    tokio::spawn(async move {
+                        let body = json!({"name": name, "v": i});
+                        let pre = Precondition::MustExist { etag: Some(etag) };
+                        (i, s.put(Kind::Attestor, name, "projects/p", &body, None, pre, LATER).await)
+                    })
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for w in writers {
+                match w.await.unwrap() {
+                    (i, Ok(_)) => winners.push(i),
+                    (_, Err(StoreError::Aborted(_))) => {}
+                    (_, Err(e)) => panic!("a losing writer must be ABORTED, not {e}"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "exactly one writer wins: {winners:?}");
+            let stored = s.get(Kind::Attestor, name).await.unwrap().unwrap();
+            assert_eq!(stored.body["v"], winners[0], "and its write is the one stored");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_first_grants_create_the_iam_policy_once() {
+            let (_guard, s) = $make().await;
+            let name = "projects/p/attestors/a";
+            let writers: Vec<_> = (1..=8)
+                .map(|i| {
+                    let s = s.clone();
+                    tokio::spawn(async move {
+                        let body = json!({"bindings": [{"role": "roles/viewer", "members": [format!("user:u{i}@example.com")]}]});
+                        (i, s.put(Kind::IamPolicy, name, "projects/p", &body, None, Precondition::MustNotExist, NOW).await)
+                    })
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for w in writers {
+                match w.await.unwrap() {
+                    (i, Ok(_)) => winners.push(i),
+                    (_, Err(StoreError::AlreadyExists(_))) => {}
+                    (_, Err(e)) => panic!("a second first grant must be ALREADY_EXISTS, not {e}"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "one first grant: {winners:?}");
+            let stored = s.get(Kind::IamPolicy, name).await.unwrap().unwrap();
+            assert_eq!(
+                stored.body["bindings"][0]["members"][0],
+                format!("user:u{}@example.com", winners[0])
+            );
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_overlapping_batches_are_each_all_or_nothing() {
+            let (_guard, s) = $make().await;
+            let a = "projects/p/notes/a";
+            let batch = |from: usize, to: usize| -> Vec<serde_json::Value> {
+                (from..to)
+                    .map(|i| occ(&format!("o{i}"), a, &format!("https://gcr.io/p/app@{D1}"), "ATTESTATION"))
+                    .collect()
+            };
+            // Two batches sharing o40..o49, written at the same time, many times over.
+            for round in 0..5 {
+                let (s1, s2) = (s.clone(), s.clone());
+                let (first, second) = (batch(round * 100, round * 100 + 50), batch(round * 100 + 40, round * 100 + 90));
+                let t1 = tokio::spawn(async move { s1.create_occurrences(&first, NOW).await });
+                let t2 = tokio::spawn(async move { s2.create_occurrences(&second, NOW).await });
+                let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+                let ok = [r1.is_ok(), r2.is_ok()];
+                assert_eq!(ok.iter().filter(|x| **x).count(), 1, "round {round}: one batch wins, {ok:?}");
+                for r in [&r1, &r2] {
+                    if let Err(e) = r {
+                        assert!(matches!(e, StoreError::AlreadyExists(_)), "round {round}: {e}");
+                    }
+                }
+                let stored = s
+                    .attestations(a, D1, 10_000)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter(|d| {
+                        d.name["projects/p/occurrences/o".len()..]
+                            .parse::<usize>()
+                            .is_ok_and(|n| n / 100 == round)
+                    })
+                    .count();
+                assert_eq!(stored, 50, "round {round}: the winner's 50, none of the loser's own");
+            }
+        }
+
         #[tokio::test]
         async fn the_admission_lookup_finds_a_notes_attestations_of_one_digest() {
             let (_guard, s) = $make().await;
