@@ -3,9 +3,8 @@
 //! entry in the layer's annotations). This module says who signed one; what the statement
 //! says is the caller's to judge.
 
-use admit_crypto::sigstore::{TlogEntry, pem_certificates, verify_keyless};
+use admit_crypto::sigstore::{Envelope, TlogEntry, pem_certificates, verify_keyless};
 use admit_crypto::{pae, sha256};
-use base64::Engine as _;
 use serde_json::Value;
 
 use crate::cosign::{CosignTrust, keyless_by};
@@ -28,10 +27,6 @@ pub struct AttestationSigned {
     pub by: String,
 }
 
-fn b64(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD.decode(s).ok()
-}
-
 /// Who signed the attestation `a`, if `trust` trusts them.
 pub fn verify_cosign_attestation(
     a: &CosignAttestation<'_>,
@@ -39,23 +34,11 @@ pub fn verify_cosign_attestation(
 ) -> Result<AttestationSigned, String> {
     let env: Value = serde_json::from_slice(a.envelope)
         .map_err(|e| format!("its DSSE envelope is not JSON: {e}"))?;
-    let payload_type = env["payloadType"]
-        .as_str()
-        .ok_or("its envelope has no payloadType")?
-        .to_owned();
-    let payload = env["payload"]
-        .as_str()
-        .and_then(b64)
-        .ok_or("its envelope's payload is missing or not base64")?;
-    let sigs: Vec<Vec<u8>> = env["signatures"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["sig"].as_str().and_then(b64))
-        .collect();
-    if sigs.is_empty() {
-        return Err("its envelope carries no signature".into());
-    }
+    let Envelope {
+        payload_type,
+        payload,
+        signatures: sigs,
+    } = Envelope::from_json("its envelope", &env).map_err(|e| e.to_string())?;
     let message = pae(&payload_type, &payload);
     let signed = |by: String| AttestationSigned {
         payload_type: payload_type.clone(),

@@ -177,16 +177,9 @@ impl Registry {
                 .filter(|m| m.artifact_type.as_deref() == Some(SIGNATURE_ARTIFACT_TYPE))
                 .take(MAX_SIGNATURE_MANIFESTS)
             {
-                let at = Reference::with_digest(
-                    reference.registry().to_owned(),
-                    reference.repository().to_owned(),
-                    entry.digest.clone(),
-                );
-                let (manifest, _) = self
-                    .client
-                    .pull_image_manifest(&at, &auth)
-                    .await
-                    .map_err(|e| registry_error(&registry, image, &e))?;
+                let (at, manifest) = self
+                    .referrer_manifest(&reference, &entry.digest, &auth, &registry, image)
+                    .await?;
                 layers.extend(
                     self.payload_layers(
                         &at,
@@ -302,32 +295,37 @@ impl Registry {
             })
             .take(MAX_SIGNATURE_MANIFESTS)
         {
-            let at = Reference::with_digest(
-                reference.registry().to_owned(),
-                reference.repository().to_owned(),
-                entry.digest.clone(),
-            );
-            let (manifest, _) = self
-                .client
-                .pull_image_manifest(&at, auth)
-                .await
-                .map_err(|e| registry_error(registry, image, &e))?;
-            for layer in manifest
-                .layers
-                .iter()
-                .filter(|l| l.media_type == BUNDLE_MEDIA_TYPE)
-                .filter(|l| usize::try_from(l.size).is_ok_and(|n| n <= MAX_PAYLOAD))
-                .take(MAX_PAYLOADS_PER_MANIFEST)
-            {
-                let mut capped = Capped(Vec::new());
-                self.client
-                    .pull_blob(&at, layer, &mut capped)
-                    .await
-                    .map_err(|e| registry_error(registry, image, &e))?;
-                bundles.push(capped.0);
-            }
+            let (at, manifest) = self
+                .referrer_manifest(reference, &entry.digest, auth, registry, image)
+                .await?;
+            let layers = self
+                .payload_layers(&at, &manifest, BUNDLE_MEDIA_TYPE, registry, image)
+                .await?;
+            bundles.extend(layers.into_iter().map(|l| l.payload));
         }
         Ok(bundles)
+    }
+
+    /// The referrer manifest `digest` in `reference`'s repository, and where it is.
+    async fn referrer_manifest(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        auth: &oci_client::secrets::RegistryAuth,
+        registry: &str,
+        image: &str,
+    ) -> Result<(Reference, oci_client::manifest::OciImageManifest), RegistryError> {
+        let at = Reference::with_digest(
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+            digest.to_owned(),
+        );
+        let (manifest, _) = self
+            .client
+            .pull_image_manifest(&at, auth)
+            .await
+            .map_err(|e| registry_error(registry, image, &e))?;
+        Ok((at, manifest))
     }
 
     /// The payload layers of `media_type` in one signature or attestation manifest, with their

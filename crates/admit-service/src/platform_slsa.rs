@@ -9,13 +9,12 @@
 //! roots of trust are given in the rule (admit extension `admitBuilder`: `id` for builders
 //! other than `GOOGLE_CLOUD_BUILD`, `publicKeySet` and/or `admitKeyless` identities).
 
-use admit_crypto::sigstore::Bundle;
+use admit_crypto::sigstore::{Bundle, Envelope};
 use admit_policy::{
     CosignAttestation, CosignKey, CosignTrust, GOOGLE_CLOUD_BUILD_ID, ImageRef, KeylessAuthority,
     SlsaRequirements, check_provenance, read_provenance, verify_bundle_signer,
     verify_cosign_attestation,
 };
-use base64::Engine as _;
 use serde_json::Value;
 
 use crate::platform_eval::{Outcome, projects_of};
@@ -35,13 +34,6 @@ struct Found {
     payload: Vec<u8>,
     /// Who signed it, or why no trusted signer did.
     signer: Result<String, String>,
-}
-
-fn b64(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(s))
-        .ok()
 }
 
 /// The rule's roots of trust: keys and keyless identities from `admitBuilder`.
@@ -235,16 +227,9 @@ impl Service {
         Ok(occs
             .iter()
             .filter_map(|o| {
-                let env = o.other.get("envelope")?;
-                let payload = env["payload"].as_str().and_then(b64)?;
-                let payload_type = env["payloadType"].as_str()?.to_owned();
-                let pae = admit_crypto::pae(&payload_type, &payload);
-                let sigs: Vec<Vec<u8>> = env["signatures"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|s| s["sig"].as_str().and_then(b64))
-                    .collect();
+                let env = Envelope::from_json("envelope", o.other.get("envelope")?).ok()?;
+                let pae = env.pae();
+                let sigs = &env.signatures;
                 let signer = trust
                     .keys
                     .iter()
@@ -256,6 +241,7 @@ impl Service {
                             sigs.len()
                         )
                     });
+                let (payload_type, payload) = (env.payload_type, env.payload);
                 Some(Found {
                     at: o.name.clone(),
                     payload_type,

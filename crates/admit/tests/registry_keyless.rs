@@ -23,23 +23,7 @@ const GITHUB: &str = "https://token.actions.githubusercontent.com";
 const RELEASE: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
 
 fn evaluate(s: &Server, image: &str) -> (String, String) {
-    let r = s.curl(
-        "POST",
-        "/v1/projects/my-proj/platforms/gke/policies/signed:evaluate",
-        Some(
-            &json!({"resource": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
-                "spec": {"containers": [{"name": "c", "image": image}]}}})
-            .to_string(),
-        ),
-    );
-    let c = &r["results"][0]["imageResults"][0]["checkSetResult"]["checkResults"]["results"][0];
-    (
-        c["evaluationResult"]["verdict"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{r}"))
-            .to_owned(),
-        c["explanation"].as_str().unwrap_or("").to_owned(),
-    )
+    support::platform_check(s, "signed", image)
 }
 
 fn payload(repo: &str, digest: &str) -> Vec<u8> {

@@ -25,23 +25,7 @@ const GCB: &str = "https://cloudbuild.googleapis.com/GoogleHostedWorker";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 fn evaluate(s: &Server, image: &str) -> (String, String) {
-    let r = s.curl(
-        "POST",
-        "/v1/projects/my-proj/platforms/gke/policies/slsa:evaluate",
-        Some(
-            &json!({"resource": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
-                "spec": {"containers": [{"name": "c", "image": image}]}}})
-            .to_string(),
-        ),
-    );
-    let c = &r["results"][0]["imageResults"][0]["checkSetResult"]["checkResults"]["results"][0];
-    (
-        c["evaluationResult"]["verdict"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{r}"))
-            .to_owned(),
-        c["explanation"].as_str().unwrap_or("").to_owned(),
-    )
+    support::platform_check(s, "slsa", image)
 }
 
 fn put_policy(s: &Server, rules: &Value) -> (u16, Value) {

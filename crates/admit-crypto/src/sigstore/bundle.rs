@@ -41,10 +41,43 @@ pub struct Bundle {
     pub envelope: Envelope,
 }
 
+/// Protobuf JSON `bytes`: standard base64, or the URL-safe alphabet protobuf also accepts.
 fn b64(field: &str, v: &Value) -> Result<Vec<u8>, CryptoError> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
     v.as_str()
-        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+        .and_then(|s| STANDARD.decode(s).or_else(|_| URL_SAFE.decode(s)).ok())
         .ok_or_else(|| bad(format!("{field} is missing or not base64")))
+}
+
+impl Envelope {
+    /// Reads a DSSE envelope (`{payloadType, payload, signatures: [{sig, keyid}]}`, bytes in
+    /// base64) as a bundle, a `.att` layer or a Grafeas occurrence carries one; `field` names it
+    /// in errors. At least one signature is required.
+    pub fn from_json(field: &str, env: &Value) -> Result<Self, CryptoError> {
+        let signatures = env["signatures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, s)| b64(&format!("{field}.signatures[{i}].sig"), &s["sig"]))
+            .collect::<Result<Vec<_>, _>>()?;
+        if signatures.is_empty() {
+            return Err(bad(format!("{field}.signatures is empty")));
+        }
+        Ok(Envelope {
+            payload_type: env["payloadType"]
+                .as_str()
+                .ok_or_else(|| bad(format!("{field}.payloadType is missing")))?
+                .to_owned(),
+            payload: b64(&format!("{field}.payload"), &env["payload"])?,
+            signatures,
+        })
+    }
+
+    /// The pre-authentication encoding its signatures sign.
+    pub fn pae(&self) -> Vec<u8> {
+        crate::pae(&self.payload_type, &self.payload)
+    }
 }
 
 impl Bundle {
@@ -110,28 +143,11 @@ impl Bundle {
                 )
             });
         }
-        let signatures = env["signatures"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, s)| b64(&format!("dsseEnvelope.signatures[{i}].sig"), &s["sig"]))
-            .collect::<Result<Vec<_>, _>>()?;
-        if signatures.is_empty() {
-            return Err(bad("dsseEnvelope.signatures is empty"));
-        }
         Ok(Bundle {
             media_type,
             signer,
             tlog_entries,
-            envelope: Envelope {
-                payload_type: env["payloadType"]
-                    .as_str()
-                    .ok_or_else(|| bad("dsseEnvelope.payloadType is missing"))?
-                    .to_owned(),
-                payload: b64("dsseEnvelope.payload", &env["payload"])?,
-                signatures,
-            },
+            envelope: Envelope::from_json("dsseEnvelope", env)?,
         })
     }
 }

@@ -591,3 +591,25 @@ pub(crate) fn relative_to(from: &Path, to: &Path) -> PathBuf {
     }
     up.join(to.strip_prefix("/").expect("absolute"))
 }
+
+/// `POST …/platforms/gke/policies/{policy}:evaluate` of a Pod running `image` in project
+/// my-proj: the first check's verdict and explanation.
+pub(crate) fn platform_check(s: &Server, policy: &str, image: &str) -> (String, String) {
+    let r = s.curl(
+        "POST",
+        &format!("/v1/projects/my-proj/platforms/gke/policies/{policy}:evaluate"),
+        Some(
+            &serde_json::json!({"resource": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                "spec": {"containers": [{"name": "c", "image": image}]}}})
+            .to_string(),
+        ),
+    );
+    let c = &r["results"][0]["imageResults"][0]["checkSetResult"]["checkResults"]["results"][0];
+    (
+        c["evaluationResult"]["verdict"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_owned(),
+        c["explanation"].as_str().unwrap_or("").to_owned(),
+    )
+}

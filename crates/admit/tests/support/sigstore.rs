@@ -284,6 +284,31 @@ impl TestSigstore {
         (body, index, log_id, B64.encode(set))
     }
 
+    /// The layer annotations of a keyless signature in cosign's tag layout: the certificate,
+    /// the chain, and the Rekor entry of `body` logged at `integrated_time`.
+    fn keyless_annotations(
+        &self,
+        cert: &str,
+        body: &Value,
+        integrated_time: u64,
+        forger: Option<&KeyPair>,
+    ) -> Map<String, Value> {
+        let (body, index, log_id, set) = self.log(body, integrated_time, forger);
+        let rekor = json!({"SignedEntryTimestamp": set, "Payload": {
+            "body": body, "integratedTime": integrated_time, "logIndex": index, "logID": log_id}});
+        let mut annotations = Map::new();
+        annotations.insert("dev.sigstore.cosign/certificate".into(), json!(cert));
+        annotations.insert(
+            "dev.sigstore.cosign/chain".into(),
+            json!(format!("{}{}", self.inter_pem, self.root_pem)),
+        );
+        annotations.insert(
+            "dev.sigstore.cosign/bundle".into(),
+            json!(rekor.to_string()),
+        );
+        annotations
+    }
+
     /// A keyless cosign signature over `payload` in the tag layout, logged `logged_after`
     /// seconds after the certificate was issued.
     pub(crate) fn sign_cosign(
@@ -307,22 +332,11 @@ impl TestSigstore {
         let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
             "data": {"hash": {"algorithm": "sha256", "value": hex(&sha256(&payload))}},
             "signature": {"content": B64.encode(&sig), "publicKey": {"content": B64.encode(&cert)}}}});
-        let (body, index, log_id, set) = self.log(&body, ISSUED_AT + logged_after, forger);
-        let rekor = json!({"SignedEntryTimestamp": set, "Payload": {
-            "body": body, "integratedTime": ISSUED_AT + logged_after, "logIndex": index, "logID": log_id}});
-        let mut annotations = Map::new();
+        let mut annotations =
+            self.keyless_annotations(&cert, &body, ISSUED_AT + logged_after, forger);
         annotations.insert(
             "dev.cosignproject.cosign/signature".into(),
             json!(B64.encode(&sig)),
-        );
-        annotations.insert("dev.sigstore.cosign/certificate".into(), json!(cert));
-        annotations.insert(
-            "dev.sigstore.cosign/chain".into(),
-            json!(format!("{}{}", self.inter_pem, self.root_pem)),
-        );
-        annotations.insert(
-            "dev.sigstore.cosign/bundle".into(),
-            json!(rekor.to_string()),
         );
         Signed {
             payload,
@@ -347,20 +361,8 @@ impl TestSigstore {
                 "signatures": [{"sig": B64.encode(B64.encode(&sig)), "publicKey": B64.encode(&cert)}]},
             "hash": {"algorithm": "sha256", "value": hex(&sha256(envelope.as_bytes()))},
             "payloadHash": {"algorithm": "sha256", "value": hex(&sha256(statement))}}}});
-        let (body, index, log_id, set) = self.log(&body, ISSUED_AT + 5, None);
-        let rekor = json!({"SignedEntryTimestamp": set, "Payload": {
-            "body": body, "integratedTime": ISSUED_AT + 5, "logIndex": index, "logID": log_id}});
-        let mut annotations = Map::new();
+        let mut annotations = self.keyless_annotations(&cert, &body, ISSUED_AT + 5, None);
         annotations.insert("predicateType".into(), json!(predicate));
-        annotations.insert("dev.sigstore.cosign/certificate".into(), json!(cert));
-        annotations.insert(
-            "dev.sigstore.cosign/chain".into(),
-            json!(format!("{}{}", self.inter_pem, self.root_pem)),
-        );
-        annotations.insert(
-            "dev.sigstore.cosign/bundle".into(),
-            json!(rekor.to_string()),
-        );
         Signed {
             payload: envelope.into_bytes(),
             annotations,
