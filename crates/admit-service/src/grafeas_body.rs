@@ -110,7 +110,8 @@ pub(crate) fn apply_mask(
     Ok(body)
 }
 
-pub(crate) fn snake_to_camel(s: &str) -> String {
+/// `note_name` → `noteName`: a proto field name as its JSON name.
+pub fn snake_to_camel(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut up = false;
     for c in s.chars() {

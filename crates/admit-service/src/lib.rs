@@ -49,6 +49,7 @@ pub use admission::AdmissionRequest;
 pub use audit_log::AuditTicket;
 pub use custom_roles::testable_permissions;
 pub use error::{Code, ServiceError};
+pub use grafeas_body::snake_to_camel;
 pub use kms::{SignRequest, SignResponse};
 pub use kritis::KritisViolations;
 pub use logging::log_entry;

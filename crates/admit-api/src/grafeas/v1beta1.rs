@@ -122,19 +122,7 @@ fn apply_beta_mask(view: &mut Map<String, Value>, patch: &Map<String, Value>, ma
 
 /// `note_name` → `noteName` (a field name only; the v1beta1 name, not the v1 one).
 fn camel(f: &str) -> String {
-    let mut out = String::with_capacity(f.len());
-    let mut up = false;
-    for c in f.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    admit_service::snake_to_camel(f)
 }
 
 /// The v1 update mask that takes the stored body from `current` to `next`: every field that
