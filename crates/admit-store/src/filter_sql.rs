@@ -11,6 +11,16 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The `n`th (1-based) bind placeholder.
+    pub(crate) fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".into(),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+}
+
 /// A SQL fragment and its bind values, in order.
 #[derive(Debug)]
 pub(crate) struct Sql {
@@ -36,10 +46,7 @@ impl Sql {
 
     /// The placeholder for the `n`th (1-based) parameter.
     pub(crate) fn placeholder(&self, n: usize) -> String {
-        match self.dialect {
-            Dialect::Sqlite => "?".into(),
-            Dialect::Postgres => format!("${n}"),
-        }
+        self.dialect.placeholder(n)
     }
 }
 

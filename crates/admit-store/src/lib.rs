@@ -4,6 +4,7 @@
 //!
 //! Must not depend on: the service, API or webhook crates, or the policy engine.
 
+mod audit;
 mod common;
 mod error;
 mod filter_sql;

@@ -3,7 +3,6 @@
 //! migrations serialised across replicas by an advisory lock. When the database goes away,
 //! calls fail with `Unavailable`; the pool reconnects by itself when it returns.
 
-mod audit;
 mod migrate;
 mod occurrences;
 
@@ -16,6 +15,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Row, postgres::PgConnectOptions};
 
 use crate::common::{after_seq, etag, page_token};
+use crate::filter_sql::Dialect;
 use crate::{
     AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
 };
@@ -300,7 +300,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {
-        audit::append(&self.pool, records).await
+        crate::audit::append(&self.pool, Dialect::Postgres, records).await
     }
 
     async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError> {
@@ -321,7 +321,7 @@ impl Store for PostgresStore {
         filter: &AuditFilter,
         page: &Page,
     ) -> Result<Listed<Value>, StoreError> {
-        audit::list(&self.pool, project, filter, page).await
+        crate::audit::list(&self.pool, Dialect::Postgres, project, filter, page).await
     }
 
     async fn list_occurrences(

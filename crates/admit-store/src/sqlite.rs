@@ -1,7 +1,6 @@
 //! The embedded SQLite backend: WAL journal, `synchronous=FULL` (a write is acknowledged only
 //! once it is durable), reads on a pool, writes serialised through a single connection.
 
-mod audit;
 mod migrate;
 mod occurrences;
 
@@ -18,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use crate::common::{after_seq, etag, page_token};
+use crate::filter_sql::Dialect;
 use crate::{
     AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
 };
@@ -312,7 +312,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {
-        audit::append(&self.write, records).await
+        crate::audit::append(&self.write, Dialect::Sqlite, records).await
     }
 
     async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError> {
@@ -333,7 +333,7 @@ impl Store for SqliteStore {
         filter: &AuditFilter,
         page: &Page,
     ) -> Result<Listed<Value>, StoreError> {
-        audit::list(&self.read, project, filter, page).await
+        crate::audit::list(&self.read, Dialect::Sqlite, project, filter, page).await
     }
 
     async fn list_occurrences(
