@@ -15,8 +15,9 @@ impl Dialect {
     /// The `n`th (1-based) bind placeholder.
     pub(crate) fn placeholder(self, n: usize) -> String {
         match self {
-            Dialect::Sqlite => "?".into(),
-            Dialect::Postgres => format!("${n}"),
+            // sqlx's SQLite driver binds `$N` by number, as PostgreSQL does: one statement
+            // text serves both.
+            Dialect::Sqlite | Dialect::Postgres => format!("${n}"),
         }
     }
 }

@@ -8,7 +8,9 @@ mod audit;
 mod common;
 mod error;
 mod filter_sql;
+mod occurrences;
 mod postgres;
+mod sql;
 mod sqlite;
 mod types;
 

@@ -4,18 +4,18 @@
 //! calls fail with `Unavailable`; the pool reconnects by itself when it returns.
 
 mod migrate;
-mod occurrences;
 
 use std::time::Duration;
 
 use admit_model::Filter;
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::{Row, postgres::PgConnectOptions};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use crate::common::{after_seq, etag, page_token};
+use crate::common::{after_seq, etag};
 use crate::filter_sql::Dialect;
+use crate::sql::{doc_from_row, paginate};
 use crate::{
     AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
 };
@@ -26,38 +26,15 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
-pub(crate) fn doc_from_row(row: &PgRow) -> Result<Doc, StoreError> {
-    let g = StoreError::db("read row");
-    let seq: i64 = row.try_get("seq").map_err(&g)?;
-    let version: i64 = row.try_get("version").map_err(&g)?;
-    let body: String = row.try_get("body").map_err(&g)?;
-    Ok(Doc {
-        name: row.try_get("name").map_err(&g)?,
-        body: serde_json::from_str(&body).map_err(|e| StoreError::Internal {
-            step: "decode stored body",
-            message: e.to_string(),
-        })?,
-        etag: etag(seq, version),
-        create_time: row.try_get("create_time").map_err(&g)?,
-        update_time: row.try_get("update_time").map_err(&g)?,
-    })
-}
-
-pub(crate) fn paginate(rows: &[PgRow], limit: u32) -> Result<Listed<Doc>, StoreError> {
-    let more = rows.len() > limit as usize;
-    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
-    let mut last = 0i64;
-    for row in rows.iter().take(limit as usize) {
-        last = row.try_get("seq").map_err(StoreError::db("read row"))?;
-        items.push(doc_from_row(row)?);
-    }
-    Ok(Listed {
-        items,
-        next_page_token: more.then(|| page_token(last)),
-    })
-}
-
 impl PostgresStore {
+    /// The shared SQL implementation on `pool`.
+    fn db<'p>(&self, pool: &'p PgPool) -> crate::sql::Db<'p, sqlx::Postgres> {
+        crate::sql::Db {
+            pool,
+            dialect: Dialect::Postgres,
+        }
+    }
+
     /// Connects (lazily: the server starts even while the database is down) and migrates.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let opts: PgConnectOptions = url
@@ -278,11 +255,11 @@ impl Store for PostgresStore {
         bodies: &[Value],
         now: &str,
     ) -> Result<Vec<Doc>, StoreError> {
-        occurrences::create(&self.pool, bodies, now).await
+        self.db(&self.pool).create_occurrences(bodies, now).await
     }
 
     async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError> {
-        occurrences::get(&self.pool, name).await
+        self.db(&self.pool).get_occurrence(name).await
     }
 
     async fn update_occurrence(
@@ -292,11 +269,13 @@ impl Store for PostgresStore {
         now: &str,
         etag: Option<&str>,
     ) -> Result<Doc, StoreError> {
-        occurrences::update(&self.pool, name, body, now, etag).await
+        self.db(&self.pool)
+            .update_occurrence(name, body, now, etag)
+            .await
     }
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
-        occurrences::delete(&self.pool, name).await
+        self.db(&self.pool).delete_occurrence(name).await
     }
 
     async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {
@@ -330,7 +309,9 @@ impl Store for PostgresStore {
         filter: Option<&Filter>,
         page: &Page,
     ) -> Result<Listed<Doc>, StoreError> {
-        occurrences::list(&self.pool, scope, filter, page).await
+        self.db(&self.pool)
+            .list_occurrences(scope, filter, page)
+            .await
     }
 
     async fn attestations(
@@ -339,6 +320,6 @@ impl Store for PostgresStore {
         digest: &str,
         limit: u32,
     ) -> Result<Vec<Doc>, StoreError> {
-        occurrences::attestations(&self.pool, note, digest, limit).await
+        self.db(&self.pool).attestations(note, digest, limit).await
     }
 }

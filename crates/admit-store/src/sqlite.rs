@@ -2,7 +2,6 @@
 //! once it is durable), reads on a pool, writes serialised through a single connection.
 
 mod migrate;
-mod occurrences;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -11,13 +10,12 @@ use std::time::Duration;
 use admit_model::Filter;
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::common::{after_seq, etag, page_token};
+use crate::common::{after_seq, etag};
 use crate::filter_sql::Dialect;
+use crate::sql::{doc_from_row, paginate};
 use crate::{
     AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
 };
@@ -29,28 +27,15 @@ pub struct SqliteStore {
     write: SqlitePool,
 }
 
-fn parse_body(step: &'static str, text: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal {
-        step,
-        message: e.to_string(),
-    })
-}
-
-fn doc_from_row(row: &SqliteRow) -> Result<Doc, StoreError> {
-    let g = StoreError::db("read row");
-    let seq: i64 = row.try_get("seq").map_err(&g)?;
-    let version: i64 = row.try_get("version").map_err(&g)?;
-    let body: String = row.try_get("body").map_err(&g)?;
-    Ok(Doc {
-        name: row.try_get("name").map_err(&g)?,
-        body: parse_body("decode stored body", &body)?,
-        etag: etag(seq, version),
-        create_time: row.try_get("create_time").map_err(&g)?,
-        update_time: row.try_get("update_time").map_err(&g)?,
-    })
-}
-
 impl SqliteStore {
+    /// The shared SQL implementation on `pool`.
+    fn db<'p>(&self, pool: &'p SqlitePool) -> crate::sql::Db<'p, sqlx::Sqlite> {
+        crate::sql::Db {
+            pool,
+            dialect: Dialect::Sqlite,
+        }
+    }
+
     /// Opens (creating if needed) `admit.db` in `data_dir` and applies pending migrations.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         tokio::fs::create_dir_all(data_dir).await.map_err(|e| {
@@ -290,11 +275,11 @@ impl Store for SqliteStore {
         bodies: &[Value],
         now: &str,
     ) -> Result<Vec<Doc>, StoreError> {
-        occurrences::create(&self.write, bodies, now).await
+        self.db(&self.write).create_occurrences(bodies, now).await
     }
 
     async fn get_occurrence(&self, name: &str) -> Result<Option<Doc>, StoreError> {
-        occurrences::get(&self.read, name).await
+        self.db(&self.read).get_occurrence(name).await
     }
 
     async fn update_occurrence(
@@ -304,11 +289,13 @@ impl Store for SqliteStore {
         now: &str,
         etag: Option<&str>,
     ) -> Result<Doc, StoreError> {
-        occurrences::update(&self.write, name, body, now, etag).await
+        self.db(&self.write)
+            .update_occurrence(name, body, now, etag)
+            .await
     }
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
-        occurrences::delete(&self.write, name).await
+        self.db(&self.write).delete_occurrence(name).await
     }
 
     async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {
@@ -342,7 +329,9 @@ impl Store for SqliteStore {
         filter: Option<&Filter>,
         page: &Page,
     ) -> Result<Listed<Doc>, StoreError> {
-        occurrences::list(&self.read, scope, filter, page).await
+        self.db(&self.read)
+            .list_occurrences(scope, filter, page)
+            .await
     }
 
     async fn attestations(
@@ -351,21 +340,74 @@ impl Store for SqliteStore {
         digest: &str,
         limit: u32,
     ) -> Result<Vec<Doc>, StoreError> {
-        occurrences::attestations(&self.read, note, digest, limit).await
+        self.db(&self.read).attestations(note, digest, limit).await
     }
 }
 
-/// Turns `limit + 1` rows into a page and a token for the next one.
-pub(crate) fn paginate(rows: &[SqliteRow], limit: u32) -> Result<Listed<Doc>, StoreError> {
-    let more = rows.len() > limit as usize;
-    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
-    let mut last_seq = 0i64;
-    for row in rows.iter().take(limit as usize) {
-        last_seq = row.try_get("seq").map_err(StoreError::db("read row"))?;
-        items.push(doc_from_row(row)?);
+#[cfg(test)]
+mod occurrence_plan_tests {
+    use admit_model::Filter;
+    use sqlx::AssertSqlSafe;
+
+    use crate::filter_sql::Dialect;
+    use crate::sql::Db;
+    use crate::{OccurrenceScope, SqliteStore};
+
+    /// A lookup by resource digest (what gcloud sends) and a suffix/prefix lookup must be
+    /// answered from an index, never by scanning the occurrences table.
+    #[tokio::test]
+    async fn resource_lookups_use_an_index() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = SqliteStore::open(dir.path())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for (scope, filter) in [
+            (
+                OccurrenceScope::Project("p".into()),
+                format!("has_suffix(resourceUrl, \"{digest}\")"),
+            ),
+            (
+                OccurrenceScope::Note("projects/p/notes/n".into()),
+                format!("has_suffix(resourceUrl, \"{digest}\")"),
+            ),
+            (
+                OccurrenceScope::Project("p".into()),
+                "has_suffix(resourceUri, \"/app:v1\")".to_owned(),
+            ),
+            (
+                OccurrenceScope::Project("p".into()),
+                "resourceUri = \"gcr.io/p/app\"".to_owned(),
+            ),
+        ] {
+            let f = Filter::parse(&filter).unwrap_or_else(|e| panic!("{e}"));
+            let db = Db {
+                pool: s.read_pool(),
+                dialect: Dialect::Sqlite,
+            };
+            let sql = db.list_sql(&scope, f.as_ref());
+            let n = sql.binds.len();
+            let text = format!(
+                "EXPLAIN QUERY PLAN SELECT seq, name, body FROM occurrences WHERE {} AND seq > {} ORDER BY seq LIMIT {}",
+                sql.text,
+                sql.placeholder(n + 1),
+                sql.placeholder(n + 2)
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(AssertSqlSafe(text));
+            for b in &sql.binds {
+                q = q.bind(b);
+            }
+            let plan = q
+                .bind(0i64)
+                .bind(10i64)
+                .fetch_all(s.read_pool())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let plan: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+            assert!(
+                plan.iter().all(|p| !p.starts_with("SCAN occurrences")),
+                "{filter}: {plan:?}"
+            );
+        }
     }
-    Ok(Listed {
-        items,
-        next_page_token: more.then(|| page_token(last_seq)),
-    })
 }
