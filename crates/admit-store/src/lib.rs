@@ -10,6 +10,7 @@ mod error;
 mod filter_sql;
 mod occurrences;
 mod postgres;
+mod resources;
 mod sql;
 mod sqlite;
 mod types;

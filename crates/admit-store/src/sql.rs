@@ -63,3 +63,159 @@ where
         next_page_token: more.then(|| page_token(last)),
     })
 }
+
+/// The `Store` implementation of a backend: every method runs the shared statements on the
+/// backend's read or write pool (`$read`, `$write`: field names; SQLite keeps one writer apart,
+/// PostgreSQL uses one pool for both) in its dialect. Written once, for both backends.
+macro_rules! delegate_store {
+    ($store:ty, $read:ident, $write:ident, $dialect:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            async fn ping(&self) -> ::std::result::Result<(), $crate::StoreError> {
+                self.db(&self.$read).ping().await
+            }
+
+            async fn get(
+                &self,
+                kind: $crate::Kind,
+                name: &str,
+            ) -> ::std::result::Result<Option<$crate::Doc>, $crate::StoreError> {
+                self.db(&self.$read).get_resource(kind, name).await
+            }
+
+            #[allow(
+                clippy::too_many_arguments,
+                reason = "one call carries a whole conditional write"
+            )]
+            async fn put(
+                &self,
+                kind: $crate::Kind,
+                name: &str,
+                parent: &str,
+                body: &serde_json::Value,
+                secret: Option<&[u8]>,
+                pre: $crate::Precondition,
+                now: &str,
+            ) -> ::std::result::Result<$crate::Doc, $crate::StoreError> {
+                self.db(&self.$write)
+                    .put_resource(kind, name, parent, body, secret, pre, now)
+                    .await
+            }
+
+            async fn create_all(
+                &self,
+                kind: $crate::Kind,
+                items: &[(String, String, serde_json::Value)],
+                now: &str,
+            ) -> ::std::result::Result<Vec<$crate::Doc>, $crate::StoreError> {
+                self.db(&self.$write).create_all(kind, items, now).await
+            }
+
+            async fn delete(
+                &self,
+                kind: $crate::Kind,
+                name: &str,
+            ) -> ::std::result::Result<(), $crate::StoreError> {
+                self.db(&self.$write).delete_resource(kind, name).await
+            }
+
+            async fn list(
+                &self,
+                kind: $crate::Kind,
+                parent: &str,
+                page: &$crate::Page,
+            ) -> ::std::result::Result<$crate::Listed<$crate::Doc>, $crate::StoreError> {
+                self.db(&self.$read)
+                    .list_resources(kind, parent, page)
+                    .await
+            }
+
+            async fn secret(
+                &self,
+                kind: $crate::Kind,
+                name: &str,
+            ) -> ::std::result::Result<Option<Vec<u8>>, $crate::StoreError> {
+                self.db(&self.$read).secret(kind, name).await
+            }
+
+            async fn create_occurrences(
+                &self,
+                bodies: &[serde_json::Value],
+                now: &str,
+            ) -> ::std::result::Result<Vec<$crate::Doc>, $crate::StoreError> {
+                self.db(&self.$write).create_occurrences(bodies, now).await
+            }
+
+            async fn get_occurrence(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<Option<$crate::Doc>, $crate::StoreError> {
+                self.db(&self.$read).get_occurrence(name).await
+            }
+
+            async fn update_occurrence(
+                &self,
+                name: &str,
+                body: &serde_json::Value,
+                now: &str,
+                etag: Option<&str>,
+            ) -> ::std::result::Result<$crate::Doc, $crate::StoreError> {
+                self.db(&self.$write)
+                    .update_occurrence(name, body, now, etag)
+                    .await
+            }
+
+            async fn delete_occurrence(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<(), $crate::StoreError> {
+                self.db(&self.$write).delete_occurrence(name).await
+            }
+
+            async fn append_audit_batch(
+                &self,
+                records: &[serde_json::Value],
+            ) -> ::std::result::Result<(), $crate::StoreError> {
+                $crate::audit::append(&self.$write, $dialect, records).await
+            }
+
+            async fn prune_audit(
+                &self,
+                before: &str,
+                limit: u32,
+            ) -> ::std::result::Result<u64, $crate::StoreError> {
+                self.db(&self.$write).prune_audit(before, limit).await
+            }
+
+            async fn list_audit(
+                &self,
+                project: &str,
+                filter: &$crate::AuditFilter,
+                page: &$crate::Page,
+            ) -> ::std::result::Result<$crate::Listed<serde_json::Value>, $crate::StoreError> {
+                $crate::audit::list(&self.$read, $dialect, project, filter, page).await
+            }
+
+            async fn list_occurrences(
+                &self,
+                scope: &$crate::OccurrenceScope,
+                filter: Option<&admit_model::Filter>,
+                page: &$crate::Page,
+            ) -> ::std::result::Result<$crate::Listed<$crate::Doc>, $crate::StoreError> {
+                self.db(&self.$read)
+                    .list_occurrences(scope, filter, page)
+                    .await
+            }
+
+            async fn attestations(
+                &self,
+                note: &str,
+                digest: &str,
+                limit: u32,
+            ) -> ::std::result::Result<Vec<$crate::Doc>, $crate::StoreError> {
+                self.db(&self.$read).attestations(note, digest, limit).await
+            }
+        }
+    };
+}
+pub(crate) use delegate_store;
