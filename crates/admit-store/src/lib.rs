@@ -1,6 +1,9 @@
 //! Storage for admit behind one trait, `Store`, that speaks resources and occurrences and never
-//! leaks SQL or sqlx types. Backends: SQLite (embedded default) and PostgreSQL (several replicas). Each backend owns its
-//! versioned migrations; writes are optimistic (etags) and acknowledged only after commit.
+//! leaks SQL or sqlx types. Backends: SQLite (embedded default) and PostgreSQL (several
+//! replicas). Every statement is written once (`resources`, `occurrences`, `audit`, over
+//! `sql::Db`, generic over the sqlx driver, with the dialect for what really differs); a backend
+//! keeps only its pool setup and versioned migrations. Writes are optimistic (etags) and
+//! acknowledged only after commit.
 //!
 //! Must not depend on: the service, API or webhook crates, or the policy engine.
 
