@@ -67,15 +67,23 @@ pub struct AdmissionRequest {
 
 impl Service {
     async fn compiled_policy(&self, project: &str) -> Result<Arc<CompiledPolicy>, ServiceError> {
+        // A hit costs the policy's etag alone: no body read, no parse.
+        if self.admission.enabled {
+            crate::check_project(project)?;
+            let etag = self
+                .store
+                .etag(Kind::Policy, &crate::policy::policy_name(project))
+                .await?
+                .unwrap_or_else(|| "default".into());
+            if let Some((e, c)) = lock(&self.admission.policies).get(project)
+                && *e == etag
+            {
+                self.metrics.cache("policy", true);
+                return Ok(c.clone());
+            }
+        }
         let policy = self.get_policy(project).await?;
         let etag = policy.etag.clone().unwrap_or_else(|| "default".into());
-        if self.admission.enabled
-            && let Some((e, c)) = lock(&self.admission.policies).get(project)
-            && *e == etag
-        {
-            self.metrics.cache("policy", true);
-            return Ok(c.clone());
-        }
         self.metrics.cache("policy", false);
         let compiled = Arc::new(CompiledPolicy::new(policy).map_err(|e| {
             ServiceError::new(Code::Internal, format!("the stored policy is invalid: {e}"))
@@ -90,27 +98,29 @@ impl Service {
         &self,
         name: &str,
     ) -> Result<Option<CompiledAt>, ServiceError> {
+        // Keys backed by this server's KMS vouch only while their version is ENABLED, so the
+        // compiled attestor depends on those versions' states as well as on the attestor. A
+        // cached entry at the same etag knows which versions to look at without parsing, and
+        // checking it costs the attestor's etag alone.
+        if self.admission.enabled {
+            let Some(current) = self.store.etag(Kind::Attestor, name).await? else {
+                return Ok(None);
+            };
+            let cached = lock(&self.admission.attestors)
+                .get(name)
+                .filter(|c| c.0 == current)
+                .cloned();
+            if let Some((etag, keys, states, compiled)) = cached {
+                let (_, now) = self.kms_unusable_keys(&keys).await?;
+                if now == states {
+                    self.metrics.cache("attestor", true);
+                    return Ok(Some((format!("{etag}|{states}"), compiled)));
+                }
+            }
+        }
         let Some(doc) = self.store.get(Kind::Attestor, name).await? else {
             return Ok(None);
         };
-        // Keys backed by this server's KMS vouch only while their version is ENABLED, so the
-        // compiled attestor depends on those versions' states as well as on the attestor. A
-        // cached entry at the same etag knows which versions to look at without parsing.
-        let cached = if self.admission.enabled {
-            lock(&self.admission.attestors)
-                .get(name)
-                .filter(|c| c.0 == doc.etag)
-                .cloned()
-        } else {
-            None
-        };
-        if let Some((etag, keys, states, compiled)) = cached {
-            let (_, now) = self.kms_unusable_keys(&keys).await?;
-            if now == states {
-                self.metrics.cache("attestor", true);
-                return Ok(Some((format!("{etag}|{states}"), compiled)));
-            }
-        }
         self.metrics.cache("attestor", false);
         let parsed = serde_json::from_value::<Attestor>(doc.body).map_err(|e| e.to_string());
         let keys = Arc::new(

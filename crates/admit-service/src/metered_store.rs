@@ -72,6 +72,12 @@ impl Store for MeteredStore {
         self.done("get", t, r)
     }
 
+    async fn etag(&self, kind: Kind, name: &str) -> Result<Option<String>, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.etag(kind, name).await;
+        self.done("etag", t, r)
+    }
+
     async fn put(
         &self,
         kind: Kind,

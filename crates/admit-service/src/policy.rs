@@ -6,7 +6,7 @@ use admit_store::{Kind, Precondition};
 
 use crate::{Service, ServiceError, check_project};
 
-fn policy_name(project: &str) -> String {
+pub(crate) fn policy_name(project: &str) -> String {
     format!("projects/{project}/policy")
 }
 

@@ -38,6 +38,7 @@ where
     for<'r> i64: Decode<'r, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<<DB as Database>::Row>,
     (i64,): for<'r> sqlx::FromRow<'r, <DB as Database>::Row>,
+    (i64, i64): for<'r> sqlx::FromRow<'r, <DB as Database>::Row>,
     (i64, i64, String): for<'r> sqlx::FromRow<'r, <DB as Database>::Row>,
     (Option<Vec<u8>>,): for<'r> sqlx::FromRow<'r, <DB as Database>::Row>,
 {
@@ -63,6 +64,21 @@ where
         .await
         .map_err(StoreError::db("get resource"))?;
         row.as_ref().map(doc_from_row).transpose()
+    }
+
+    pub(crate) async fn resource_etag(
+        &self,
+        kind: Kind,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT seq, version FROM resources WHERE kind = $1 AND name = $2")
+                .bind(kind.as_str())
+                .bind(name)
+                .fetch_optional(self.pool)
+                .await
+                .map_err(StoreError::db("read etag"))?;
+        Ok(row.map(|(seq, version)| etag(seq, version)))
     }
 
     #[allow(

@@ -83,6 +83,14 @@ macro_rules! delegate_store {
                 self.db(&self.$read).get_resource(kind, name).await
             }
 
+            async fn etag(
+                &self,
+                kind: $crate::Kind,
+                name: &str,
+            ) -> ::std::result::Result<Option<String>, $crate::StoreError> {
+                self.db(&self.$read).resource_etag(kind, name).await
+            }
+
             #[allow(
                 clippy::too_many_arguments,
                 reason = "one call carries a whole conditional write"

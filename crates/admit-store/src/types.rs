@@ -127,6 +127,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn get(&self, kind: Kind, name: &str) -> Result<Option<Doc>, StoreError>;
 
+    /// A resource's etag, without reading its body: the cheap freshness check of a cache
+    /// holding what was built from it. `None` when it does not exist.
+    async fn etag(&self, kind: Kind, name: &str) -> Result<Option<String>, StoreError>;
+
     #[allow(
         clippy::too_many_arguments,
         reason = "one call carries a whole conditional write"

@@ -220,6 +220,27 @@ macro_rules! conformance_suite {
         }
 
 
+        #[tokio::test]
+        async fn the_etag_read_follows_every_write_without_the_body() {
+            let (_guard, s) = $make().await;
+            let name = "projects/p/policy";
+            assert_eq!(s.etag(Kind::Policy, name).await.unwrap(), None);
+            let first = s
+                .put(Kind::Policy, name, "projects/p", &json!({"v": 1}), None, Precondition::Any { etag: None }, NOW)
+                .await
+                .unwrap();
+            assert_eq!(s.etag(Kind::Policy, name).await.unwrap(), Some(first.etag.clone()));
+            let second = s
+                .put(Kind::Policy, name, "projects/p", &json!({"v": 2}), None, Precondition::Any { etag: Some(first.etag.clone()) }, LATER)
+                .await
+                .unwrap();
+            assert_ne!(second.etag, first.etag);
+            assert_eq!(s.etag(Kind::Policy, name).await.unwrap(), Some(second.etag));
+            assert_eq!(s.etag(Kind::Attestor, name).await.unwrap(), None, "kinds are apart");
+            s.delete(Kind::Policy, name).await.unwrap();
+            assert_eq!(s.etag(Kind::Policy, name).await.unwrap(), None);
+        }
+
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn concurrent_writers_with_one_etag_let_exactly_one_win() {
             let (_guard, s) = $make().await;
