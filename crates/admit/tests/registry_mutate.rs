@@ -578,6 +578,84 @@ fn one_policy_demands_a_grafeas_attestation_and_a_cosign_signature() {
     assert!(why.contains("revoked"), "{why}");
 }
 
+/// A Sigstore bundle signed by an attestor's cosign key (`cosign sign --key …
+/// --new-bundle-format`, stored as a referrer) satisfies the attestor as a `.sig` signature does,
+/// and the audit record names the bundle.
+#[test]
+fn a_key_signed_sigstore_bundle_satisfies_a_cosign_attestor() {
+    let reg = Registry::start();
+    let digest = reg.push("team/app", "v1", "one");
+    let other = reg.push("team/app", "v2", "two");
+    let config = reg.docker_config(USER, PASSWORD);
+    let s = reg.serve(config.path(), true, &["--registry-tag-cache-seconds", "0"]);
+    let release = OpensslKey::generate("p256");
+    let p = s.project.clone();
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/notes?noteId=release"),
+        Some(r#"{"attestation":{"hint":{"humanReadableName":"release"}}}"#),
+    );
+    let attestor = json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/release"),
+        "publicKeys": [{"pkixPublicKey": {"publicKeyPem": release.public_pem, "signatureAlgorithm": "ECDSA_P256_SHA256"}, "admitCosign": true}]}});
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/attestors?attestorId=signed-by-release"),
+        Some(&attestor.to_string()),
+    );
+    let mut policy = require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]);
+    policy["defaultAdmissionRule"]["requireAttestationsBy"] =
+        json!(["projects/my-proj/attestors/signed-by-release"]);
+    setup(&s, &policy);
+    const SIGN: &str = "https://sigstore.dev/cosign/sign/v1";
+    reg.push_bundle(
+        "team/app",
+        &digest,
+        &support::sigstore::key_bundle(&digest, &release),
+        SIGN,
+    );
+    // A bundle by the same key about v1, stored with v2: the statement names another digest.
+    reg.push_bundle(
+        "team/app",
+        &other,
+        &support::sigstore::key_bundle(&digest, &release),
+        SIGN,
+    );
+    let verdict = |d: &str, uid: &str| {
+        let image = format!("{}/team/app@{d}", reg.host);
+        let r = s.review(&review_of(&pod("web", &[&image], &json!({})), uid));
+        (
+            r["response"]["allowed"].as_bool().unwrap(),
+            r["response"]["status"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    let (allowed, why) = verdict(&digest, "b-1");
+    assert!(allowed, "{why}");
+    let (allowed, why) = verdict(&other, "b-2");
+    assert!(!allowed);
+    assert!(
+        why.contains(&format!("statement's subject is not {other}")),
+        "{why}"
+    );
+    let start = std::time::Instant::now();
+    while !s
+        .stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("b-1") && l.contains(&format!("sha256-{}.sig#bundle-0", &digest[7..])))
+    {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "{:?}",
+            s.stdout.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Controllers' pod templates are pinned only with `--mutate-pod-templates`.
 #[test]
 fn pod_templates_are_pinned_only_when_asked() {
