@@ -437,6 +437,24 @@ fn a_docker_credential_helper_supplies_the_credentials() {
     assert_eq!(std::fs::read_to_string(&asked).unwrap(), reg.host);
 }
 
+/// The note `release` and the attestor `signed-by-release`, whose one key, `release`, is
+/// marked `admitCosign`.
+fn cosign_attestor(s: &Server, release: &OpensslKey) {
+    let p = &s.project;
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/notes?noteId=release"),
+        Some(r#"{"attestation":{"hint":{"humanReadableName":"release"}}}"#),
+    );
+    let attestor = json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/release"),
+        "publicKeys": [{"pkixPublicKey": {"publicKeyPem": release.public_pem, "signatureAlgorithm": "ECDSA_P256_SHA256"}, "admitCosign": true}]}});
+    s.curl(
+        "POST",
+        &format!("/v1/projects/{p}/attestors?attestorId=signed-by-release"),
+        Some(&attestor.to_string()),
+    );
+}
+
 /// admit extension: an attestor key marked `admitCosign` is a cosign key, so a cosign
 /// signature stored in the registry satisfies that attestor. One policy then demands a
 /// Grafeas attestation by CI and a cosign signature by the release key.
@@ -448,18 +466,7 @@ fn one_policy_demands_a_grafeas_attestation_and_a_cosign_signature() {
     let s = reg.serve(config.path(), true, &["--registry-tag-cache-seconds", "0"]);
     let release = OpensslKey::generate("p256");
     let p = s.project.clone();
-    s.curl(
-        "POST",
-        &format!("/v1/projects/{p}/notes?noteId=release"),
-        Some(r#"{"attestation":{"hint":{"humanReadableName":"release"}}}"#),
-    );
-    let cosign_attestor = json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/release"),
-        "publicKeys": [{"pkixPublicKey": {"publicKeyPem": release.public_pem, "signatureAlgorithm": "ECDSA_P256_SHA256"}, "admitCosign": true}]}});
-    s.curl(
-        "POST",
-        &format!("/v1/projects/{p}/attestors?attestorId=signed-by-release"),
-        Some(&cosign_attestor.to_string()),
-    );
+    cosign_attestor(&s, &release);
     let mut policy = require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]);
     policy["defaultAdmissionRule"]["requireAttestationsBy"] = json!([
         "projects/my-proj/attestors/built-by-ci",
@@ -589,19 +596,7 @@ fn a_key_signed_sigstore_bundle_satisfies_a_cosign_attestor() {
     let config = reg.docker_config(USER, PASSWORD);
     let s = reg.serve(config.path(), true, &["--registry-tag-cache-seconds", "0"]);
     let release = OpensslKey::generate("p256");
-    let p = s.project.clone();
-    s.curl(
-        "POST",
-        &format!("/v1/projects/{p}/notes?noteId=release"),
-        Some(r#"{"attestation":{"hint":{"humanReadableName":"release"}}}"#),
-    );
-    let attestor = json!({"userOwnedGrafeasNote": {"noteReference": format!("projects/{p}/notes/release"),
-        "publicKeys": [{"pkixPublicKey": {"publicKeyPem": release.public_pem, "signatureAlgorithm": "ECDSA_P256_SHA256"}, "admitCosign": true}]}});
-    s.curl(
-        "POST",
-        &format!("/v1/projects/{p}/attestors?attestorId=signed-by-release"),
-        Some(&attestor.to_string()),
-    );
+    cosign_attestor(&s, &release);
     let mut policy = require("ENFORCED_BLOCK_AND_AUDIT_LOG", &[]);
     policy["defaultAdmissionRule"]["requireAttestationsBy"] =
         json!(["projects/my-proj/attestors/signed-by-release"]);
