@@ -1,61 +1,25 @@
-//! Admission: fetch what the policy needs, verify it (with caches that can never answer from
-//! stale data), decide with the engine.
+//! Admission: fetch what the policy needs, verify it, decide with the engine.
 //!
-//! Caches: the compiled policy per project, keyed by the policy's etag; each compiled attestor
-//! keyed by its etag (so a key rotation or any attestor edit recompiles); and each verified
-//! (attestor version, occurrence version, image) triple. Occurrences are listed on every
-//! admission (an indexed lookup), so a deleted attestation stops counting at once.
+//! What it fetches is kept in memory (`admission_state`): while the store's change feed is live
+//! a warm review reads nothing from the database; otherwise each entry is checked against the
+//! stored version first. Everything a review needs from the database on a miss is fetched
+//! together: the attestations of all its (note, digest) pairs in one query.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use admit_model::Attestor;
 use admit_policy::{
-    CompiledAttestor, CompiledPolicy, Context, Decision, Evidence, ImageRef, Request, Satisfied,
+    CompiledAttestor, CompiledPolicy, Context, Decision, Evidence, ImageRef, Request,
 };
-use admit_store::Kind;
+use admit_store::{Doc, Kind};
 
+use crate::admission_state::{Attestation, Found, Verified};
 use crate::grafeas_body::with_times;
 use crate::{Code, Service, ServiceError};
 
-type Verified = Result<Satisfied, Vec<String>>;
 /// An attestor compiled at one etag (or why it cannot be).
 type CompiledAt = (String, Result<Arc<CompiledAttestor>, String>);
-/// A cached compiled attestor: etag, KMS-backed keys, their states' fingerprint, compiled.
-type CachedAttestor = (
-    String,
-    Arc<Vec<(String, String)>>,
-    String,
-    Result<Arc<CompiledAttestor>, String>,
-);
-/// (attestor, attestor etag, occurrence, occurrence update time, canonical image).
-type VerifyKey = (String, String, String, String, String);
-
-/// Bounds the verification cache; past it the cache is cleared (entries are cheap to rebuild).
-const MAX_VERIFIED: usize = 100_000;
-
-#[derive(Debug, Default)]
-pub(crate) struct AdmissionCache {
-    enabled: bool,
-    policies: Mutex<HashMap<String, (String, Arc<CompiledPolicy>)>>,
-    /// By attestor: its etag, its KMS-backed keys and their versions' state fingerprint (the
-    /// compiled attestor depends on both), and the compiled attestor.
-    attestors: Mutex<HashMap<String, CachedAttestor>>,
-    verified: Mutex<HashMap<VerifyKey, Verified>>,
-}
-
-impl AdmissionCache {
-    pub(crate) fn new(enabled: bool) -> Self {
-        AdmissionCache {
-            enabled,
-            ..Default::default()
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// What the webhook asks.
 #[derive(Debug, Clone)]
@@ -67,30 +31,36 @@ pub struct AdmissionRequest {
 
 impl Service {
     async fn compiled_policy(&self, project: &str) -> Result<Arc<CompiledPolicy>, ServiceError> {
-        // A hit costs the policy's etag alone: no body read, no parse.
-        if self.admission.enabled {
+        let state = &self.admission;
+        if state.trusted() {
+            // The feed tells of every change: a hit costs no database read at all.
+            if let Some((_, c)) = state.policy(project) {
+                self.metrics.cache("policy", true);
+                return Ok(c);
+            }
+        } else if state.enabled() {
+            // A hit costs the policy's etag alone: no body read, no parse.
             crate::check_project(project)?;
             let etag = self
                 .store
                 .etag(Kind::Policy, &crate::policy::policy_name(project))
                 .await?
                 .unwrap_or_else(|| "default".into());
-            if let Some((e, c)) = lock(&self.admission.policies).get(project)
-                && *e == etag
+            if let Some((e, c)) = state.policy(project)
+                && e == etag
             {
                 self.metrics.cache("policy", true);
-                return Ok(c.clone());
+                return Ok(c);
             }
         }
+        let generation = state.generation();
         let policy = self.get_policy(project).await?;
         let etag = policy.etag.clone().unwrap_or_else(|| "default".into());
         self.metrics.cache("policy", false);
         let compiled = Arc::new(CompiledPolicy::new(policy).map_err(|e| {
             ServiceError::new(Code::Internal, format!("the stored policy is invalid: {e}"))
         })?);
-        if self.admission.enabled {
-            lock(&self.admission.policies).insert(project.to_owned(), (etag, compiled.clone()));
-        }
+        state.keep_policy(generation, project, etag, compiled.clone());
         Ok(compiled)
     }
 
@@ -98,19 +68,23 @@ impl Service {
         &self,
         name: &str,
     ) -> Result<Option<CompiledAt>, ServiceError> {
-        // Keys backed by this server's KMS vouch only while their version is ENABLED, so the
-        // compiled attestor depends on those versions' states as well as on the attestor. A
-        // cached entry at the same etag knows which versions to look at without parsing, and
-        // checking it costs the attestor's etag alone.
-        if self.admission.enabled {
+        let state = &self.admission;
+        if state.trusted() {
+            if let Some((etag, _, states, compiled)) = state.attestor(name) {
+                self.metrics.cache("attestor", true);
+                return Ok(Some((format!("{etag}|{states}"), compiled)));
+            }
+        } else if state.enabled() {
+            // Keys backed by this server's KMS vouch only while their version is ENABLED, so
+            // the compiled attestor depends on those versions' states as well as on the
+            // attestor. A cached entry at the same etag knows which versions to look at without
+            // parsing, and checking it costs the attestor's etag alone.
             let Some(current) = self.store.etag(Kind::Attestor, name).await? else {
                 return Ok(None);
             };
-            let cached = lock(&self.admission.attestors)
-                .get(name)
-                .filter(|c| c.0 == current)
-                .cloned();
-            if let Some((etag, keys, states, compiled)) = cached {
+            if let Some((etag, keys, states, compiled)) =
+                state.attestor(name).filter(|c| c.0 == current)
+            {
                 let (_, now) = self.kms_unusable_keys(&keys).await?;
                 if now == states {
                     self.metrics.cache("attestor", true);
@@ -118,6 +92,7 @@ impl Service {
                 }
             }
         }
+        let generation = state.generation();
         let Some(doc) = self.store.get(Kind::Attestor, name).await? else {
             return Ok(None);
         };
@@ -136,67 +111,113 @@ impl Service {
                 CompiledAttestor::compile(&a).map_err(|e| e.to_string())
             })
             .map(Arc::new);
-        if self.admission.enabled {
-            lock(&self.admission.attestors).insert(
-                name.to_owned(),
-                (doc.etag.clone(), keys, states.clone(), compiled.clone()),
-            );
-        }
+        state.keep_attestor(
+            generation,
+            name,
+            (doc.etag.clone(), keys, states.clone(), compiled.clone()),
+        );
         Ok(Some((format!("{}|{states}", doc.etag), compiled)))
     }
 
-    /// Every attestation of `image` under the attestor's note, each verified once per version.
-    #[tracing::instrument(level = "debug", skip_all, fields(attestor = %attestor.name, image = %image))]
+    /// The attestations of every `(note, digest)` pair, from memory where the feed vouches for
+    /// it, the rest in one query.
+    async fn attestations_for(
+        &self,
+        pairs: Vec<(String, String)>,
+    ) -> Result<HashMap<(String, String), Found>, ServiceError> {
+        let state = &self.admission;
+        let trusted = state.trusted();
+        let cached = if trusted {
+            state.attestations(&pairs)
+        } else {
+            vec![None; pairs.len()]
+        };
+        let mut found = HashMap::with_capacity(pairs.len());
+        let mut misses = Vec::new();
+        for (pair, hit) in pairs.into_iter().zip(cached) {
+            self.metrics.cache("attestations", hit.is_some());
+            match hit {
+                Some(f) => {
+                    found.insert(pair, f);
+                }
+                None => misses.push(pair),
+            }
+        }
+        if misses.is_empty() {
+            return Ok(found);
+        }
+        let generation = state.generation();
+        // One row more than accepted tells "too many".
+        let limit = u32::try_from(crate::MAX_OCCURRENCES_PER_IMAGE + 1).unwrap_or(u32::MAX);
+        let docs = self.store.attestations_of(&misses, limit).await?;
+        let fetched: Vec<((String, String), Found)> = misses
+            .into_iter()
+            .zip(docs)
+            .map(|(pair, docs)| {
+                (
+                    pair,
+                    Arc::new(docs.into_iter().map(parse_attestation).collect()),
+                )
+            })
+            .collect();
+        if trusted {
+            state.keep_attestations(generation, &fetched);
+        }
+        found.extend(fetched);
+        Ok(found)
+    }
+
+    /// Every attestation of `image` under the attestor's note, verified (one image, one
+    /// attestor: describe-image's question).
     pub(crate) async fn verify_for(
         &self,
         attestor: &CompiledAttestor,
         attestor_etag: &str,
         image: &ImageRef,
     ) -> Result<Verified, ServiceError> {
+        let pair = (
+            attestor.note.to_string(),
+            image.digest().unwrap_or_default().to_owned(),
+        );
+        let found = self.attestations_for(vec![pair.clone()]).await?;
+        let these = found.get(&pair).map(|f| f.as_slice()).unwrap_or_default();
+        self.verify_found(attestor, attestor_etag, image, these)
+    }
+
+    /// Whether any of `found` (the attestations of the image's digest under the attestor's
+    /// note) satisfies the attestor, each verified once per version.
+    #[tracing::instrument(level = "debug", skip_all, fields(attestor = %attestor.name, image = %image))]
+    pub(crate) fn verify_found(
+        &self,
+        attestor: &CompiledAttestor,
+        attestor_etag: &str,
+        image: &ImageRef,
+        found: &[Attestation],
+    ) -> Result<Verified, ServiceError> {
         let digest = image.digest().unwrap_or_default();
         let name = attestor.name.to_string();
         let canonical = image.canonical();
         let mut reasons: Vec<String> = Vec::new();
         let max = crate::MAX_OCCURRENCES_PER_IMAGE;
-        // One indexed query (note × digest); one row more than accepted tells "too many".
-        let docs = self
-            .store
-            .attestations(
-                &attestor.note.to_string(),
-                digest,
-                u32::try_from(max + 1).unwrap_or(u32::MAX),
-            )
-            .await?;
-        let too_many = docs.len() > max;
-        for doc in docs.into_iter().take(max) {
-            let v = with_times(doc);
+        let state = &self.admission;
+        for a in found.iter().take(max) {
             let key = (
                 name.clone(),
                 attestor_etag.to_owned(),
-                v["name"].as_str().unwrap_or_default().to_owned(),
-                v["updateTime"].as_str().unwrap_or_default().to_owned(),
+                a.name.clone(),
+                a.update_time.clone(),
                 canonical.clone(),
             );
-            let cached = if self.admission.enabled {
-                lock(&self.admission.verified).get(&key).cloned()
-            } else {
-                None
-            };
+            let cached = state.verified(&key);
             self.metrics.cache("verification", cached.is_some());
             let result = match cached {
                 Some(r) => r,
                 None => {
-                    let r = match serde_json::from_value::<admit_model::Occurrence>(v) {
-                        Ok(o) => attestor.check(image, std::slice::from_ref(&o)),
-                        Err(e) => Err(vec![format!("unreadable occurrence: {e}")]),
+                    let r = match &a.occurrence {
+                        Ok(o) => attestor.check(image, std::slice::from_ref(o)),
+                        Err(e) => Err(vec![e.clone()]),
                     };
-                    if self.admission.enabled {
-                        let mut m = lock(&self.admission.verified);
-                        if m.len() >= MAX_VERIFIED {
-                            m.clear();
-                        }
-                        m.insert(key, r.clone());
-                    }
+                    state.keep_verified(key, r.clone());
                     r
                 }
             };
@@ -208,7 +229,7 @@ impl Service {
                 ),
             }
         }
-        if too_many {
+        if found.len() > max {
             // Every one would be verified on every review: fail closed instead.
             return Err(ServiceError::precondition(format!(
                 "more than {max} attestations of {}@{digest} under {}; refusing to verify them all",
@@ -283,6 +304,7 @@ impl Service {
             context: req.context.clone(),
         };
         let mut evidence = Evidence::new();
+        let mut usable = Vec::new();
         for name in policy.required_attestors(&request) {
             let Some((etag, compiled)) = self.compiled_attestor(&name).await? else {
                 continue; // the engine reports "attestor not found"
@@ -294,32 +316,51 @@ impl Service {
                 }
                 Err(e) => Some(e.clone()),
             };
-            let attestor = match (&compiled, denial) {
-                (Ok(a), None) => a,
+            match (compiled, denial) {
+                (Ok(a), None) => usable.push((name, etag, a)),
                 (_, d) => {
                     let e = d.unwrap_or_default();
                     for i in req.images.iter().filter_map(|i| ImageRef::parse(i).ok()) {
                         evidence.add_verified(&name, &i, Err(vec![e.clone()]));
                     }
-                    continue;
                 }
-            };
-            for raw in &req.images {
-                let Ok(image) = ImageRef::parse(raw) else {
-                    continue;
-                };
-                if image.digest().is_none() || policy.is_exempt(&image) {
-                    continue;
-                }
-                let r = match self.verify_for(attestor, &etag, &image).await? {
+            }
+        }
+        // The images that need attestations: pinned to a digest and not exempt.
+        let images: Vec<ImageRef> = req
+            .images
+            .iter()
+            .filter_map(|raw| ImageRef::parse(raw).ok())
+            .filter(|i| i.digest().is_some() && !policy.is_exempt(i))
+            .collect();
+        let pair = |a: &CompiledAttestor, i: &ImageRef| {
+            (
+                a.note.to_string(),
+                i.digest().unwrap_or_default().to_owned(),
+            )
+        };
+        let mut pairs: Vec<(String, String)> = usable
+            .iter()
+            .flat_map(|(_, _, a)| images.iter().map(|i| pair(a, i)))
+            .collect();
+        pairs.sort();
+        pairs.dedup();
+        let found = self.attestations_for(pairs).await?;
+        for (name, etag, attestor) in usable {
+            for image in &images {
+                let none = Vec::new();
+                let these = found
+                    .get(&pair(&attestor, image))
+                    .map_or(none.as_slice(), |f| f.as_slice());
+                let r = match self.verify_found(&attestor, &etag, image, these)? {
                     Err(reasons) if attestor.has_cosign_keys() => {
-                        self.with_cosign_evidence(attestor, &image, reasons).await
+                        self.with_cosign_evidence(&attestor, image, reasons).await
                     }
                     r => r,
                 };
-                evidence.add_verified(&name, &image, r);
+                evidence.add_verified(&name, image, r);
             }
-            evidence.add_compiled_attestor(Arc::clone(attestor));
+            evidence.add_compiled_attestor(attestor);
         }
         Ok(policy.evaluate(&request, &evidence, now))
     }
@@ -337,6 +378,24 @@ impl Service {
         if !self.access_enforced() {
             return Ok(None);
         }
+        let key = (deployer.to_owned(), attestor.to_owned(), note.to_owned());
+        if self.admission.trusted()
+            && let Some(denial) = self.admission.access(&key)
+        {
+            return Ok(denial);
+        }
+        let generation = self.admission.generation();
+        let denial = self.access_denial(deployer, attestor, note).await?;
+        self.admission.keep_access(generation, key, denial.clone());
+        Ok(denial)
+    }
+
+    async fn access_denial(
+        &self,
+        deployer: &str,
+        attestor: &str,
+        note: &str,
+    ) -> Result<Option<String>, ServiceError> {
         let agent = crate::service_agent(deployer);
         if !self
             .holds(
@@ -363,5 +422,15 @@ impl Service {
             )));
         }
         Ok(None)
+    }
+}
+
+/// One stored attestation, parsed once for every review that finds it.
+fn parse_attestation(doc: Doc) -> Attestation {
+    let v = with_times(doc);
+    Attestation {
+        name: v["name"].as_str().unwrap_or_default().to_owned(),
+        update_time: v["updateTime"].as_str().unwrap_or_default().to_owned(),
+        occurrence: serde_json::from_value(v).map_err(|e| format!("unreadable occurrence: {e}")),
     }
 }

@@ -6,6 +6,7 @@
 
 mod access;
 mod admission;
+mod admission_state;
 mod attestors;
 mod audit_log;
 mod cloud_run;
@@ -65,7 +66,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     keys: SoftwareKeyBackend,
     clock: Clock,
-    admission: admission::AdmissionCache,
+    admission: Arc<admission_state::AdmissionState>,
     audit: audit_log::AuditQueue,
     access: Option<Arc<AccessConfig>>,
     metrics: Arc<metrics::Metrics>,
@@ -88,7 +89,8 @@ impl std::fmt::Debug for Service {
 impl Service {
     pub fn new(store: Arc<dyn Store>, keys: SoftwareKeyBackend, clock: Clock) -> Self {
         let metrics = Arc::new(metrics::Metrics::new());
-        let metered = metered_store::MeteredStore::new(store, metrics.clone());
+        let admission = Arc::new(admission_state::AdmissionState::new(true));
+        let metered = metered_store::MeteredStore::new(store, metrics.clone(), admission.clone());
         let writes = metered.writes();
         let store: Arc<dyn Store> = Arc::new(metered);
         Service {
@@ -100,7 +102,7 @@ impl Service {
             store,
             keys,
             clock,
-            admission: admission::AdmissionCache::new(true),
+            admission,
             audit: audit_log::AuditQueue::default(),
             access: None,
         }
@@ -139,9 +141,40 @@ impl Service {
     }
 
     /// Turns the admission caches off (every review verifies: the "cold" benchmark).
-    pub fn without_admission_cache(mut self) -> Self {
-        self.admission = admission::AdmissionCache::new(false);
+    pub fn without_admission_cache(self) -> Self {
+        self.admission.disable();
         self
+    }
+
+    /// Starts following the store's change feed, so that what admission keeps in memory is
+    /// used without asking the database while the feed is live (and checked against it while
+    /// it is not). Runs until the runtime stops.
+    pub fn follow_changes(&self) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let store = self.store.clone();
+        tokio::spawn(async move { store.follow_changes(tx).await });
+        let state = self.admission.clone();
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                match event {
+                    admit_store::FeedEvent::Live => {
+                        state.feed_live();
+                        metrics.change_feed("live", true);
+                        tracing::info!("change feed live: admission state is kept in memory");
+                    }
+                    admit_store::FeedEvent::Down(why) => {
+                        state.feed_down();
+                        metrics.change_feed("down", false);
+                        tracing::warn!(reason = %why, "change feed down: every admission reads the database until it is back");
+                    }
+                    admit_store::FeedEvent::Changes(changes) => {
+                        state.apply(&changes);
+                        metrics.change_feed("changes", state.is_live());
+                    }
+                }
+            }
+        });
     }
 
     /// Changes whenever a resource (policy, attestor, note, occurrence, key, IAM policy, …) is

@@ -1,5 +1,7 @@
-//! The store, timed: every call observed in `admit_store_call_duration_seconds`; and every
-//! successful write of a resource (not of the audit log) counted on a watch channel, so that
+//! The store, timed: every call observed in `admit_store_call_duration_seconds`; every write of
+//! a resource or occurrence forgotten by admission's in-memory state before it is acknowledged
+//! (after a failure too: a lost answer may hide a commit), so a review that follows a write sees
+//! it; and every successful write (not of the audit log) counted on a watch channel, so that
 //! continuous validation re-evaluates running pods within moments of a change made here.
 
 use std::sync::Arc;
@@ -7,25 +9,49 @@ use std::time::Instant;
 
 use admit_model::Filter;
 use admit_store::{
-    AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store, StoreError,
+    AuditFilter, Change, Doc, FeedEvent, Kind, Listed, OccurrenceScope, Page, Precondition, Store,
+    StoreError, pinned_digest,
 };
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::admission_state::AdmissionState;
 use crate::metrics::SharedMetrics;
 
 #[derive(Debug)]
 pub(crate) struct MeteredStore {
     inner: Arc<dyn Store>,
     metrics: SharedMetrics,
+    admission: Arc<AdmissionState>,
     writes: tokio::sync::watch::Sender<u64>,
 }
 
+fn resource(kind: Kind, name: &str) -> Change {
+    Change::Resource {
+        kind,
+        name: name.to_owned(),
+    }
+}
+
+/// What creating or rewriting an occurrence with `body` touches.
+fn occurrence(body: &Value) -> Change {
+    let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+    Change::Occurrence {
+        note: s("noteName").to_owned(),
+        digest: pinned_digest(s("resourceUri")).to_owned(),
+    }
+}
+
 impl MeteredStore {
-    pub(crate) fn new(inner: Arc<dyn Store>, metrics: SharedMetrics) -> Self {
+    pub(crate) fn new(
+        inner: Arc<dyn Store>,
+        metrics: SharedMetrics,
+        admission: Arc<AdmissionState>,
+    ) -> Self {
         MeteredStore {
             inner,
             metrics,
+            admission,
             writes: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -60,6 +86,10 @@ impl MeteredStore {
 
 #[async_trait]
 impl Store for MeteredStore {
+    async fn follow_changes(&self, events: tokio::sync::mpsc::Sender<FeedEvent>) {
+        self.inner.follow_changes(events).await;
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let t = Instant::now();
         let r = self.inner.ping().await;
@@ -93,6 +123,7 @@ impl Store for MeteredStore {
             .inner
             .put(kind, name, parent, body, secret, pre, now)
             .await;
+        self.admission.apply(&[resource(kind, name)]);
         self.wrote("put", t, r)
     }
 
@@ -104,12 +135,16 @@ impl Store for MeteredStore {
     ) -> Result<Vec<Doc>, StoreError> {
         let t = Instant::now();
         let r = self.inner.create_all(kind, items, now).await;
+        let changes: Vec<Change> = items.iter().map(|(n, _, _)| resource(kind, n)).collect();
+        self.admission.apply(&changes);
         self.wrote("create_all", t, r)
     }
 
     async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError> {
         let t = Instant::now();
         let r = self.inner.delete(kind, name).await;
+        self.admission
+            .apply(&[resource(kind, name), resource(Kind::IamPolicy, name)]);
         self.wrote("delete", t, r)
     }
 
@@ -132,6 +167,8 @@ impl Store for MeteredStore {
     ) -> Result<Vec<Doc>, StoreError> {
         let t = Instant::now();
         let r = self.inner.create_occurrences(bodies, now).await;
+        let changes: Vec<Change> = bodies.iter().map(occurrence).collect();
+        self.admission.apply(&changes);
         self.wrote("create_occurrences", t, r)
     }
 
@@ -150,12 +187,16 @@ impl Store for MeteredStore {
     ) -> Result<Doc, StoreError> {
         let t = Instant::now();
         let r = self.inner.update_occurrence(name, body, now, etag).await;
+        self.admission.forget_occurrence(name);
+        self.admission.apply(&[occurrence(body)]);
         self.wrote("update_occurrence", t, r)
     }
 
     async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
         let t = Instant::now();
         let r = self.inner.delete_occurrence(name).await;
+        self.admission.forget_occurrence(name);
+        self.admission.apply(&[resource(Kind::IamPolicy, name)]);
         self.wrote("delete_occurrence", t, r)
     }
 
@@ -193,14 +234,13 @@ impl Store for MeteredStore {
         self.done("list_occurrences", t, r)
     }
 
-    async fn attestations(
+    async fn attestations_of(
         &self,
-        note: &str,
-        digest: &str,
+        pairs: &[(String, String)],
         limit: u32,
-    ) -> Result<Vec<Doc>, StoreError> {
+    ) -> Result<Vec<Vec<Doc>>, StoreError> {
         let t = Instant::now();
-        let r = self.inner.attestations(note, digest, limit).await;
+        let r = self.inner.attestations_of(pairs, limit).await;
         self.done("attestations", t, r)
     }
 }

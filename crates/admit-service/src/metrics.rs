@@ -66,6 +66,8 @@ pub struct Metrics {
     cv_violating: Family<NamespaceLabels, Gauge>,
     cv_events: Family<EventLabels, Counter>,
     cv_run_seconds: Histogram,
+    feed_up: Gauge,
+    feed_events: Family<EventLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -147,6 +149,18 @@ impl Metrics {
             "Time to re-evaluate the pods of one continuous validation run",
             cv_run_seconds.clone(),
         );
+        let feed_up = Gauge::default();
+        registry.register(
+            "change_feed_up",
+            "1 while the store's change feed follows every commit (a warm review then reads nothing from the database); 0 while every cached entry is checked against the database",
+            feed_up.clone(),
+        );
+        let feed_events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "change_feed_events",
+            "Change feed events: live (started or resumed; caches cleared), down (stopped following), changes (a batch of commits applied)",
+            feed_events.clone(),
+        );
         registry.register(
             "build",
             "admit's build",
@@ -165,6 +179,8 @@ impl Metrics {
             cv_violating,
             cv_events,
             cv_run_seconds,
+            feed_up,
+            feed_events,
         }
     }
 
@@ -215,6 +231,11 @@ impl Metrics {
                 result: if hit { "hit" } else { "miss" },
             })
             .inc();
+    }
+
+    pub(crate) fn change_feed(&self, event: &'static str, up: bool) {
+        self.feed_up.set(i64::from(up));
+        self.feed_events.get_or_create(&EventLabels { event }).inc();
     }
 
     pub(crate) fn audit_batch(&self, records: usize) {

@@ -78,10 +78,7 @@ pub(crate) fn columns(body: &Value) -> Result<Columns, StoreError> {
     let note = NoteName::parse(&note_name)
         .map_err(|e| StoreError::InvalidArgument(format!("noteName: {e}")))?;
     let resource_uri = s("resourceUri");
-    let resource_digest = resource_uri
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_owned())
-        .unwrap_or_default();
+    let resource_digest = crate::pinned_digest(&resource_uri).to_owned();
     Ok(Columns {
         name,
         project,

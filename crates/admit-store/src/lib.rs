@@ -10,6 +10,7 @@
 mod audit;
 mod common;
 mod error;
+mod feed;
 mod filter_sql;
 mod occurrences;
 mod postgres;
@@ -21,4 +22,7 @@ mod types;
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use types::{AuditFilter, Doc, Kind, Listed, OccurrenceScope, Page, Precondition, Store};
+pub use types::{
+    AuditFilter, Change, Doc, FeedEvent, Kind, Listed, OccurrenceScope, Page, Precondition, Store,
+    pinned_digest,
+};

@@ -4,12 +4,17 @@
 
 use admit_model::Filter;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use sqlx::{
+    AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type,
+};
 
 use crate::common::{after_seq, columns, etag};
 use crate::filter_sql::{Sql, compile};
 use crate::sql::{Db, doc_from_row, paginate};
 use crate::{Doc, Listed, OccurrenceScope, Page, StoreError};
+
+/// Pairs per admission lookup statement (two placeholders each, well inside both drivers' limits).
+const PAIRS_PER_QUERY: usize = 200;
 
 const SELECT: &str = "SELECT seq, name, body, version, create_time, update_time FROM occurrences";
 
@@ -217,23 +222,59 @@ where
         paginate(&rows, limit)
     }
 
-    /// ATTESTATION occurrences under `note` pinned to `digest`, on the (note_name,
-    /// resource_digest) index.
+    /// For each `(note, digest)` pair, in order: the ATTESTATION occurrences under the note
+    /// pinned to the digest, oldest first, at most `limit` of them. One statement for up to
+    /// `PAIRS_PER_QUERY` pairs (each on the (note_name, resource_digest) index; a window
+    /// function keeps `limit` per pair).
     pub(crate) async fn attestations(
         &self,
-        note: &str,
-        digest: &str,
+        pairs: &[(String, String)],
         limit: u32,
-    ) -> Result<Vec<Doc>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{SELECT} WHERE note_name = $1 AND resource_digest = $2 AND kind = 'ATTESTATION' ORDER BY seq LIMIT $3"
-        )))
-        .bind(note)
-        .bind(digest)
-        .bind(i64::from(limit))
-        .fetch_all(self.pool)
-        .await
-        .map_err(StoreError::db("list attestations"))?;
-        rows.iter().map(doc_from_row).collect()
+    ) -> Result<Vec<Vec<Doc>>, StoreError> {
+        let mut out: Vec<Vec<Doc>> = vec![Vec::new(); pairs.len()];
+        for (chunk_no, chunk) in pairs.chunks(PAIRS_PER_QUERY).enumerate() {
+            let wanted = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, _)| {
+                    format!(
+                        "(note_name = ${} AND resource_digest = ${})",
+                        2 * i + 1,
+                        2 * i + 2
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let text = format!(
+                "SELECT note_name, resource_digest, seq, name, body, version, create_time, update_time FROM (\
+                 SELECT note_name, resource_digest, seq, name, body, version, create_time, update_time, \
+                 ROW_NUMBER() OVER (PARTITION BY note_name, resource_digest ORDER BY seq) AS nth \
+                 FROM occurrences WHERE kind = 'ATTESTATION' AND ({wanted})) AS found \
+                 WHERE nth <= ${} ORDER BY seq",
+                2 * chunk.len() + 1
+            );
+            let mut q = sqlx::query(AssertSqlSafe(text));
+            for (note, digest) in chunk {
+                q = q.bind(note.as_str()).bind(digest.as_str());
+            }
+            let rows = q
+                .bind(i64::from(limit))
+                .fetch_all(self.pool)
+                .await
+                .map_err(StoreError::db("list attestations"))?;
+            let g = StoreError::db("read row");
+            for row in &rows {
+                let note: String = row.try_get("note_name").map_err(&g)?;
+                let digest: String = row.try_get("resource_digest").map_err(&g)?;
+                let doc = doc_from_row(row)?;
+                // A pair asked twice gets its rows twice.
+                for (i, (n, d)) in chunk.iter().enumerate() {
+                    if *n == note && *d == digest {
+                        out[chunk_no * PAIRS_PER_QUERY + i].push(doc.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }

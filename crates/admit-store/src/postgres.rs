@@ -44,6 +44,10 @@ impl PostgresStore {
         migrate::run(&pool).await?;
         Ok(PostgresStore { pool })
     }
+
+    async fn follow(&self, events: tokio::sync::mpsc::Sender<crate::FeedEvent>) {
+        crate::feed::follow_postgres(&self.pool, events).await;
+    }
 }
 
 crate::sql::delegate_store!(PostgresStore, pool, pool, Dialect::Postgres);

@@ -71,6 +71,10 @@ macro_rules! delegate_store {
     ($store:ty, $read:ident, $write:ident, $dialect:expr) => {
         #[async_trait::async_trait]
         impl $crate::Store for $store {
+            async fn follow_changes(&self, events: tokio::sync::mpsc::Sender<$crate::FeedEvent>) {
+                self.follow(events).await
+            }
+
             async fn ping(&self) -> ::std::result::Result<(), $crate::StoreError> {
                 self.db(&self.$read).ping().await
             }
@@ -215,13 +219,12 @@ macro_rules! delegate_store {
                     .await
             }
 
-            async fn attestations(
+            async fn attestations_of(
                 &self,
-                note: &str,
-                digest: &str,
+                pairs: &[(String, String)],
                 limit: u32,
-            ) -> ::std::result::Result<Vec<$crate::Doc>, $crate::StoreError> {
-                self.db(&self.$read).attestations(note, digest, limit).await
+            ) -> ::std::result::Result<Vec<Vec<$crate::Doc>>, $crate::StoreError> {
+                self.db(&self.$read).attestations(pairs, limit).await
             }
         }
     };

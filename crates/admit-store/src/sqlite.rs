@@ -68,6 +68,10 @@ impl SqliteStore {
         Ok(SqliteStore { read, write })
     }
 
+    async fn follow(&self, events: tokio::sync::mpsc::Sender<crate::FeedEvent>) {
+        crate::feed::follow_sqlite(&self.read, &self.write, events).await;
+    }
+
     #[cfg(test)]
     pub(crate) fn read_pool(&self) -> &SqlitePool {
         &self.read

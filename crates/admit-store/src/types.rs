@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::StoreError;
 
 /// The resource collections kept in the generic resource table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Policy,
     Attestor,
@@ -25,6 +25,26 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 12] = [
+        Kind::Policy,
+        Kind::Attestor,
+        Kind::Note,
+        Kind::IamPolicy,
+        Kind::KeyRing,
+        Kind::CryptoKey,
+        Kind::CryptoKeyVersion,
+        Kind::ContinuousValidationConfig,
+        Kind::PlatformPolicy,
+        Kind::Service,
+        Kind::ServiceAccount,
+        Kind::CustomRole,
+    ];
+
+    /// The kind stored as `s` (the inverse of `as_str`).
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Policy => "policy",
@@ -119,9 +139,43 @@ pub struct AuditFilter {
     pub newest_first: bool,
 }
 
+/// A committed change to something admission keeps in memory, as the change feed reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// A resource (policy, attestor, key version, IAM policy, …) was created, written or deleted.
+    Resource { kind: Kind, name: String },
+    /// An occurrence under `note` about `digest` (empty when its resource is not pinned to one)
+    /// was created, written or deleted.
+    Occurrence { note: String, digest: String },
+}
+
+/// What a change feed says, in commit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// The feed follows every commit from now on. Whatever was cached before may be stale:
+    /// sent first and again after every interruption.
+    Live,
+    /// Commits seen since the last event.
+    Changes(Vec<Change>),
+    /// The feed stopped following commits (why). Until the next `Live`, nothing cached may be
+    /// trusted without asking the database.
+    Down(String),
+}
+
+/// The digest an occurrence's resource is pinned to (`…@sha256:HEX`), as the store indexes it;
+/// empty when there is none.
+pub fn pinned_digest(resource_uri: &str) -> &str {
+    resource_uri.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+}
+
 /// The storage interface every backend implements.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Follows every commit to resources and occurrences, by this process or any other writer
+    /// of the same database, sending what changed to `events` until it closes. Starts with
+    /// `Live`; says `Down` (and later `Live` again) when it cannot follow.
+    async fn follow_changes(&self, events: tokio::sync::mpsc::Sender<FeedEvent>);
+
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -223,5 +277,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         note: &str,
         digest: &str,
         limit: u32,
-    ) -> Result<Vec<Doc>, StoreError>;
+    ) -> Result<Vec<Doc>, StoreError> {
+        let mut found = self
+            .attestations_of(&[(note.to_owned(), digest.to_owned())], limit)
+            .await?;
+        Ok(found.pop().unwrap_or_default())
+    }
+
+    /// The same lookup for every `(note, digest)` pair a review needs, fetched together: for
+    /// each pair, in order, its attestations (at most `limit` each). One statement for up to
+    /// 200 pairs.
+    async fn attestations_of(
+        &self,
+        pairs: &[(String, String)],
+        limit: u32,
+    ) -> Result<Vec<Vec<Doc>>, StoreError>;
 }

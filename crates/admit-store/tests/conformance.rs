@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use admit_model::Filter;
 use admit_store::{
-    Kind, OccurrenceScope, Page, PostgresStore, Precondition, SqliteStore, Store, StoreError,
+    Change, FeedEvent, Kind, OccurrenceScope, Page, PostgresStore, Precondition, SqliteStore,
+    Store, StoreError,
 };
 use serde_json::json;
 
@@ -620,6 +621,96 @@ macro_rules! conformance_suite {
             ));
         }
 
+        #[tokio::test]
+        async fn the_admission_lookup_fetches_many_pairs_at_once() {
+            let (_guard, s) = $make().await;
+            let (a, b) = ("projects/p/notes/a", "projects/p/notes/b");
+            s.create_occurrences(
+                &[
+                    occ("1", a, &format!("https://gcr.io/p/app@{D1}"), "ATTESTATION"),
+                    occ("2", b, &format!("https://gcr.io/p/app@{D1}"), "ATTESTATION"),
+                    occ("3", a, &format!("https://gcr.io/p/app@{D2}"), "ATTESTATION"),
+                    occ("4", a, &format!("https://gcr.io/p/other@{D1}"), "ATTESTATION"),
+                    occ("5", a, &format!("https://gcr.io/p/app@{D1}"), "VULNERABILITY"),
+                ],
+                NOW,
+            )
+            .await
+            .unwrap();
+            let pair = |n: &str, d: &str| (n.to_owned(), d.to_owned());
+            let pairs = [pair(a, D1), pair(b, D2), pair(b, D1), pair(a, D2), pair(a, D1)];
+            let names = async |limit| {
+                s.attestations_of(&pairs, limit)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|docs| docs.into_iter().map(|d| d.name["projects/p/occurrences/".len()..].to_owned()).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                names(10).await,
+                [vec!["1", "4"], vec![], vec!["2"], vec!["3"], vec!["1", "4"]],
+                "each pair's attestations, oldest first, in the order asked (a pair asked twice answered twice)"
+            );
+            assert_eq!(
+                names(1).await,
+                [vec!["1"], vec![], vec!["2"], vec!["3"], vec!["1"]],
+                "the limit holds per pair"
+            );
+            let many: Vec<(String, String)> = (0..450).map(|i| pair(a, &format!("sha256:{i:064}"))).chain([pair(b, D1)]).collect();
+            let found = s.attestations_of(&many, 10).await.unwrap();
+            assert_eq!(found.len(), 451, "more pairs than one statement takes");
+            assert_eq!(found[450].len(), 1);
+            assert!(found[..450].iter().all(Vec::is_empty));
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_change_feed_reports_commits_by_any_writer() {
+            let (guard, s) = $make().await;
+            let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+            let follower = s.clone();
+            let feed = tokio::spawn(async move { follower.follow_changes(tx).await });
+            assert_eq!(next(&mut rx).await, FeedEvent::Live, "the feed starts live");
+            // Another writer of the same database: another process, or another replica.
+            let other = reopen(&guard).await;
+            let attestor = "projects/p/attestors/a";
+            other
+                .put(Kind::Attestor, attestor, "projects/p", &json!({}), None, Precondition::MustNotExist, NOW)
+                .await
+                .unwrap();
+            let a = "projects/p/notes/a";
+            other
+                .create_occurrences(&[occ("1", a, &format!("https://gcr.io/p/app@{D1}"), "ATTESTATION")], NOW)
+                .await
+                .unwrap();
+            other
+                .update_occurrence("projects/p/occurrences/1", &occ("1", a, &format!("https://gcr.io/p/app@{D2}"), "ATTESTATION"), LATER, None)
+                .await
+                .unwrap();
+            other.delete(Kind::Attestor, attestor).await.unwrap();
+            // Audit records are not state admission keeps: not reported.
+            other.append_audit(&json!({"time": NOW, "project": "p", "cluster": "", "namespace": "n", "kind": "Pod", "name": "x", "user": "u", "verdict": "ALLOWED", "breakglass": false, "dryRun": false})).await.unwrap();
+            let res = |k| Change::Resource { kind: k, name: attestor.to_owned() };
+            let occurrence = |d: &str| Change::Occurrence { note: a.to_owned(), digest: d.to_owned() };
+            let expected = vec![
+                res(Kind::Attestor),
+                occurrence(D1),
+                occurrence(D1),
+                occurrence(D2),
+                res(Kind::Attestor),
+            ];
+            let mut seen = Vec::new();
+            while seen.len() < expected.len() {
+                match next(&mut rx).await {
+                    FeedEvent::Changes(c) => seen.extend(c),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            assert_eq!(seen, expected, "every commit, in commit order");
+            drop(rx);
+            // The feed ends once nobody listens.
+            tokio::time::timeout(std::time::Duration::from_secs(10), feed).await.expect("the feed stops").unwrap();
+        }
         }
     };
 }
@@ -650,6 +741,42 @@ impl Drop for PgDatabase {
     }
 }
 
+/// The feed's next event, within 10 s.
+async fn next(rx: &mut tokio::sync::mpsc::Receiver<FeedEvent>) -> FeedEvent {
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a feed event within 10 s")
+        .expect("the feed runs")
+}
+
+/// Another store on the same database (another writer: a process, or a replica).
+trait Reopen {
+    async fn reopen(&self) -> Arc<dyn Store>;
+}
+
+impl Reopen for PgDatabase {
+    async fn reopen(&self) -> Arc<dyn Store> {
+        Arc::new(PostgresStore::connect(&db_url(&self.name)).await.unwrap())
+    }
+}
+
+impl Reopen for tempfile::TempDir {
+    async fn reopen(&self) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(self.path()).await.unwrap())
+    }
+}
+
+async fn reopen(guard: &impl Reopen) -> Arc<dyn Store> {
+    guard.reopen().await
+}
+
+fn db_url(name: &str) -> String {
+    match admin_url().rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("bad ADMIT_TEST_DATABASE_URL"),
+    }
+}
+
 fn admin_url() -> String {
     std::env::var("ADMIT_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -672,11 +799,7 @@ async fn postgres() -> (PgDatabase, Arc<dyn Store>) {
         .await
         .unwrap();
     admin.close().await;
-    let url = match admin_url().rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("bad ADMIT_TEST_DATABASE_URL"),
-    };
-    let s = PostgresStore::connect(&url).await.unwrap();
+    let s = PostgresStore::connect(&db_url(&name)).await.unwrap();
     (PgDatabase { name }, Arc::new(s))
 }
 
@@ -714,5 +837,49 @@ async fn data_survives_reopening() {
             .unwrap()
             .body["x"],
         1
+    );
+}
+
+/// A PostgreSQL listener whose connection is killed says `Down`, reconnects and says `Live`
+/// (notifications sent while it was away are lost, so whoever caches must start over), and then
+/// hears commits again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_postgres_listener_is_noticed_and_resumed() {
+    let (guard, s) = postgres().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let follower = s.clone();
+    tokio::spawn(async move { follower.follow_changes(tx).await });
+    assert_eq!(next(&mut rx).await, FeedEvent::Live);
+    let admin = sqlx::PgPool::connect(&db_url(&guard.name)).await.unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(killed, [true], "one listener connection");
+    match next(&mut rx).await {
+        FeedEvent::Down(why) => assert!(why.contains("listener"), "{why}"),
+        other => panic!("expected Down, got {other:?}"),
+    }
+    assert_eq!(next(&mut rx).await, FeedEvent::Live, "resumed");
+    s.put(
+        Kind::Policy,
+        "projects/p/policy",
+        "projects/p",
+        &json!({}),
+        None,
+        Precondition::Any { etag: None },
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        next(&mut rx).await,
+        FeedEvent::Changes(vec![Change::Resource {
+            kind: Kind::Policy,
+            name: "projects/p/policy".into()
+        }]),
+        "heard again"
     );
 }

@@ -280,6 +280,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let (watched, pods) = args.kube.pods(client.as_ref());
     let service =
         Arc::new(service.with_cluster(args.cluster.clone(), args.istio_trust_domain.clone(), pods));
+    service.follow_changes();
     prune_audit_log(service.clone(), args.audit_retention_days);
     let cv_config = args
         .project

@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_time",
         include_str!("../../migrations/postgres/0003_audit_time.sql"),
     ),
+    (
+        4,
+        "changes",
+        include_str!("../../migrations/postgres/0004_changes.sql"),
+    ),
 ];
 
 /// An arbitrary constant: "admit migrations".

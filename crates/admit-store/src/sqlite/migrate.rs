@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_time",
         include_str!("../../migrations/sqlite/0003_audit_time.sql"),
     ),
+    (
+        4,
+        "changes",
+        include_str!("../../migrations/sqlite/0004_changes.sql"),
+    ),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -1,0 +1,240 @@
+//! What admission keeps in memory, and how it stays true.
+//!
+//! Held: each project's compiled policy, each compiled attestor, the attestations found per
+//! (note, digest) (parsed once, "none" included), each verification's result, and each
+//! cross-project access decision. While the store's change feed is live, an entry is used
+//! without asking the database: every commit, by this process or another, removes what it
+//! touches (this process's own writes before they are acknowledged, others' within the feed's
+//! delay). While the feed is down, entries are checked against the database on every use, as if
+//! there were no feed. An entry read from the database is kept only if nothing was invalidated
+//! while it was being read (the generation), so a read racing a write never caches the past.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use admit_policy::{CompiledAttestor, CompiledPolicy, Satisfied};
+use admit_store::{Change, Kind};
+
+pub(crate) type Verified = Result<Satisfied, Vec<String>>;
+/// (attestor, attestor version, occurrence, occurrence update time, canonical image).
+pub(crate) type VerifyKey = (String, String, String, String, String);
+/// A cached compiled attestor: etag, KMS-backed keys, their states' fingerprint, compiled.
+pub(crate) type CachedAttestor = (
+    String,
+    Arc<Vec<(String, String)>>,
+    String,
+    Result<Arc<CompiledAttestor>, String>,
+);
+/// (deployer project, attestor, note): why the deployer may not use the attestor, if so.
+type AccessKey = (String, String, String);
+
+/// One stored attestation, parsed once.
+#[derive(Debug)]
+pub(crate) struct Attestation {
+    pub(crate) name: String,
+    pub(crate) update_time: String,
+    pub(crate) occurrence: Result<admit_model::Occurrence, String>,
+}
+
+/// The attestations of one (note, digest), oldest first (one more than admission accepts when
+/// there are too many).
+pub(crate) type Found = Arc<Vec<Attestation>>;
+
+/// Bounds each map; past it the map is cleared (entries are cheap to rebuild).
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Debug, Default)]
+struct Maps {
+    /// Bumped by every invalidation: a reader keeps what it read only if it did not move.
+    generation: u64,
+    policies: HashMap<String, (String, Arc<CompiledPolicy>)>,
+    attestors: HashMap<String, CachedAttestor>,
+    attestations: HashMap<(String, String), Found>,
+    verified: HashMap<VerifyKey, Verified>,
+    access: HashMap<AccessKey, Option<String>>,
+}
+
+impl Maps {
+    fn clear_derived(&mut self) {
+        self.generation += 1;
+        self.policies.clear();
+        self.attestors.clear();
+        self.attestations.clear();
+        self.access.clear();
+        // Verifications are keyed by the versions they were made at: never stale.
+    }
+}
+
+fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AdmissionState {
+    enabled: AtomicBool,
+    /// The change feed follows every commit: entries need no check against the database.
+    live: AtomicBool,
+    maps: Mutex<Maps>,
+}
+
+impl AdmissionState {
+    pub(crate) fn new(enabled: bool) -> Self {
+        AdmissionState {
+            enabled: AtomicBool::new(enabled),
+            ..Default::default()
+        }
+    }
+
+    /// Turns every cache off (each review reads and verifies everything: the "cold" benchmark).
+    pub(crate) fn disable(&self) {
+        self.enabled.store(false, Ordering::Release);
+        self.maps().clear_derived();
+    }
+
+    fn maps(&self) -> MutexGuard<'_, Maps> {
+        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// Whether an entry may be used without asking the database.
+    pub(crate) fn trusted(&self) -> bool {
+        self.enabled() && self.live.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    /// Taken before reading the database for an entry; see `Maps::generation`.
+    pub(crate) fn generation(&self) -> u64 {
+        self.maps().generation
+    }
+
+    /// The feed follows every commit from now on: forget everything (commits may have been
+    /// missed before), then trust.
+    pub(crate) fn feed_live(&self) {
+        self.maps().clear_derived();
+        self.live.store(true, Ordering::Release);
+    }
+
+    /// The feed stopped: check every entry against the database until it is live again.
+    pub(crate) fn feed_down(&self) {
+        self.live.store(false, Ordering::Release);
+        self.maps().clear_derived();
+    }
+
+    /// Forgets what `changes` touch.
+    pub(crate) fn apply(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut m = self.maps();
+        m.generation += 1;
+        for c in changes {
+            match c {
+                Change::Resource { kind, name } => match kind {
+                    Kind::Policy => {
+                        let project = crate::project_of(name).to_owned();
+                        m.policies.remove(&project);
+                    }
+                    Kind::Attestor => {
+                        m.attestors.remove(name);
+                    }
+                    // A key version's state decides whether the attestor keys it backs vouch.
+                    Kind::CryptoKey | Kind::CryptoKeyVersion => m.attestors.clear(),
+                    Kind::IamPolicy | Kind::CustomRole | Kind::ServiceAccount => m.access.clear(),
+                    _ => {}
+                },
+                Change::Occurrence { note, digest } => {
+                    m.attestations.remove(&(note.clone(), digest.clone()));
+                }
+            }
+        }
+    }
+
+    /// Forgets every (note, digest) whose attestations include the occurrence `name` (written
+    /// or deleted by name, where its note and digest are not at hand).
+    pub(crate) fn forget_occurrence(&self, name: &str) {
+        let mut m = self.maps();
+        m.generation += 1;
+        m.attestations
+            .retain(|_, found| !found.iter().any(|a| a.name == name));
+    }
+
+    pub(crate) fn policy(&self, project: &str) -> Option<(String, Arc<CompiledPolicy>)> {
+        self.maps().policies.get(project).cloned()
+    }
+
+    pub(crate) fn keep_policy(
+        &self,
+        generation: u64,
+        project: &str,
+        etag: String,
+        compiled: Arc<CompiledPolicy>,
+    ) {
+        let mut m = self.maps();
+        if self.enabled() && m.generation == generation {
+            bounded(&mut m.policies, project.to_owned(), (etag, compiled));
+        }
+    }
+
+    pub(crate) fn attestor(&self, name: &str) -> Option<CachedAttestor> {
+        self.maps().attestors.get(name).cloned()
+    }
+
+    pub(crate) fn keep_attestor(&self, generation: u64, name: &str, entry: CachedAttestor) {
+        let mut m = self.maps();
+        if self.enabled() && m.generation == generation {
+            bounded(&mut m.attestors, name.to_owned(), entry);
+        }
+    }
+
+    /// The cached attestations of each pair (`None` where not cached).
+    pub(crate) fn attestations(&self, pairs: &[(String, String)]) -> Vec<Option<Found>> {
+        let m = self.maps();
+        pairs
+            .iter()
+            .map(|p| m.attestations.get(p).cloned())
+            .collect()
+    }
+
+    pub(crate) fn keep_attestations(&self, generation: u64, found: &[((String, String), Found)]) {
+        let mut m = self.maps();
+        if self.enabled() && m.generation == generation {
+            for (pair, f) in found {
+                bounded(&mut m.attestations, pair.clone(), f.clone());
+            }
+        }
+    }
+
+    pub(crate) fn verified(&self, key: &VerifyKey) -> Option<Verified> {
+        if !self.enabled() {
+            return None;
+        }
+        self.maps().verified.get(key).cloned()
+    }
+
+    pub(crate) fn keep_verified(&self, key: VerifyKey, result: Verified) {
+        if self.enabled() {
+            bounded(&mut self.maps().verified, key, result);
+        }
+    }
+
+    pub(crate) fn access(&self, key: &AccessKey) -> Option<Option<String>> {
+        self.maps().access.get(key).cloned()
+    }
+
+    pub(crate) fn keep_access(&self, generation: u64, key: AccessKey, denial: Option<String>) {
+        let mut m = self.maps();
+        if self.enabled() && m.generation == generation {
+            bounded(&mut m.access, key, denial);
+        }
+    }
+}
