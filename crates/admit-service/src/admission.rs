@@ -171,7 +171,7 @@ impl Service {
     /// attestor: describe-image's question).
     pub(crate) async fn verify_for(
         &self,
-        attestor: &CompiledAttestor,
+        attestor: &Arc<CompiledAttestor>,
         attestor_etag: &str,
         image: &ImageRef,
     ) -> Result<Verified, ServiceError> {
@@ -180,79 +180,17 @@ impl Service {
             image.digest().unwrap_or_default().to_owned(),
         );
         let found = self.attestations_for(vec![pair.clone()]).await?;
-        let these = found.get(&pair).map(|f| f.as_slice()).unwrap_or_default();
-        self.verify_found(attestor, attestor_etag, image, these)
-    }
-
-    /// Whether any of `found` (the attestations of the image's digest under the attestor's
-    /// note) satisfies the attestor, each verified once per version.
-    #[tracing::instrument(level = "debug", skip_all, fields(attestor = %attestor.name, image = %image))]
-    pub(crate) fn verify_found(
-        &self,
-        attestor: &CompiledAttestor,
-        attestor_etag: &str,
-        image: &ImageRef,
-        found: &[Attestation],
-    ) -> Result<Verified, ServiceError> {
-        let digest = image.digest().unwrap_or_default();
-        let name = attestor.name.to_string();
-        let canonical = image.canonical();
-        let mut reasons: Vec<String> = Vec::new();
-        let max = crate::MAX_OCCURRENCES_PER_IMAGE;
-        let state = &self.admission;
-        for a in found.iter().take(max) {
-            let key = (
-                name.clone(),
-                attestor_etag.to_owned(),
-                a.name.clone(),
-                a.update_time.clone(),
-                canonical.clone(),
-            );
-            let cached = state.verified(&key);
-            self.metrics.cache("verification", cached.is_some());
-            let result = match cached {
-                Some(r) => r,
-                None => {
-                    let r = match &a.occurrence {
-                        Ok(o) => attestor.check(image, std::slice::from_ref(o)),
-                        Err(e) => Err(vec![e.clone()]),
-                    };
-                    state.keep_verified(key, r.clone());
-                    r
-                }
-            };
-            match result {
-                Ok(s) => return Ok(Ok(s)),
-                Err(r) => reasons.extend(
-                    r.into_iter()
-                        .filter(|x| !x.starts_with("no attestation by")),
-                ),
-            }
-        }
-        if found.len() > max {
-            // Every one would be verified on every review: fail closed instead.
-            return Err(ServiceError::precondition(format!(
-                "more than {max} attestations of {}@{digest} under {}; refusing to verify them all",
-                image.repository(),
-                attestor.note
-            )));
-        }
-        reasons.sort();
-        reasons.dedup();
-        // A denial explains itself, but not with one line per bogus occurrence.
-        const MAX_REASONS: usize = 10;
-        if reasons.len() > MAX_REASONS {
-            let more = reasons.len() - MAX_REASONS;
-            reasons.truncate(MAX_REASONS);
-            reasons.push(format!("and {more} more"));
-        }
-        if reasons.is_empty() {
-            reasons.push(format!(
-                "no attestation by {name} for {}@{digest}",
-                image.repository()
-            ));
-        }
-        Ok(Err(reasons))
+        let these = found.get(&pair).cloned().unwrap_or_default();
+        let check = crate::verify::Check {
+            attestor: attestor.clone(),
+            etag: attestor_etag.to_owned(),
+            image: image.clone(),
+            found: these,
+        };
+        let state = self.admission.clone();
+        let metrics = self.metrics.clone();
+        let r = crate::verify::off_runtime(move || check.run(&state, &metrics, true)).await?;
+        Ok(r.unwrap_or_else(|| Err(vec!["not verified".into()])))
     }
 
     /// Decides an admission. Any storage failure is an error: the caller must deny.
@@ -346,20 +284,35 @@ impl Service {
         pairs.sort();
         pairs.dedup();
         let found = self.attestations_for(pairs).await?;
-        for (name, etag, attestor) in usable {
-            for image in &images {
-                let none = Vec::new();
-                let these = found
-                    .get(&pair(&attestor, image))
-                    .map_or(none.as_slice(), |f| f.as_slice());
-                let r = match self.verify_found(&attestor, &etag, image, these)? {
-                    Err(reasons) if attestor.has_cosign_keys() => {
-                        self.with_cosign_evidence(&attestor, image, reasons).await
-                    }
-                    r => r,
-                };
-                evidence.add_verified(&name, image, r);
-            }
+        let checks: Vec<(String, crate::verify::Check)> = usable
+            .iter()
+            .flat_map(|(name, etag, attestor)| {
+                images.iter().map(|image| {
+                    let check = crate::verify::Check {
+                        attestor: attestor.clone(),
+                        etag: etag.clone(),
+                        image: image.clone(),
+                        found: found
+                            .get(&pair(attestor, image))
+                            .cloned()
+                            .unwrap_or_default(),
+                    };
+                    (name.clone(), check)
+                })
+            })
+            .collect();
+        let results = crate::verify::run_all(&self.admission, &self.metrics, checks).await?;
+        for (name, check, result) in results {
+            let r = match result {
+                Err(reasons) if check.attestor.has_cosign_keys() => {
+                    self.with_cosign_evidence(&check.attestor, &check.image, reasons)
+                        .await
+                }
+                r => r,
+            };
+            evidence.add_verified(&name, &check.image, r);
+        }
+        for (_, _, attestor) in usable {
             evidence.add_compiled_attestor(attestor);
         }
         Ok(policy.evaluate(&request, &evidence, now))

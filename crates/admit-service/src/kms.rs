@@ -260,7 +260,10 @@ impl Service {
             }
         }
         let name = format!("{key}/cryptoKeyVersions/{}", max + 1);
-        let generated = self.keys.generate(alg, &name)?;
+        // RSA-4096 generation takes a second or more: never on an async worker.
+        let (keys, for_name) = (self.keys.clone(), name.clone());
+        let generated =
+            crate::verify::off_runtime(move || Ok(keys.generate(alg, &for_name)?)).await?;
         let now = self.now();
         let body = json!({
             "name": name,

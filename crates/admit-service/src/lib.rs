@@ -36,6 +36,7 @@ mod service_accounts;
 mod service_usage;
 mod simulate;
 pub mod v1beta1;
+mod verify;
 
 use std::sync::Arc;
 
@@ -64,7 +65,7 @@ pub type Clock = Arc<dyn Fn() -> (u64, u32) + Send + Sync>;
 /// The service: one per process, shared by every handler.
 pub struct Service {
     store: Arc<dyn Store>,
-    keys: SoftwareKeyBackend,
+    keys: Arc<SoftwareKeyBackend>,
     clock: Clock,
     admission: Arc<admission_state::AdmissionState>,
     audit: audit_log::AuditQueue,
@@ -100,7 +101,7 @@ impl Service {
             registry: None,
             sigstore_root: None,
             store,
-            keys,
+            keys: Arc::new(keys),
             clock,
             admission,
             audit: audit_log::AuditQueue::default(),

@@ -1,6 +1,7 @@
 //! The change feeds: what was committed to resources and occurrences, by anyone, in commit
 //! order. Triggers (migration 4) record every change in the database itself, so no writer can
-//! forget to: SQLite's fill a `changes` table this process polls; PostgreSQL's send a
+//! forget to: SQLite's fill a `changes` table this process polls (with the schema version, which
+//! DDL changes); PostgreSQL's send a
 //! notification on `CHANNEL`, which a dedicated connection listens to and pings itself through,
 //! so a listener that silently stopped hearing is noticed within two ping periods.
 
@@ -53,10 +54,21 @@ pub(crate) async fn follow_sqlite(
     events: mpsc::Sender<FeedEvent>,
 ) {
     let mut last: Option<i64> = None;
+    let mut schema: Option<i64> = None;
     let mut pruned = tokio::time::Instant::now();
     loop {
         if events.is_closed() {
             return;
+        }
+        // DDL (a table dropped or altered by another program) writes no change rows but may
+        // change anything: start over, so everything cached is read again (or fails to be).
+        let now = sqlx::query_scalar::<_, i64>("PRAGMA schema_version")
+            .fetch_one(read)
+            .await
+            .ok();
+        if now != schema {
+            schema = now;
+            last = None;
         }
         let event = match last {
             None => match sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM changes")

@@ -203,7 +203,60 @@ pub(crate) async fn record(
 }
 
 pub(crate) fn stdout_line(record: &Value) {
+    stdout_writer::line(format!("{record}\n"));
+}
+
+/// Audit lines reach stdout from a thread of their own: a slow reader of the process's output
+/// (a log shipper, a full pipe) never blocks the workers that answer reviews. The lines are a
+/// copy (the store holds the records); past `BACKLOG` waiting lines, new ones are dropped and
+/// counted rather than wait.
+mod stdout_writer {
     use std::io::Write as _;
-    let line = format!("{record}\n");
-    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+    const BACKLOG: usize = 65_536;
+    static WRITER: OnceLock<SyncSender<String>> = OnceLock::new();
+    static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+    fn write_all(lines: &Receiver<String>) {
+        let stdout = std::io::stdout();
+        while let Ok(first) = lines.recv() {
+            let mut out = stdout.lock();
+            let _ = out.write_all(first.as_bytes());
+            // Whatever else is waiting goes out with it, then one flush.
+            while let Ok(more) = lines.try_recv() {
+                let _ = out.write_all(more.as_bytes());
+            }
+            let dropped = DROPPED.swap(0, Ordering::Relaxed);
+            if dropped > 0 {
+                let _ = writeln!(
+                    out,
+                    "{{\"admitStdoutDropped\":{dropped},\"reason\":\"stdout was not read fast enough; the audit log in the store has every record\"}}"
+                );
+            }
+            let _ = out.flush();
+        }
+    }
+
+    pub(super) fn line(text: String) {
+        let writer = WRITER.get_or_init(|| {
+            let (tx, rx) = sync_channel(BACKLOG);
+            let spawned = std::thread::Builder::new()
+                .name("admit-stdout".into())
+                .spawn(move || write_all(&rx));
+            if spawned.is_err() {
+                // No thread: the receiver is gone and every line is counted as dropped.
+                tracing::error!("cannot start the stdout writer thread");
+            }
+            tx
+        });
+        match writer.try_send(text) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
