@@ -103,13 +103,22 @@ pub fn verify(dir: &Path, key: &Verifier) -> Result<Report, AuditLogError> {
                     records += 1;
                 }
                 Line::Head { seq, hash, sig } => {
-                    if seq + 1 != expected || hash != hex(&last) {
+                    if seq + 1 != expected {
                         return Err(tampered(
                             path,
                             n,
                             format!(
-                                "a head for record {seq} that is not the chain up to record {}",
+                                "a head for record {seq} where the chain is at record {} (records removed or inserted)",
                                 expected - 1
+                            ),
+                        ));
+                    }
+                    if hash != hex(&last) {
+                        return Err(tampered(
+                            path,
+                            n,
+                            format!(
+                                "the chain up to record {seq} is not what its head signed (a record of this group was edited)"
                             ),
                         ));
                     }

@@ -97,11 +97,14 @@ impl Service {
         }
         self.metrics.audit_batch(batch.len());
         let records: Vec<Value> = batch.iter().map(|q| q.record.clone()).collect();
-        let result = self
-            .store
-            .append_audit_batch(&records)
-            .await
-            .map_err(ServiceError::from);
+        let result = match &self.disk_log {
+            Some(disk) => disk.append(records, &self.metrics).await,
+            None => self
+                .store
+                .append_audit_batch(&records)
+                .await
+                .map_err(ServiceError::from),
+        };
         for q in batch {
             let _ = q.waiter.send(result.clone());
         }
@@ -173,6 +176,11 @@ impl Service {
                     )));
                 }
             }
+        }
+        // Records reach the store from the on-disk log a moment after they are durable: a list
+        // sees everything recorded before it.
+        if let Some(disk) = &self.disk_log {
+            disk.caught_up().await;
         }
         self.store
             .list_audit(project, &f, page)

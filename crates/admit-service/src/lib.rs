@@ -8,6 +8,7 @@ mod access;
 mod admission;
 mod admission_state;
 mod attestors;
+mod audit_disk;
 mod audit_log;
 mod cloud_run;
 mod cosign_evidence;
@@ -75,6 +76,8 @@ pub struct Service {
     cluster: simulate::ClusterView,
     /// Registry access for checks that read image metadata (`imageFreshnessCheck`).
     registry: Option<Arc<admit_registry::Registry>>,
+    /// The audit trail on disk, when the server keeps one.
+    disk_log: Option<Arc<audit_disk::DiskLog>>,
     /// What keyless cosign signatures are verified against.
     sigstore_root: Option<Arc<admit_crypto::sigstore::TrustRoot>>,
 }
@@ -100,6 +103,7 @@ impl Service {
             cluster: simulate::ClusterView::default(),
             registry: None,
             sigstore_root: None,
+            disk_log: None,
             store,
             keys: Arc::new(keys),
             clock,

@@ -206,6 +206,23 @@ impl Store for MeteredStore {
         self.done("append_audit_batch", t, r)
     }
 
+    async fn ingest_audit(
+        &self,
+        log_id: &str,
+        first_seq: u64,
+        records: &[Value],
+    ) -> Result<(), StoreError> {
+        let t = Instant::now();
+        let r = self.inner.ingest_audit(log_id, first_seq, records).await;
+        self.done("ingest_audit", t, r)
+    }
+
+    async fn audit_ingested(&self, log_id: &str) -> Result<u64, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.audit_ingested(log_id).await;
+        self.done("audit_ingested", t, r)
+    }
+
     async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError> {
         let t = Instant::now();
         let r = self.inner.prune_audit(before, limit).await;

@@ -68,6 +68,10 @@ pub struct Metrics {
     cv_run_seconds: Histogram,
     feed_up: Gauge,
     feed_events: Family<EventLabels, Counter>,
+    audit_log_bytes: Gauge,
+    audit_log_max_bytes: Gauge,
+    audit_log_segments: Gauge,
+    audit_ingest_lag: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -161,6 +165,30 @@ impl Metrics {
             "Change feed events: live (started or resumed; caches cleared), down (stopped following), changes (a batch of commits applied)",
             feed_events.clone(),
         );
+        let audit_log_bytes = Gauge::default();
+        registry.register(
+            "audit_log_bytes",
+            "Bytes the on-disk audit log holds (retention drops whole old segments past audit_log_max_bytes)",
+            audit_log_bytes.clone(),
+        );
+        let audit_log_max_bytes = Gauge::default();
+        registry.register(
+            "audit_log_max_bytes",
+            "The on-disk audit log's size bound (--audit-log-max-bytes)",
+            audit_log_max_bytes.clone(),
+        );
+        let audit_log_segments = Gauge::default();
+        registry.register(
+            "audit_log_segments",
+            "Segment files the on-disk audit log holds",
+            audit_log_segments.clone(),
+        );
+        let audit_ingest_lag = Gauge::default();
+        registry.register(
+            "audit_ingest_lag_records",
+            "Audit records durable in the on-disk log but not yet copied into the store",
+            audit_ingest_lag.clone(),
+        );
         registry.register(
             "build",
             "admit's build",
@@ -181,6 +209,10 @@ impl Metrics {
             cv_run_seconds,
             feed_up,
             feed_events,
+            audit_log_bytes,
+            audit_log_max_bytes,
+            audit_log_segments,
+            audit_ingest_lag,
         }
     }
 
@@ -236,6 +268,14 @@ impl Metrics {
     pub(crate) fn change_feed(&self, event: &'static str, up: bool) {
         self.feed_up.set(i64::from(up));
         self.feed_events.get_or_create(&EventLabels { event }).inc();
+    }
+
+    pub(crate) fn audit_log(&self, usage: &admit_auditlog::Usage, lag: u64) {
+        let i = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.audit_log_bytes.set(i(usage.bytes));
+        self.audit_log_max_bytes.set(i(usage.max_bytes));
+        self.audit_log_segments.set(i(usage.segments as u64));
+        self.audit_ingest_lag.set(i(lag));
     }
 
     pub(crate) fn audit_batch(&self, records: usize) {

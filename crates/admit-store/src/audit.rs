@@ -11,11 +11,13 @@ use crate::common::{page_token, start_seq};
 use crate::filter_sql::Dialect;
 use crate::{AuditFilter, Listed, Page, StoreError};
 
-/// Appends `records` in one transaction.
+/// Appends `records` in one transaction; records copied from an on-disk log (`from`: its id
+/// and the first record's number) that are stored already are skipped.
 pub(crate) async fn append<DB>(
     pool: &sqlx::Pool<DB>,
     dialect: Dialect,
     records: &[Value],
+    from: Option<(&str, u64)>,
 ) -> Result<(), StoreError>
 where
     DB: Database,
@@ -24,6 +26,8 @@ where
     for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Type<DB>,
     for<'r> String: Decode<'r, DB>,
     for<'r> i64: Decode<'r, DB>,
@@ -34,16 +38,18 @@ where
         Dialect::Sqlite => "user",
         Dialect::Postgres => "username",
     };
-    let marks: Vec<String> = (1..=11).map(|n| dialect.placeholder(n)).collect();
+    let marks: Vec<String> = (1..=13).map(|n| dialect.placeholder(n)).collect();
     let text = format!(
-        "INSERT INTO audit_records (time, project, cluster, namespace, kind, name, {user}, verdict, breakglass, dry_run, body) VALUES ({})",
+        "INSERT INTO audit_records (time, project, cluster, namespace, kind, name, {user}, verdict, breakglass, dry_run, body, log_id, log_seq) VALUES ({}) ON CONFLICT (log_id, log_seq) DO NOTHING",
         marks.join(", ")
     );
     let mut tx = pool
         .begin()
         .await
         .map_err(StoreError::db("append audit records"))?;
-    for r in records {
+    for (i, r) in records.iter().enumerate() {
+        let log_id = from.map(|(id, _)| id.to_owned());
+        let log_seq = from.map(|(_, first)| i64::try_from(first + i as u64).unwrap_or(i64::MAX));
         let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         let b = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
         sqlx::query(AssertSqlSafe(text.clone()))
@@ -58,6 +64,8 @@ where
             .bind(b("breakglass"))
             .bind(b("dryRun"))
             .bind(r.to_string())
+            .bind(log_id)
+            .bind(log_seq)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("append audit record"))?;
@@ -66,6 +74,26 @@ where
         .await
         .map_err(StoreError::db("append audit records"))?;
     Ok(())
+}
+
+/// The highest record number of `log_id` stored (0 when none).
+pub(crate) async fn ingested<DB>(pool: &sqlx::Pool<DB>, log_id: &str) -> Result<u64, StoreError>
+where
+    DB: Database,
+    <DB as Database>::Arguments: IntoArguments<DB>,
+    for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, <DB as Database>::Row>,
+{
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(MAX(log_seq), 0) AS BIGINT) FROM audit_records WHERE log_id = $1",
+    )
+    .bind(log_id)
+    .fetch_one(pool)
+    .await
+    .map_err(StoreError::db("read the audit log's ingestion point"))?;
+    Ok(u64::try_from(n).unwrap_or_default())
 }
 
 /// One page of `project`'s records matching `f`.

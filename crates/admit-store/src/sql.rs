@@ -188,7 +188,25 @@ macro_rules! delegate_store {
                 &self,
                 records: &[serde_json::Value],
             ) -> ::std::result::Result<(), $crate::StoreError> {
-                $crate::audit::append(&self.$write, $dialect, records).await
+                $crate::audit::append(&self.$write, $dialect, records, None).await
+            }
+
+            async fn ingest_audit(
+                &self,
+                log_id: &str,
+                first_seq: u64,
+                records: &[serde_json::Value],
+            ) -> ::std::result::Result<(), $crate::StoreError> {
+                $crate::audit::append(&self.$write, $dialect, records, Some((log_id, first_seq)))
+                    .await
+            }
+
+            async fn audit_ingested(
+                &self,
+                log_id: &str,
+            ) -> ::std::result::Result<u64, $crate::StoreError> {
+                // The writer's pool: what was just ingested is seen.
+                $crate::audit::ingested(&self.$write, log_id).await
             }
 
             async fn prune_audit(

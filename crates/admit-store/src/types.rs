@@ -250,6 +250,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Appends several audit records in one transaction: all or none (group commit).
     async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError>;
 
+    /// Appends records copied from the on-disk audit log `log_id`, numbered from `first_seq`,
+    /// in one transaction; records of that log and number stored already are skipped, so a
+    /// copy may be repeated (after a crash, a retry) without storing any twice.
+    async fn ingest_audit(
+        &self,
+        log_id: &str,
+        first_seq: u64,
+        records: &[Value],
+    ) -> Result<(), StoreError>;
+
+    /// The highest record number of the on-disk audit log `log_id` stored (0 when none).
+    async fn audit_ingested(&self, log_id: &str) -> Result<u64, StoreError>;
+
     /// Deletes the audit records older than `before` (RFC 3339), at most `limit` of them;
     /// returns how many were deleted (retention: call again while it returns `limit`).
     async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError>;

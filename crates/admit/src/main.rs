@@ -4,6 +4,7 @@
 //! Exit codes scripts rely on: 0 success or allowed, 2 denied or non-conformant, 1 error.
 
 mod access;
+mod audit_verify;
 mod client;
 mod cluster;
 mod kritis;
@@ -226,6 +227,10 @@ fn main() -> ExitCode {
                     Outcome::Denied
                 }
             }),
+        Command::Audit {
+            command: client::audit::AuditCommand::Verify(args),
+            ..
+        } => audit_verify::run(&args),
         Command::Audit { target, command } => {
             remote(
                 &target,

@@ -125,6 +125,20 @@ pub(crate) struct ServeArgs {
     /// them forever (as Cloud Logging's _Default bucket, the default is 30).
     #[arg(long, env = "ADMIT_AUDIT_RETENTION_DAYS", default_value_t = 30)]
     audit_retention_days: u64,
+    /// The on-disk audit log (DATA_DIR/audit: hash-chained, signed, fsynced per group commit
+    /// before a review is answered; `admit audit verify` checks it) keeps at most this many
+    /// bytes, dropping whole old segments.
+    #[arg(long, env = "ADMIT_AUDIT_LOG_MAX_BYTES", default_value_t = 1 << 30)]
+    audit_log_max_bytes: u64,
+    /// ... and segments whose newest record is older than this many days.
+    #[arg(long, env = "ADMIT_AUDIT_LOG_MAX_AGE_DAYS", default_value_t = 30)]
+    audit_log_max_age_days: u64,
+    /// The on-disk audit log's segment size (what retention drops at a time).
+    #[arg(long, env = "ADMIT_AUDIT_LOG_SEGMENT_BYTES", default_value_t = 16 << 20)]
+    audit_log_segment_bytes: u64,
+    /// How often audit log retention runs.
+    #[arg(long, env = "ADMIT_AUDIT_LOG_RETENTION_SECONDS", default_value_t = 60)]
+    audit_log_retention_seconds: u64,
 }
 
 /// Applies the audit retention at start and then hourly.
@@ -163,7 +177,7 @@ async fn stop_requested() {
 }
 
 /// Decodes the base64 master key; the text and the decoded bytes are zeroed when dropped.
-fn decode_key(text: &Zeroizing<String>, origin: &str) -> Result<MasterKey> {
+pub(crate) fn decode_key(text: &Zeroizing<String>, origin: &str) -> Result<MasterKey> {
     let bytes = Zeroizing::new(
         base64::engine::general_purpose::STANDARD
             .decode(text.trim())
@@ -248,7 +262,25 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             })?)
         }
     };
-    let keys = SoftwareKeyBackend::new(master_key(&args)?);
+    let master = master_key(&args)?;
+    let audit_dir = args.data_dir.join("audit");
+    let audit_log = admit_auditlog::AuditLog::open(
+        &audit_dir,
+        admit_auditlog::Signer::from_master(master.expose_bytes())?,
+        admit_auditlog::Limits {
+            segment_bytes: args.audit_log_segment_bytes,
+            max_bytes: args.audit_log_max_bytes,
+            max_age_secs: args.audit_log_max_age_days.saturating_mul(86_400),
+        },
+    )
+    .with_context(|| format!("cannot open the audit log in {}", audit_dir.display()))?;
+    tracing::info!(
+        dir = %audit_dir.display(),
+        log_id = audit_log.log_id(),
+        public_key = %admit_auditlog::Signer::from_master(master.expose_bytes())?.verifier().to_base64(),
+        "audit log: each decision is durable here before it is answered (admit audit verify checks it)"
+    );
+    let keys = SoftwareKeyBackend::new(master);
     let clock: admit_service::Clock = Arc::new(|| {
         let d = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -257,7 +289,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     });
     // Read now (its CA file too), so a bad setting stops the start.
     let registry = args.registry.client()?;
-    let mut service = Service::new(store, keys, clock).with_registry(registry.clone());
+    let mut service = Service::new(store, keys, clock)
+        .with_registry(registry.clone())
+        .with_audit_log(audit_log);
     if let Some(root) = args.sigstore.trust_root()? {
         tracing::info!(trust_root = %root.summary(), "keyless cosign signatures are verified against this Sigstore trust root");
         service = service.with_sigstore_root(Arc::new(root));
@@ -281,6 +315,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let service =
         Arc::new(service.with_cluster(args.cluster.clone(), args.istio_trust_domain.clone(), pods));
     service.follow_changes();
+    service.start_audit_log(std::time::Duration::from_secs(
+        args.audit_log_retention_seconds.max(1),
+    ));
     prune_audit_log(service.clone(), args.audit_retention_days);
     let cv_config = args
         .project

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "changes",
         include_str!("../../migrations/postgres/0004_changes.sql"),
     ),
+    (
+        5,
+        "audit_log",
+        include_str!("../../migrations/postgres/0005_audit_log.sql"),
+    ),
 ];
 
 /// An arbitrary constant: "admit migrations".

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "changes",
         include_str!("../../migrations/sqlite/0004_changes.sql"),
     ),
+    (
+        5,
+        "audit_log",
+        include_str!("../../migrations/sqlite/0005_audit_log.sql"),
+    ),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

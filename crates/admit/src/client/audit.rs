@@ -14,6 +14,10 @@ use super::{Client, Format};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
+    /// Verify the server's on-disk audit log (offline, on the data directory): every record
+    /// chained to the one before, every group commit's signed head. Exit 0 intact, 2 tampered
+    /// (the first fault is named: file, line, what), 1 error.
+    Verify(crate::audit_verify::VerifyArgs),
     /// List audit records (admission decisions and administrative changes), oldest first.
     List {
         /// A Logging query, e.g. `resource.type="k8s_cluster" protoPayload.response.reason="VIOLATES_POLICY"`
@@ -88,7 +92,10 @@ pub(crate) async fn run(c: &Client, cmd: AuditCommand) -> Result<()> {
         newest_first,
         entries,
         table,
-    } = cmd;
+    } = cmd
+    else {
+        anyhow::bail!("`admit audit verify` reads the data directory, not the server");
+    };
     let order = if newest_first {
         "timestamp desc"
     } else {
