@@ -76,18 +76,17 @@ impl DiskLog {
         .map_err(internal)
     }
 
-    /// Appends one group commit durably, then hands it to ingestion.
-    pub(crate) async fn append(
+    /// Appends one group commit durably (blocking: the writer thread's call), then hands it
+    /// to ingestion.
+    pub(crate) fn append_blocking(
         &self,
         records: Vec<Value>,
         metrics: &Metrics,
     ) -> Result<(), ServiceError> {
-        let (range, usage, records) = self
-            .with_log(move |log| {
-                let r = log.append(&records);
-                (r, log.usage(), records)
-            })
-            .await?;
+        let (range, usage) = {
+            let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            (log.append(&records), log.usage())
+        };
         let range = range.map_err(internal)?;
         self.appended.store(range.end - 1, Ordering::Release);
         metrics.audit_log(&usage, self.lag());
@@ -136,6 +135,12 @@ impl Service {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let Some(mut rx) = receiver else { return };
+        if let Err(e) =
+            crate::audit_log::start_writer(&self.audit, disk.clone(), self.metrics.clone())
+        {
+            // The async writer (one task per batch) takes over; slower, as safe.
+            tracing::error!(error = %e, "cannot start the audit writer thread");
+        }
         let service = self.clone();
         let d = disk.clone();
         tokio::spawn(async move {

@@ -32,6 +32,66 @@ struct Queued {
 pub(crate) struct AuditQueue {
     pending: Mutex<Vec<Queued>>,
     writer: tokio::sync::Mutex<()>,
+    /// Wakes the on-disk log's writer thread, when there is one.
+    arrived: std::sync::Condvar,
+    threaded: std::sync::atomic::AtomicBool,
+}
+
+impl AuditQueue {
+    /// Takes every queued record no one has withdrawn (they can no longer be).
+    fn take(batch: Vec<Queued>) -> Vec<Queued> {
+        batch
+            .into_iter()
+            .filter(|q| {
+                q.state
+                    .compare_exchange(PENDING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            })
+            .collect()
+    }
+}
+
+/// The on-disk log's writer: one thread that takes whatever is queued, appends it as one group
+/// commit (one fsync) and tells each waiter, then takes what queued meanwhile. A review costs
+/// the queue push and its own wake-up; no task or lock hand-over per review.
+pub(crate) fn start_writer(
+    queue: &Arc<AuditQueue>,
+    disk: Arc<crate::audit_disk::DiskLog>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> std::io::Result<()> {
+    queue.threaded.store(true, Ordering::Release);
+    let q = queue.clone();
+    let spawned = std::thread::Builder::new()
+        .name("admit-audit".into())
+        .spawn(move || {
+            let queue = q;
+            loop {
+                let batch = {
+                    let mut pending = lock(&queue.pending);
+                    while pending.is_empty() {
+                        pending = queue
+                            .arrived
+                            .wait(pending)
+                            .unwrap_or_else(PoisonError::into_inner);
+                    }
+                    std::mem::take(&mut *pending)
+                };
+                let batch = AuditQueue::take(batch);
+                if batch.is_empty() {
+                    continue;
+                }
+                metrics.audit_batch(batch.len());
+                let records: Vec<Value> = batch.iter().map(|q| q.record.clone()).collect();
+                let result = disk.append_blocking(records, &metrics);
+                for q in batch {
+                    let _ = q.waiter.send(result.clone());
+                }
+            }
+        });
+    if spawned.is_err() {
+        queue.threaded.store(false, Ordering::Release);
+    }
+    spawned.map(|_| ())
 }
 
 /// A queued record: wait for its batch, or withdraw it while no writer has taken it.
@@ -68,7 +128,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Service {
-    /// Queues a record for the next batch; [`Service::flush_audit`] writes it.
+    /// Whether queued records are written by the on-disk log's writer thread (then
+    /// [`Service::flush_audit`] has nothing to do).
+    pub fn audit_writes_itself(&self) -> bool {
+        self.audit.threaded.load(Ordering::Acquire)
+    }
+
+    /// Queues a record for the next batch; [`Service::flush_audit`] (or the on-disk log's
+    /// writer thread) writes it.
     pub fn queue_audit(&self, record: Value) -> AuditTicket {
         let (waiter, done) = tokio::sync::oneshot::channel();
         let state = Arc::new(AtomicU8::new(PENDING));
@@ -77,34 +144,30 @@ impl Service {
             state: state.clone(),
             waiter,
         });
+        if self.audit.threaded.load(Ordering::Acquire) {
+            self.audit.arrived.notify_one();
+        }
         AuditTicket { state, done }
     }
 
     /// Writes every queued, not withdrawn record in one batch (waiting for a batch in flight
     /// first). Callers that must not be interrupted run it in a task of its own.
     pub async fn flush_audit(&self) {
+        if self.audit.threaded.load(Ordering::Acquire) {
+            return; // the writer thread takes it
+        }
         let _writer = self.audit.writer.lock().await;
-        let batch: Vec<Queued> = std::mem::take(&mut *lock(&self.audit.pending))
-            .into_iter()
-            .filter(|q| {
-                q.state
-                    .compare_exchange(PENDING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-            })
-            .collect();
+        let batch = AuditQueue::take(std::mem::take(&mut *lock(&self.audit.pending)));
         if batch.is_empty() {
             return;
         }
         self.metrics.audit_batch(batch.len());
         let records: Vec<Value> = batch.iter().map(|q| q.record.clone()).collect();
-        let result = match &self.disk_log {
-            Some(disk) => disk.append(records, &self.metrics).await,
-            None => self
-                .store
-                .append_audit_batch(&records)
-                .await
-                .map_err(ServiceError::from),
-        };
+        let result = self
+            .store
+            .append_audit_batch(&records)
+            .await
+            .map_err(ServiceError::from);
         for q in batch {
             let _ = q.waiter.send(result.clone());
         }

@@ -69,7 +69,7 @@ pub struct Service {
     keys: Arc<SoftwareKeyBackend>,
     clock: Clock,
     admission: Arc<admission_state::AdmissionState>,
-    audit: audit_log::AuditQueue,
+    audit: Arc<audit_log::AuditQueue>,
     access: Option<Arc<AccessConfig>>,
     metrics: Arc<metrics::Metrics>,
     writes: tokio::sync::watch::Receiver<u64>,
@@ -108,7 +108,7 @@ impl Service {
             keys: Arc::new(keys),
             clock,
             admission,
-            audit: audit_log::AuditQueue::default(),
+            audit: Arc::default(),
             access: None,
         }
     }

@@ -24,10 +24,24 @@ pub(crate) struct Check {
 /// A verified check: the attestor's name, the check, its result.
 type Done = (String, Check, Verified);
 
-/// Runs `f` on the blocking pool (the crypto of a cold cache, key generation).
+/// CPU-bound work at once: one task per core. More would only take turns on the cores (and
+/// each blocking thread keeps its own allocator cache).
+fn cpu_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
+    })
+}
+
+/// Runs `f` on the blocking pool (the crypto of a cold cache, key generation), at most one
+/// such task per core at a time.
 pub(crate) async fn off_runtime<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
 ) -> Result<T, ServiceError> {
+    let _slot = cpu_slots()
+        .acquire()
+        .await
+        .map_err(|e| ServiceError::new(crate::Code::Internal, format!("no CPU slot: {e}")))?;
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         ServiceError::new(
             crate::Code::Internal,

@@ -140,8 +140,10 @@ pub(crate) async fn record(
     let mut ticket = s.service.queue_audit(rec.clone());
     // The writer runs in a task of its own: nothing (a client hanging up drops this future)
     // can cancel a write that other reviews' records share.
-    let service = s.service.clone();
-    tokio::spawn(async move { service.flush_audit().await });
+    if !s.service.audit_writes_itself() {
+        let service = s.service.clone();
+        tokio::spawn(async move { service.flush_audit().await });
+    }
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
     let stored = match tokio::time::timeout(remaining, ticket.wait()).await {
         Ok(r) => r,

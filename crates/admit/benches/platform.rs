@@ -42,6 +42,11 @@ fn main() {
         let server = BenchServer::start(cache);
         let fixture = server.populate_admission_fixture();
         let idle = server.rss_kib();
+        if cache {
+            // The protocol floor on these cores: TLS + HTTP on the same listener, no work.
+            let r = wrk(&server.healthz_url(), "", 64, secs);
+            out.admission("floor: GET /healthz", "TLS + HTTP only", 64, &r, floor);
+        }
         for (scenario, body) in [
             ("1 image × 1 attestor", &fixture.one),
             ("10 images × 3 attestors", &fixture.ten),

@@ -452,6 +452,11 @@ impl BenchServer {
         format!("{}/validate?timeout=10s", self.webhook)
     }
 
+    /// The webhook listener's `/healthz`: TLS and HTTP and nothing else (the protocol floor).
+    pub(crate) fn healthz_url(&self) -> String {
+        format!("{}/healthz", self.webhook)
+    }
+
     fn status_kib(&self, field: &str) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         s.lines()
@@ -514,6 +519,7 @@ pub(crate) struct WrkResult {
 
 /// `wrk -c C -t min(C, 2) -d SECS --latency` POSTing `body`, with a Lua `done` that prints the
 /// percentiles wrk's own summary rounds away.
+/// `wrk` POSTing `body` to `url` (or GETting it when `body` is empty).
 pub(crate) fn wrk(url: &str, body: &str, c: u32, secs: u64) -> WrkResult {
     let dir = tempfile::tempdir().unwrap();
     let body_file = dir.path().join("body.json");
@@ -522,9 +528,7 @@ pub(crate) fn wrk(url: &str, body: &str, c: u32, secs: u64) -> WrkResult {
     std::fs::write(
         &script,
         format!(
-            r#"wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("{}", "rb"); wrk.body = f:read("*a"); f:close()
+            r#"{}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %d %d %f %f %f %d\n", summary.requests, summary.duration,
@@ -532,7 +536,14 @@ done = function(summary, latency, requests)
     e.status + e.connect + e.read + e.write + e.timeout))
 end
 "#,
-            body_file.display()
+            if body.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nlocal f = io.open(\"{}\", \"rb\"); wrk.body = f:read(\"*a\"); f:close()",
+                    body_file.display()
+                )
+            }
         ),
     )
     .unwrap();
