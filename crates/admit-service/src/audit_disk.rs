@@ -123,6 +123,14 @@ impl Service {
         self
     }
 
+    /// Waits (at most a few seconds) until every record appended to the on-disk log so far
+    /// is in the store: what a graceful stop does before exiting.
+    pub async fn audit_caught_up(&self) {
+        if let Some(disk) = &self.disk_log {
+            disk.caught_up().await;
+        }
+    }
+
     /// Starts copying the on-disk audit log into the store (catching up first), and its
     /// retention every `retention_every`.
     pub fn start_audit_log(self: &Arc<Self>, retention_every: Duration) {

@@ -1,7 +1,8 @@
 //! Verifying attestations for admission, off the async workers: a review's checks first run
-//! from the verification cache alone; only those that need signature verification (a cold
-//! cache) go to the blocking pool, all together, so a burst of cold reviews never stalls the
-//! workers that answer warm ones.
+//! from the verification cache alone; those that need signatures verified (a cold cache) go to
+//! the blocking pool all together, so a burst of cold reviews never stalls the workers that
+//! answer warm ones, unless they are only a few (the hand-over would cost more than the
+//! crypto).
 
 use std::sync::Arc;
 
@@ -20,6 +21,10 @@ pub(crate) struct Check {
     pub(crate) image: ImageRef,
     pub(crate) found: Found,
 }
+
+/// Signatures a review may verify on its async worker (P-256: ~50 µs each); past it, the
+/// blocking pool.
+const INLINE_SIGNATURES: usize = 4;
 
 /// A verified check: the attestor's name, the check, its result.
 type Done = (String, Check, Verified);
@@ -67,6 +72,20 @@ pub(crate) async fn run_all(
         }
     }
     if cold.is_empty() {
+        return Ok(done);
+    }
+    // A few signatures (tens of microseconds each) cost less than the hand-over to another
+    // thread and back: verified here. More go to the blocking pool.
+    let signatures: usize = cold
+        .iter()
+        .map(|(_, c)| c.found.len().min(crate::MAX_OCCURRENCES_PER_IMAGE))
+        .sum();
+    if signatures <= INLINE_SIGNATURES {
+        for (name, check) in cold {
+            if let Some(r) = check.run(state, metrics, true)? {
+                done.push((name, check, r));
+            }
+        }
         return Ok(done);
     }
     let (state, metrics) = (state.clone(), metrics.clone());

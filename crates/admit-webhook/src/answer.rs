@@ -204,6 +204,10 @@ pub(crate) async fn record(
     answer
 }
 
+pub(crate) fn stdout_flush() {
+    stdout_writer::flush();
+}
+
 pub(crate) fn stdout_line(record: &Value) {
     stdout_writer::line(format!("{record}\n"));
 }
@@ -221,15 +225,30 @@ mod stdout_writer {
     const BACKLOG: usize = 65_536;
     static WRITER: OnceLock<SyncSender<String>> = OnceLock::new();
     static DROPPED: AtomicU64 = AtomicU64::new(0);
+    /// Lines handed over, and lines written (or dropped): equal when nothing waits.
+    static SENT: AtomicU64 = AtomicU64::new(0);
+    static DONE: AtomicU64 = AtomicU64::new(0);
+
+    /// Waits (at most 2 s) until every line handed over is written: before the process exits.
+    pub(crate) fn flush() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while DONE.load(Ordering::Acquire) < SENT.load(Ordering::Acquire)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
 
     fn write_all(lines: &Receiver<String>) {
         let stdout = std::io::stdout();
         while let Ok(first) = lines.recv() {
             let mut out = stdout.lock();
             let _ = out.write_all(first.as_bytes());
+            let mut written = 1;
             // Whatever else is waiting goes out with it, then one flush.
             while let Ok(more) = lines.try_recv() {
                 let _ = out.write_all(more.as_bytes());
+                written += 1;
             }
             let dropped = DROPPED.swap(0, Ordering::Relaxed);
             if dropped > 0 {
@@ -239,6 +258,7 @@ mod stdout_writer {
                 );
             }
             let _ = out.flush();
+            DONE.fetch_add(written, Ordering::AcqRel);
         }
     }
 
@@ -254,10 +274,12 @@ mod stdout_writer {
             }
             tx
         });
+        SENT.fetch_add(1, Ordering::AcqRel);
         match writer.try_send(text) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 DROPPED.fetch_add(1, Ordering::Relaxed);
+                DONE.fetch_add(1, Ordering::AcqRel);
             }
         }
     }

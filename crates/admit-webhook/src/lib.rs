@@ -144,3 +144,9 @@ pub fn router(service: Arc<Service>, config: WebhookConfig) -> Router {
         .route("/readyz", get(handler::ready))
         .with_state(state)
 }
+
+/// Waits (at most 2 s) until every audit line handed to stdout's writer thread is written:
+/// what a graceful stop does before the process exits.
+pub fn flush_stdout() {
+    answer::stdout_flush();
+}

@@ -63,6 +63,30 @@ fn main() {
             }
         }
         out.memory(label, idle, server.rss_kib(), server.hwm_kib());
+        // ADMIT_BENCH_SOAK_SECONDS=600: the warm server under c=16 (about 80% of its best
+        // rate) for that long, in 30 s slices: rate, errors and RSS of each.
+        let soak: u64 = env_or("ADMIT_BENCH_SOAK_SECONDS", 0);
+        if cache && soak > 0 {
+            println!("## Soak: warm, 1 image × 1 attestor, c=16, {soak} s\n");
+            println!(
+                "{:>6} {:>9} {:>8} {:>8} {:>7} {:>9}",
+                "t s", "req/s", "p50", "p99", "errors", "RSS MiB"
+            );
+            let started = Instant::now();
+            while started.elapsed().as_secs() < soak {
+                let r = wrk(&server.webhook_url(), &fixture.one, 16, 30);
+                println!(
+                    "{:>6} {:>9.0} {:>8.2} {:>8.2} {:>7} {:>9.1}",
+                    started.elapsed().as_secs(),
+                    r.rps,
+                    r.p50_us / 1000.0,
+                    r.p99_us / 1000.0,
+                    r.errors,
+                    server.rss_kib() as f64 / 1024.0
+                );
+            }
+            println!();
+        }
     }
 
     // 3. Store scale.

@@ -136,6 +136,10 @@ pub(crate) struct ServeArgs {
     /// The on-disk audit log's segment size (what retention drops at a time).
     #[arg(long, env = "ADMIT_AUDIT_LOG_SEGMENT_BYTES", default_value_t = 16 << 20)]
     audit_log_segment_bytes: u64,
+    /// Keep no on-disk audit log: each group commit of records goes straight to the database
+    /// before its reviews are answered (for replicas without a persistent disk; slower).
+    #[arg(long, env = "ADMIT_NO_AUDIT_LOG")]
+    no_audit_log: bool,
     /// How often audit log retention runs.
     #[arg(long, env = "ADMIT_AUDIT_LOG_RETENTION_SECONDS", default_value_t = 60)]
     audit_log_retention_seconds: u64,
@@ -177,6 +181,28 @@ async fn stop_requested() {
 }
 
 /// Decodes the base64 master key; the text and the decoded bytes are zeroed when dropped.
+/// The on-disk audit log under DATA_DIR/audit, signed with the key derived from `master`.
+fn open_audit_log(args: &ServeArgs, master: &MasterKey) -> Result<admit_auditlog::AuditLog> {
+    let audit_dir = args.data_dir.join("audit");
+    let audit_log = admit_auditlog::AuditLog::open(
+        &audit_dir,
+        admit_auditlog::Signer::from_master(master.expose_bytes())?,
+        admit_auditlog::Limits {
+            segment_bytes: args.audit_log_segment_bytes,
+            max_bytes: args.audit_log_max_bytes,
+            max_age_secs: args.audit_log_max_age_days.saturating_mul(86_400),
+        },
+    )
+    .with_context(|| format!("cannot open the audit log in {}", audit_dir.display()))?;
+    tracing::info!(
+        dir = %audit_dir.display(),
+        log_id = audit_log.log_id(),
+        public_key = %admit_auditlog::Signer::from_master(master.expose_bytes())?.verifier().to_base64(),
+        "audit log: each decision is durable here before it is answered (admit audit verify checks it)"
+    );
+    Ok(audit_log)
+}
+
 pub(crate) fn decode_key(text: &Zeroizing<String>, origin: &str) -> Result<MasterKey> {
     let bytes = Zeroizing::new(
         base64::engine::general_purpose::STANDARD
@@ -263,23 +289,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         }
     };
     let master = master_key(&args)?;
-    let audit_dir = args.data_dir.join("audit");
-    let audit_log = admit_auditlog::AuditLog::open(
-        &audit_dir,
-        admit_auditlog::Signer::from_master(master.expose_bytes())?,
-        admit_auditlog::Limits {
-            segment_bytes: args.audit_log_segment_bytes,
-            max_bytes: args.audit_log_max_bytes,
-            max_age_secs: args.audit_log_max_age_days.saturating_mul(86_400),
-        },
-    )
-    .with_context(|| format!("cannot open the audit log in {}", audit_dir.display()))?;
-    tracing::info!(
-        dir = %audit_dir.display(),
-        log_id = audit_log.log_id(),
-        public_key = %admit_auditlog::Signer::from_master(master.expose_bytes())?.verifier().to_base64(),
-        "audit log: each decision is durable here before it is answered (admit audit verify checks it)"
-    );
+    let audit_log = if args.no_audit_log {
+        None
+    } else {
+        Some(open_audit_log(&args, &master)?)
+    };
     let keys = SoftwareKeyBackend::new(master);
     let clock: admit_service::Clock = Arc::new(|| {
         let d = SystemTime::now()
@@ -289,9 +303,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     });
     // Read now (its CA file too), so a bad setting stops the start.
     let registry = args.registry.client()?;
-    let mut service = Service::new(store, keys, clock)
-        .with_registry(registry.clone())
-        .with_audit_log(audit_log);
+    let mut service = Service::new(store, keys, clock).with_registry(registry.clone());
+    if let Some(log) = audit_log {
+        service = service.with_audit_log(log);
+    }
     if let Some(root) = args.sigstore.trust_root()? {
         tracing::info!(trust_root = %root.summary(), "keyless cosign signatures are verified against this Sigstore trust root");
         service = service.with_sigstore_root(Arc::new(root));
@@ -402,7 +417,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         }
     };
     // Every review awaited its own audit record before it was answered, so once both
-    // listeners have drained nothing is left to write; flush what went to stdout.
+    // listeners have drained nothing is left to write; copy what the on-disk log holds into
+    // the database (a few seconds at most; the next start would otherwise), and flush what
+    // went to stdout.
+    service.audit_caught_up().await;
+    admit_webhook::flush_stdout();
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     if served.is_ok() {

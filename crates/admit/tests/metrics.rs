@@ -183,7 +183,8 @@ fn a_real_prometheus_scrapes_admit_and_answers_promql() {
     // The store calls, the audit batches (one record per review at least) and the build.
     let audits = query(
         &p,
-        "sum(admit_store_call_duration_seconds_count{operation=\"append_audit_batch\",outcome=\"ok\"})",
+        // Copied from the on-disk log into the database (asynchronously; a list waits for it).
+        "sum(admit_store_call_duration_seconds_count{operation=~\"append_audit_batch|ingest_audit\",outcome=\"ok\"})",
     );
     assert!(value(&audits[0]) >= 1.0, "{audits:?}");
     let records = query(&p, "sum(admit_audit_batch_records_sum)");

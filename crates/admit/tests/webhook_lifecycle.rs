@@ -49,9 +49,10 @@ fn printed(s: &Server, uid: &str) -> Vec<Value> {
     read()
 }
 
+/// Without the on-disk log (`--no-audit-log`), a record is stored when the database has it.
 #[test]
 fn an_allow_whose_record_cannot_be_stored_is_one_error_record_on_stdout() {
-    let s = Server::start_webhook(&[]);
+    let s = Server::start_webhook(&["--no-audit-log"]);
     s.curl("PUT", "/v1/projects/my-proj/policy", Some(ALLOW_ALL));
     let ok = s.review(&review("uid-stored"));
     assert_eq!(ok["response"]["allowed"], true, "{ok}");
@@ -364,7 +365,9 @@ fn audit_records_past_the_retention_are_deleted() {
 #[test]
 fn a_review_past_its_deadline_leaves_one_record() {
     let db = support::PgDatabase::create();
-    let s = Server::start_postgres_webhook(&db.url);
+    // The database holds the records directly (no on-disk log), so locking its table stalls
+    // a batch: the deadline's case.
+    let s = Server::start_webhook(&["--database-url", &db.url, "--no-audit-log"]);
     s.curl("PUT", "/v1/projects/my-proj/policy", Some(ALLOW_ALL));
     let url = s.webhook.clone().unwrap();
     let ca = s.data.path().join("ca.crt");
@@ -435,4 +438,42 @@ fn a_review_past_its_deadline_leaves_one_record() {
     let printed_b = printed(&s, "uid-second");
     assert_eq!(printed_b.len(), 1, "{printed_b:?}");
     assert_eq!(printed_b[0]["verdict"], "ERROR_DENIED");
+}
+
+/// With the on-disk log (the default), a record is stored once the log has it durably: when
+/// the log cannot take it (here: its directory made immutable, so the next segment cannot be
+/// made), the allow is a denial and the one line on stdout says so. The database is not
+/// needed for it.
+#[test]
+fn an_allow_the_audit_log_cannot_take_is_one_error_record_on_stdout() {
+    let s = Server::start_webhook(&[
+        "--audit-log-segment-bytes",
+        "1",
+        "--audit-log-max-bytes",
+        "1000000",
+    ]);
+    s.curl("PUT", "/v1/projects/my-proj/policy", Some(ALLOW_ALL));
+    let ok = s.review(&review("uid-stored"));
+    assert_eq!(ok["response"]["allowed"], true, "{ok}");
+    let dir = s.data.path().join("audit");
+    let chattr = |flag: &str| {
+        let out = Command::new("chattr").arg(flag).arg(&dir).output().unwrap();
+        assert!(
+            out.status.success(),
+            "chattr {flag}: {}",
+            support::stderr(&out)
+        );
+    };
+    chattr("+i");
+    let denied = s.review(&review("uid-lost"));
+    chattr("-i");
+    assert_eq!(denied["response"]["allowed"], false, "{denied}");
+    let msg = denied["response"]["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("could not record the decision"), "{msg}");
+    let rec = printed(&s, "uid-lost");
+    assert_eq!(rec.len(), 1, "{rec:?}");
+    assert_eq!(rec[0]["verdict"], "ERROR_DENIED");
+    // Writable again: recorded again.
+    let again = s.review(&review("uid-again"));
+    assert_eq!(again["response"]["allowed"], true, "{again}");
 }
