@@ -454,10 +454,11 @@ impl AuditLog {
     }
 
     /// Drops whole sealed segments, oldest first, while the log is over its size or their
-    /// newest record is older than the age limit (by the file's modification time). Before a
-    /// segment goes, a signed checkpoint records where the kept chain starts. Returns how many
-    /// went.
-    pub fn retain(&mut self) -> Result<usize, AuditLogError> {
+    /// newest record is older than the age limit (by the file's modification time), but never
+    /// one holding record `keep_from` or a later one (what has not been copied elsewhere yet).
+    /// Before a segment goes, a signed checkpoint records where the kept chain starts. Returns
+    /// how many went.
+    pub fn retain(&mut self, keep_from: u64) -> Result<usize, AuditLogError> {
         let now = now_secs();
         let mut dropped = 0;
         while let Some((_, path, bytes)) = self.sealed.first().cloned() {
@@ -480,6 +481,9 @@ impl AuditLog {
                     self.current.clone(),
                 ),
             };
+            if next_first > keep_from {
+                break; // it holds records not copied yet
+            }
             let prev = scan(&next_path)?
                 .lines
                 .into_iter()

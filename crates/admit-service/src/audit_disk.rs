@@ -17,9 +17,9 @@ use crate::{Code, Service, ServiceError};
 
 /// Records held in memory for the store at most; past it, ingestion reads them back from
 /// the log instead.
-const MAX_PENDING: u64 = 100_000;
+const MAX_PENDING: u64 = 20_000;
 /// Records per store transaction when copying.
-const INGEST_BATCH: usize = 1_000;
+const INGEST_BATCH: usize = 2_000;
 /// How long a list waits for the records appended before it to reach the store.
 const LIST_WAIT: Duration = Duration::from_secs(5);
 
@@ -178,7 +178,12 @@ impl Service {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(retention_every).await;
-                match disk.with_log(|log| (log.retain(), log.usage())).await {
+                // Never a segment holding records the store has not copied yet.
+                let keep_from = *disk.ingested.borrow() + 1;
+                match disk
+                    .with_log(move |log| (log.retain(keep_from), log.usage()))
+                    .await
+                {
                     Ok((Ok(dropped), usage)) => {
                         service.metrics.audit_log(&usage, disk.lag());
                         if dropped > 0 {

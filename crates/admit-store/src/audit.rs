@@ -11,6 +11,11 @@ use crate::common::{page_token, start_seq};
 use crate::filter_sql::Dialect;
 use crate::{AuditFilter, Listed, Page, StoreError};
 
+/// Columns per audit row, and rows per INSERT (13 × 200 placeholders, well inside both
+/// drivers' limits).
+const COLUMNS: usize = 13;
+const ROWS_PER_STATEMENT: usize = 200;
+
 /// Appends `records` in one transaction; records copied from an on-disk log (`from`: its id
 /// and the first record's number) that are stored already are skipped.
 pub(crate) async fn append<DB>(
@@ -38,37 +43,49 @@ where
         Dialect::Sqlite => "user",
         Dialect::Postgres => "username",
     };
-    let marks: Vec<String> = (1..=13).map(|n| dialect.placeholder(n)).collect();
-    let text = format!(
-        "INSERT INTO audit_records (time, project, cluster, namespace, kind, name, {user}, verdict, breakglass, dry_run, body, log_id, log_seq) VALUES ({}) ON CONFLICT (log_id, log_seq) DO NOTHING",
-        marks.join(", ")
-    );
     let mut tx = pool
         .begin()
         .await
         .map_err(StoreError::db("append audit records"))?;
-    for (i, r) in records.iter().enumerate() {
-        let log_id = from.map(|(id, _)| id.to_owned());
-        let log_seq = from.map(|(_, first)| i64::try_from(first + i as u64).unwrap_or(i64::MAX));
-        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        let b = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
-        sqlx::query(AssertSqlSafe(text.clone()))
-            .bind(s("time"))
-            .bind(s("project"))
-            .bind(s("cluster"))
-            .bind(s("namespace"))
-            .bind(s("kind"))
-            .bind(s("name"))
-            .bind(s("user"))
-            .bind(s("verdict"))
-            .bind(b("breakglass"))
-            .bind(b("dryRun"))
-            .bind(r.to_string())
-            .bind(log_id)
-            .bind(log_seq)
-            .execute(&mut *tx)
+    // Many rows per statement: one round trip to the driver per ROWS_PER_STATEMENT records.
+    for (chunk_no, chunk) in records.chunks(ROWS_PER_STATEMENT).enumerate() {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let marks: Vec<String> = (1..=COLUMNS)
+                    .map(|c| dialect.placeholder(r * COLUMNS + c))
+                    .collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        let text = format!(
+            "INSERT INTO audit_records (time, project, cluster, namespace, kind, name, {user}, verdict, breakglass, dry_run, body, log_id, log_seq) VALUES {} ON CONFLICT (log_id, log_seq) DO NOTHING",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(text));
+        for (i, r) in chunk.iter().enumerate() {
+            let n = (chunk_no * ROWS_PER_STATEMENT + i) as u64;
+            let log_id = from.map(|(id, _)| id.to_owned());
+            let log_seq = from.map(|(_, first)| i64::try_from(first + n).unwrap_or(i64::MAX));
+            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            let b = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+            q = q
+                .bind(s("time"))
+                .bind(s("project"))
+                .bind(s("cluster"))
+                .bind(s("namespace"))
+                .bind(s("kind"))
+                .bind(s("name"))
+                .bind(s("user"))
+                .bind(s("verdict"))
+                .bind(b("breakglass"))
+                .bind(b("dryRun"))
+                .bind(r.to_string())
+                .bind(log_id)
+                .bind(log_seq);
+        }
+        q.execute(&mut *tx)
             .await
-            .map_err(StoreError::db("append audit record"))?;
+            .map_err(StoreError::db("append audit records"))?;
     }
     tx.commit()
         .await
