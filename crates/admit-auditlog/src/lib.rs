@@ -15,7 +15,7 @@ mod verify;
 use std::path::PathBuf;
 
 pub use chain::{Signer, Verifier};
-pub use log::{AuditLog, Limits, Usage};
+pub use log::{AuditLog, Limits, Usage, read};
 pub use verify::{Report, verify};
 
 /// What can go wrong with the log.

@@ -424,9 +424,9 @@ impl AuditLog {
         Ok(())
     }
 
-    /// The records from `from` on (at most `max`), oldest first: what ingestion catches up with
-    /// after a restart.
-    pub fn read(&self, from: u64, max: usize) -> Result<Vec<(u64, Value)>, AuditLogError> {
+    /// The segment files, oldest first (first record number, path): what [`read`] reads, with
+    /// no lock held (sealed segments never change; the current one only grows).
+    pub fn segment_paths(&self) -> Vec<(u64, PathBuf)> {
         let mut paths: Vec<(u64, PathBuf)> = self
             .sealed
             .iter()
@@ -436,21 +436,12 @@ impl AuditLog {
             first_of(&self.current).unwrap_or_default(),
             self.current.clone(),
         ));
-        let start = paths.iter().rposition(|(f, _)| *f <= from).unwrap_or(0);
-        let mut out = Vec::new();
-        for (_, path) in &paths[start..] {
-            for (_, line) in scan(path)?.lines {
-                if let Line::Record { seq, record, .. } = line
-                    && seq >= from
-                {
-                    out.push((seq, record));
-                    if out.len() >= max {
-                        return Ok(out);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        paths
+    }
+
+    /// The records from `from` on (at most `max`), oldest first.
+    pub fn read(&self, from: u64, max: usize) -> Result<Vec<(u64, Value)>, AuditLogError> {
+        read(&self.segment_paths(), from, max)
     }
 
     /// Drops whole sealed segments, oldest first, while the log is over its size or their
@@ -484,13 +475,8 @@ impl AuditLog {
             if next_first > keep_from {
                 break; // it holds records not copied yet
             }
-            let prev = scan(&next_path)?
-                .lines
-                .into_iter()
-                .find_map(|(_, l)| match l {
-                    Line::Record { prev, .. } => Some(prev),
-                    Line::Head { .. } => None,
-                });
+            // A segment starts with a record (a group commit's lines, then its head).
+            let prev = first_prev(&next_path)?;
             let prev = match prev {
                 Some(p) => p,
                 // The next segment is still empty: the chain continues from our last record.
@@ -526,6 +512,47 @@ fn scan_last_hash(path: &Path) -> Result<Option<Hash>, AuditLogError> {
             Line::Record { hash, .. } => Some(hash),
             Line::Head { .. } => None,
         }))
+}
+
+/// The records from `from` on (at most `max`) in `segments` (from
+/// [`AuditLog::segment_paths`]), oldest first: what ingestion catches up with. A record being
+/// written as this reads is left for the next read.
+pub fn read(
+    segments: &[(u64, PathBuf)],
+    from: u64,
+    max: usize,
+) -> Result<Vec<(u64, Value)>, AuditLogError> {
+    let start = segments.iter().rposition(|(f, _)| *f <= from).unwrap_or(0);
+    let mut out = Vec::new();
+    for (_, path) in segments.get(start..).unwrap_or_default() {
+        for (_, line) in scan(path)?.lines {
+            if let Line::Record { seq, record, .. } = line
+                && seq >= from
+            {
+                out.push((seq, record));
+                if out.len() >= max {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `prev` of a segment's first record (its first line), without reading the rest.
+fn first_prev(path: &Path) -> Result<Option<String>, AuditLogError> {
+    let file = File::open(path).map_err(io(path))?;
+    let mut line = String::new();
+    BufReader::new(file)
+        .read_line(&mut line)
+        .map_err(io(path))?;
+    if !line.ends_with('\n') {
+        return Ok(None);
+    }
+    match parse_line(path, 1, line.trim_end_matches('\n'))? {
+        Line::Record { prev, .. } => Ok(Some(prev)),
+        Line::Head { .. } => Ok(None),
+    }
 }
 
 fn first_of(path: &Path) -> Option<u64> {

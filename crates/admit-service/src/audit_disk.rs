@@ -236,7 +236,16 @@ impl Service {
         };
         disk.ingested.send_modify(|n| *n = (*n).max(from - 1));
         loop {
-            let chunk = disk.with_log(move |log| log.read(from, INGEST_BATCH)).await;
+            // The paths under the lock; the reading (whole segments) without it, so the writer
+            // never waits for a catch-up.
+            let chunk = match disk.with_log(|log| log.segment_paths()).await {
+                Ok(paths) => tokio::task::spawn_blocking(move || {
+                    admit_auditlog::read(&paths, from, INGEST_BATCH)
+                })
+                .await
+                .map_err(internal),
+                Err(e) => Err(e),
+            };
             let records = match chunk {
                 Ok(Ok(r)) if !r.is_empty() => r,
                 Ok(Ok(_)) => return,
