@@ -140,8 +140,9 @@ pub(crate) struct ServeArgs {
     /// before its reviews are answered (for replicas without a persistent disk; slower).
     #[arg(long, env = "ADMIT_NO_AUDIT_LOG")]
     no_audit_log: bool,
-    /// How often audit log retention runs.
-    #[arg(long, env = "ADMIT_AUDIT_LOG_RETENTION_SECONDS", default_value_t = 60)]
+    /// How often audit log retention runs (the log may outgrow its bound by what is written
+    /// in between).
+    #[arg(long, env = "ADMIT_AUDIT_LOG_RETENTION_SECONDS", default_value_t = 10)]
     audit_log_retention_seconds: u64,
 }
 
