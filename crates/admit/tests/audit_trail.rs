@@ -140,11 +140,16 @@ fn decisions_are_durable_listed_verified_and_recovered_after_a_crash() {
     assert_eq!(ok.status.code(), Some(0), "{out}{}", stderr(&ok));
     // 21 reviews and the policy change (an ADMIN_CHANGE record).
     assert!(out.contains("intact: 22 records (1 to 22)"), "{out}");
-    let wrong = verify(
-        s.data.path(),
-        &["--public-key", &"A".repeat(43).replace("AAA", "AAB")],
-    );
+    // Another key (a valid Ed25519 key that did not sign this log): not intact.
+    let other = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let wrong = verify(s.data.path(), &["--public-key", other]);
     assert_ne!(wrong.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&wrong.stdout).contains("signature does not verify"),
+        "{}{}",
+        String::from_utf8_lossy(&wrong.stdout),
+        stderr(&wrong)
+    );
 
     // An edited decision is named: exit 2.
     let seg = segments(s.data.path()).remove(0);

@@ -76,6 +76,19 @@ fn pod(name: &str, images: &[&str], annotations: &Value) -> Value {
             .map(|(i, im)| json!({"name": format!("c{i}"), "image": im})).collect::<Vec<_>>()}})
 }
 
+/// Waits (up to 10 s) for a stdout line (an audit record) that `wanted` accepts.
+fn await_stdout(s: &Server, what: &str, wanted: impl Fn(&str) -> bool) {
+    let start = std::time::Instant::now();
+    while !s.stdout.lock().unwrap().iter().any(|l| wanted(l)) {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "{what}: {:?}",
+            s.stdout.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn review_of(object: &Value, uid: &str) -> Value {
     let api = object["apiVersion"].as_str().unwrap();
     let (group, version) = api.split_once('/').unwrap_or(("", api));
@@ -163,21 +176,9 @@ fn tags_become_the_digest_the_registry_serves_and_validation_judges_it() {
     let r = s.review(&review_of(&patched, "v-2"));
     assert_eq!(r["response"]["allowed"], true, "{r}");
     // The audit records (one JSON line each on stdout) name the pinned image.
-    let start = std::time::Instant::now();
-    while !s
-        .stdout
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains(&pinned) && l.contains("v-2"))
-    {
-        assert!(
-            start.elapsed().as_secs() < 10,
-            "no audit record names {pinned}: {:?}",
-            s.stdout.lock().unwrap()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    await_stdout(&s, &format!("no audit record names {pinned}"), |l| {
+        l.contains(&pinned) && l.contains("v-2")
+    });
 
     // The tag moves: within the tag cache's 2 s the old digest is served, then the new one.
     let moved = reg.push("team/app", "v1", "two");
@@ -552,21 +553,9 @@ fn one_policy_demands_a_grafeas_attestation_and_a_cosign_signature() {
     let (allowed, why) = verdict("c-4");
     assert!(allowed, "{why}");
     // The audit record says which signature satisfied the attestor.
-    let start = std::time::Instant::now();
-    while !s
-        .stdout
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("c-4") && l.contains(&format!("sha256-{}.sig#1", &digest[7..])))
-    {
-        assert!(
-            start.elapsed().as_secs() < 10,
-            "{:?}",
-            s.stdout.lock().unwrap()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    await_stdout(&s, "no audit record names the signature", |l| {
+        l.contains("c-4") && l.contains(&format!("sha256-{}.sig#1", &digest[7..]))
+    });
     // Revoking the release key takes the signature's weight away.
     let mut revoked = s.curl(
         "GET",
@@ -634,21 +623,9 @@ fn a_key_signed_sigstore_bundle_satisfies_a_cosign_attestor() {
         why.contains(&format!("statement's subject is not {other}")),
         "{why}"
     );
-    let start = std::time::Instant::now();
-    while !s
-        .stdout
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("b-1") && l.contains(&format!("sha256-{}.sig#bundle-0", &digest[7..])))
-    {
-        assert!(
-            start.elapsed().as_secs() < 10,
-            "{:?}",
-            s.stdout.lock().unwrap()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    await_stdout(&s, "no audit record names the bundle", |l| {
+        l.contains("b-1") && l.contains(&format!("sha256-{}.sig#bundle-0", &digest[7..]))
+    });
 }
 
 /// Controllers' pod templates are pinned only with `--mutate-pod-templates`.
