@@ -43,6 +43,8 @@ pub(crate) type Found = Arc<Vec<Attestation>>;
 
 /// Bounds each map; past it the map is cleared (entries are cheap to rebuild).
 const MAX_ENTRIES: usize = 100_000;
+/// Bounds the parsed attestations held in all (an image may have up to 10,000 of them).
+const MAX_HELD_ATTESTATIONS: usize = 200_000;
 
 #[derive(Debug, Default)]
 struct Maps {
@@ -51,6 +53,9 @@ struct Maps {
     policies: HashMap<String, (String, Arc<CompiledPolicy>)>,
     attestors: HashMap<String, CachedAttestor>,
     attestations: HashMap<(String, String), Found>,
+    /// Attestations put in `attestations` since it was last cleared (removals not subtracted:
+    /// an over-count only clears it sooner).
+    held: usize,
     verified: HashMap<VerifyKey, Verified>,
     access: HashMap<AccessKey, Option<String>>,
 }
@@ -61,6 +66,7 @@ impl Maps {
         self.policies.clear();
         self.attestors.clear();
         self.attestations.clear();
+        self.held = 0;
         self.access.clear();
         // Verifications are keyed by the versions they were made at: never stale.
     }
@@ -209,6 +215,11 @@ impl AdmissionState {
         let mut m = self.maps();
         if self.enabled() && m.generation == generation {
             for (pair, f) in found {
+                m.held += f.len();
+                if m.held > MAX_HELD_ATTESTATIONS {
+                    m.attestations.clear();
+                    m.held = f.len();
+                }
                 bounded(&mut m.attestations, pair.clone(), f.clone());
             }
         }
@@ -236,5 +247,53 @@ impl AdmissionState {
         if self.enabled() && m.generation == generation {
             bounded(&mut m.access, key, denial);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(n: usize) -> Found {
+        Arc::new(
+            (0..n)
+                .map(|i| Attestation {
+                    name: format!("projects/p/occurrences/{i}"),
+                    update_time: String::new(),
+                    occurrence: Err("unparsed".into()),
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_attestations_held_in_memory_are_bounded() {
+        let state = AdmissionState::new(true);
+        let pair = |i: usize| (format!("projects/p/notes/n{i}"), format!("sha256:{i}"));
+        // 10,000 attestations per (note, digest), as many pairs as fit under the bound.
+        let per = 10_000;
+        let fit = MAX_HELD_ATTESTATIONS / per;
+        for i in 0..fit {
+            state.keep_attestations(state.generation(), &[(pair(i), found(per))]);
+        }
+        let all: Vec<_> = (0..fit).map(pair).collect();
+        assert!(state.attestations(&all).iter().all(Option::is_some));
+        // One more: the map starts over rather than grow past the bound.
+        state.keep_attestations(state.generation(), &[(pair(fit), found(per))]);
+        assert!(state.attestations(&all).iter().all(Option::is_none));
+        assert!(state.attestations(&[pair(fit)])[0].is_some());
+    }
+
+    #[test]
+    fn a_read_that_raced_an_invalidation_is_not_kept() {
+        let state = AdmissionState::new(true);
+        let pair = ("projects/p/notes/n".to_owned(), "sha256:1".to_owned());
+        let before = state.generation();
+        state.apply(&[Change::Occurrence {
+            note: pair.0.clone(),
+            digest: pair.1.clone(),
+        }]);
+        state.keep_attestations(before, &[(pair.clone(), found(1))]);
+        assert!(state.attestations(&[pair])[0].is_none());
     }
 }
