@@ -8,7 +8,6 @@
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use base64::Engine as _;
-use serde_json::{Value, json};
 
 use crate::AuditLogError;
 
@@ -29,8 +28,20 @@ pub(crate) fn genesis(log_id: &str) -> Hash {
     sha256(format!("admit-audit-genesis\n{log_id}").as_bytes())
 }
 
-pub(crate) fn record_line(seq: u64, prev: &Hash, record: &Value) -> String {
-    json!({"seq": seq, "prev": hex(prev), "record": record}).to_string()
+/// The line of record `seq`: `record` is compact JSON, embedded as it is (the keys in the
+/// order `serde_json` writes an object's: the lines are the same as when records were
+/// re-serialized here).
+pub(crate) fn record_line(seq: u64, prev: &Hash, record: &str) -> String {
+    let prev = hex(prev);
+    let mut line = String::with_capacity(record.len() + prev.len() + 48);
+    line.push_str("{\"prev\":\"");
+    line.push_str(&prev);
+    line.push_str("\",\"record\":");
+    line.push_str(record);
+    line.push_str(",\"seq\":");
+    line.push_str(&seq.to_string());
+    line.push('}');
+    line
 }
 
 pub(crate) fn head_message(log_id: &str, seq: u64, hash: &Hash) -> Vec<u8> {
@@ -118,5 +129,23 @@ impl Verifier {
         UnparsedPublicKey::new(&ED25519, &self.key)
             .verify(message, &sig)
             .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test")]
+    use super::*;
+
+    #[test]
+    fn a_record_line_is_what_serde_json_writes_for_the_same_object() {
+        let record = serde_json::json!({"verdict": "ALLOWED", "name": "a \"b\"\nc", "n": [1, 2]});
+        let prev = sha256(b"before");
+        let line = record_line(7, &prev, &record.to_string());
+        let expected =
+            serde_json::json!({"seq": 7, "prev": hex(&prev), "record": record}).to_string();
+        assert_eq!(line, expected);
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["record"], record);
     }
 }

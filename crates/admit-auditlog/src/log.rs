@@ -367,9 +367,22 @@ impl AuditLog {
 
     /// Appends `records` as one group commit: their lines, a signed head, one `fdatasync`.
     /// Returns their sequence numbers. On failure nothing of the batch remains in the file.
-    pub fn append(&mut self, records: &[Value]) -> Result<std::ops::Range<u64>, AuditLogError> {
+    /// Each record is a JSON object as `serde_json` writes it (compact: one line), embedded in
+    /// its line as it is; anything else is refused before a byte is written.
+    pub fn append<R: AsRef<str>>(
+        &mut self,
+        records: &[R],
+    ) -> Result<std::ops::Range<u64>, AuditLogError> {
         if records.is_empty() {
             return Ok(self.next_seq..self.next_seq);
+        }
+        for (i, r) in records.iter().enumerate() {
+            let r = r.as_ref();
+            if !(r.starts_with('{') && r.ends_with('}')) || r.contains('\n') {
+                return Err(AuditLogError::Invalid(format!(
+                    "record {i} of the batch is not a one-line JSON object"
+                )));
+            }
         }
         if self.len >= self.limits.segment_bytes {
             self.rotate()?;
@@ -378,7 +391,7 @@ impl AuditLog {
         let mut last = self.last;
         let mut seq = self.next_seq;
         for r in records {
-            let line = record_line(seq, &last, r);
+            let line = record_line(seq, &last, r.as_ref());
             last = sha256(line.as_bytes());
             text.push_str(&line);
             text.push('\n');

@@ -20,9 +20,12 @@ fn signer() -> Signer {
     Signer::from_master(&MASTER).unwrap()
 }
 
-fn records(from: u64, n: u64) -> Vec<Value> {
+fn records(from: u64, n: u64) -> Vec<String> {
     (from..from + n)
-        .map(|i| json!({"verdict": "ALLOWED", "name": format!("pod-{i}"), "namespace": "prod"}))
+        .map(|i| {
+            json!({"verdict": "ALLOWED", "name": format!("pod-{i}"), "namespace": "prod"})
+                .to_string()
+        })
         .collect()
 }
 
@@ -57,6 +60,28 @@ fn edit(path: &Path, f: impl FnOnce(&mut Vec<String>)) {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     f(&mut lines);
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_batch_with_a_record_that_is_not_a_one_line_object_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = AuditLog::open(dir.path(), signer(), Limits::default()).unwrap();
+    log.append(&records(1, 2)).unwrap();
+    let before = log.usage();
+    for bad in ["[1]", "{\"a\":\n1}", "", "\"text\""] {
+        let mut batch = records(3, 1);
+        batch.push(bad.to_owned());
+        let err = log.append(&batch).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("record 1 of the batch is not a one-line JSON object"),
+            "{err}"
+        );
+    }
+    assert_eq!(log.usage(), before, "nothing was written");
+    assert_eq!(log.append(&records(3, 1)).unwrap(), 3..4);
+    let report = verify(dir.path(), &signer().verifier()).unwrap();
+    assert_eq!(report.records, 3);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use admit_store::Page;
+use admit_store::{AuditEntry, Page};
 use serde_json::Value;
 
 use crate::{Code, Service, ServiceError};
@@ -19,7 +19,7 @@ const WITHDRAWN: u8 = 2;
 /// One queued record.
 #[derive(Debug)]
 struct Queued {
-    record: Value,
+    record: AuditEntry,
     state: Arc<AtomicU8>,
     waiter: AuditWaiter,
 }
@@ -34,12 +34,16 @@ pub(crate) struct AuditQueue {
     writer: tokio::sync::Mutex<()>,
     /// Wakes the on-disk log's writer thread, when there is one.
     arrived: std::sync::Condvar,
+    /// The writer thread sleeps on `arrived` (read and written under `pending`'s lock): only
+    /// then does a new record wake it, so a busy writer costs no wake-up call per record.
+    writer_asleep: std::sync::atomic::AtomicBool,
     threaded: std::sync::atomic::AtomicBool,
 }
 
 impl AuditQueue {
-    /// Takes every queued record no one has withdrawn (they can no longer be).
-    fn take(batch: Vec<Queued>) -> Vec<Queued> {
+    /// Takes every queued record no one has withdrawn (they can no longer be): the records,
+    /// and who waits for each.
+    fn take(batch: Vec<Queued>) -> (Vec<AuditEntry>, Vec<AuditWaiter>) {
         batch
             .into_iter()
             .filter(|q| {
@@ -47,7 +51,8 @@ impl AuditQueue {
                     .compare_exchange(PENDING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
             })
-            .collect()
+            .map(|q| (q.record, q.waiter))
+            .unzip()
     }
 }
 
@@ -69,22 +74,23 @@ pub(crate) fn start_writer(
                 let batch = {
                     let mut pending = lock(&queue.pending);
                     while pending.is_empty() {
+                        queue.writer_asleep.store(true, Ordering::Relaxed);
                         pending = queue
                             .arrived
                             .wait(pending)
                             .unwrap_or_else(PoisonError::into_inner);
                     }
+                    queue.writer_asleep.store(false, Ordering::Relaxed);
                     std::mem::take(&mut *pending)
                 };
-                let batch = AuditQueue::take(batch);
-                if batch.is_empty() {
+                let (records, waiters) = AuditQueue::take(batch);
+                if records.is_empty() {
                     continue;
                 }
-                metrics.audit_batch(batch.len());
-                let records: Vec<Value> = batch.iter().map(|q| q.record.clone()).collect();
+                metrics.audit_batch(records.len());
                 let result = disk.append_blocking(records, &metrics);
-                for q in batch {
-                    let _ = q.waiter.send(result.clone());
+                for waiter in waiters {
+                    let _ = waiter.send(result.clone());
                 }
             }
         });
@@ -99,9 +105,15 @@ pub(crate) fn start_writer(
 pub struct AuditTicket {
     state: Arc<AtomicU8>,
     done: tokio::sync::oneshot::Receiver<Result<(), ServiceError>>,
+    text: Arc<str>,
 }
 
 impl AuditTicket {
+    /// The record as it is written (compact JSON, one line).
+    pub fn text(&self) -> &Arc<str> {
+        &self.text
+    }
+
     /// Withdraws the record if no writer has taken it yet: true when it will never be
     /// written; false when it is being (or has been) written, and [`AuditTicket::wait`]
     /// tells how that went.
@@ -135,19 +147,26 @@ impl Service {
     }
 
     /// Queues a record for the next batch; [`Service::flush_audit`] (or the on-disk log's
-    /// writer thread) writes it.
-    pub fn queue_audit(&self, record: Value) -> AuditTicket {
+    /// writer thread) writes it. It is serialized here, once: the log, the store and stdout
+    /// get the same text ([`AuditTicket::text`]).
+    pub fn queue_audit(&self, record: &Value) -> AuditTicket {
         let (waiter, done) = tokio::sync::oneshot::channel();
         let state = Arc::new(AtomicU8::new(PENDING));
-        lock(&self.audit.pending).push(Queued {
-            record,
-            state: state.clone(),
-            waiter,
-        });
-        if self.audit.threaded.load(Ordering::Acquire) {
+        let record = AuditEntry::new(record);
+        let text = record.body.clone();
+        let wake = {
+            let mut pending = lock(&self.audit.pending);
+            pending.push(Queued {
+                record,
+                state: state.clone(),
+                waiter,
+            });
+            self.audit.writer_asleep.load(Ordering::Relaxed)
+        };
+        if wake {
             self.audit.arrived.notify_one();
         }
-        AuditTicket { state, done }
+        AuditTicket { state, done, text }
     }
 
     /// Writes every queued, not withdrawn record in one batch (waiting for a batch in flight
@@ -157,25 +176,24 @@ impl Service {
             return; // the writer thread takes it
         }
         let _writer = self.audit.writer.lock().await;
-        let batch = AuditQueue::take(std::mem::take(&mut *lock(&self.audit.pending)));
-        if batch.is_empty() {
+        let (records, waiters) = AuditQueue::take(std::mem::take(&mut *lock(&self.audit.pending)));
+        if records.is_empty() {
             return;
         }
-        self.metrics.audit_batch(batch.len());
-        let records: Vec<Value> = batch.iter().map(|q| q.record.clone()).collect();
+        self.metrics.audit_batch(records.len());
         let result = self
             .store
             .append_audit_batch(&records)
             .await
             .map_err(ServiceError::from);
-        for q in batch {
-            let _ = q.waiter.send(result.clone());
+        for waiter in waiters {
+            let _ = waiter.send(result.clone());
         }
     }
 
     /// Appends an audit record to the store.
     pub async fn record_audit(&self, record: &Value) -> Result<(), ServiceError> {
-        let mut ticket = self.queue_audit(record.clone());
+        let mut ticket = self.queue_audit(record);
         self.flush_audit().await;
         ticket.wait().await
     }

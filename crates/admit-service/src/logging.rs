@@ -458,6 +458,9 @@ impl Service {
             newest_first,
             ..AuditFilter::default()
         };
+        // Records reach the store from the on-disk log a moment after they are durable: a read
+        // sees everything recorded before it.
+        self.audit_caught_up().await;
         let mut entries = Vec::new();
         let mut examined = 0usize;
         loop {

@@ -200,7 +200,10 @@ impl Store for MeteredStore {
         self.wrote("delete_occurrence", t, r)
     }
 
-    async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError> {
+    async fn append_audit_batch(
+        &self,
+        records: &[admit_store::AuditEntry],
+    ) -> Result<(), StoreError> {
         let t = Instant::now();
         let r = self.inner.append_audit_batch(records).await;
         self.done("append_audit_batch", t, r)
@@ -210,7 +213,7 @@ impl Store for MeteredStore {
         &self,
         log_id: &str,
         first_seq: u64,
-        records: &[Value],
+        records: &[admit_store::AuditEntry],
     ) -> Result<(), StoreError> {
         let t = Instant::now();
         let r = self.inner.ingest_audit(log_id, first_seq, records).await;

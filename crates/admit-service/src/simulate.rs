@@ -152,6 +152,8 @@ impl Service {
         let mut examined = 0;
         let mut admissions_seen = 0;
         let mut truncated = false;
+        // Every admission recorded before the simulation is replayed.
+        self.audit_caught_up().await;
         loop {
             let listed = self.store.list_audit(project, &filter, &page).await?;
             for r in &listed.items {

@@ -9,19 +9,60 @@ use sqlx::{
 
 use crate::common::{page_token, start_seq};
 use crate::filter_sql::Dialect;
-use crate::{AuditFilter, Listed, Page, StoreError};
+use crate::{AuditEntry, AuditFilter, Listed, Page, StoreError};
 
-/// Columns per audit row, and rows per INSERT (13 × 200 placeholders, well inside both
-/// drivers' limits).
+/// Columns per audit row.
 const COLUMNS: usize = 13;
-const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per INSERT: a batch goes in statements of 256, 128, …, 1 rows (its size in binary), so
+/// at most nine statement texts exist per dialect and each is prepared once by the driver's
+/// statement cache (13 × 256 placeholders, well inside both drivers' limits).
+const MAX_ROWS_PER_STATEMENT: usize = 256;
+
+/// The sizes of the statements `n` records go in: as many full ones as fit, then the binary
+/// digits of the rest, largest first.
+fn statement_sizes(n: usize) -> impl Iterator<Item = usize> {
+    let full = std::iter::repeat_n(MAX_ROWS_PER_STATEMENT, n / MAX_ROWS_PER_STATEMENT);
+    let rest = n % MAX_ROWS_PER_STATEMENT;
+    let bits = (0..MAX_ROWS_PER_STATEMENT.trailing_zeros())
+        .rev()
+        .map(|b| 1usize << b)
+        .filter(move |size| rest & size != 0);
+    full.chain(bits)
+}
+
+/// The INSERT of `rows` audit records.
+fn insert_text(dialect: Dialect, rows: usize) -> String {
+    use std::fmt::Write as _;
+    // `user` is reserved in PostgreSQL, so its column there is `username`.
+    let user = match dialect {
+        Dialect::Sqlite => "user",
+        Dialect::Postgres => "username",
+    };
+    let mut text = format!(
+        "INSERT INTO audit_records (time, project, cluster, namespace, kind, name, {user}, verdict, breakglass, dry_run, body, log_id, log_seq) VALUES "
+    );
+    for r in 0..rows {
+        text.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 1..=COLUMNS {
+            let sep = if c == 1 { "" } else { ", " };
+            let _ = write!(
+                text,
+                "{sep}{}",
+                dialect.sequential_placeholder(r * COLUMNS + c)
+            );
+        }
+        text.push(')');
+    }
+    text.push_str(" ON CONFLICT (log_id, log_seq) DO NOTHING");
+    text
+}
 
 /// Appends `records` in one transaction; records copied from an on-disk log (`from`: its id
 /// and the first record's number) that are stored already are skipped.
 pub(crate) async fn append<DB>(
     pool: &sqlx::Pool<DB>,
     dialect: Dialect,
-    records: &[Value],
+    records: &[AuditEntry],
     from: Option<(&str, u64)>,
 ) -> Result<(), StoreError>
 where
@@ -30,6 +71,8 @@ where
     for<'c> &'c mut <DB as Database>::Connection: Executor<'c, Database = DB>,
     for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    str: Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
@@ -38,54 +81,38 @@ where
     for<'r> i64: Decode<'r, DB>,
     for<'a> &'a str: ColumnIndex<<DB as Database>::Row>,
 {
-    // `user` is reserved in PostgreSQL, so its column there is `username`.
-    let user = match dialect {
-        Dialect::Sqlite => "user",
-        Dialect::Postgres => "username",
-    };
     let mut tx = pool
         .begin()
         .await
         .map_err(StoreError::db("append audit records"))?;
-    // Many rows per statement: one round trip to the driver per ROWS_PER_STATEMENT records.
-    for (chunk_no, chunk) in records.chunks(ROWS_PER_STATEMENT).enumerate() {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let marks: Vec<String> = (1..=COLUMNS)
-                    .map(|c| dialect.placeholder(r * COLUMNS + c))
-                    .collect();
-                format!("({})", marks.join(", "))
-            })
-            .collect();
-        let text = format!(
-            "INSERT INTO audit_records (time, project, cluster, namespace, kind, name, {user}, verdict, breakglass, dry_run, body, log_id, log_seq) VALUES {} ON CONFLICT (log_id, log_seq) DO NOTHING",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(text));
+    // Many rows per statement: one round trip to the driver per statement.
+    let mut done = 0usize;
+    for size in statement_sizes(records.len()) {
+        let chunk = &records[done..done + size];
+        let mut q = sqlx::query(AssertSqlSafe(insert_text(dialect, size)));
         for (i, r) in chunk.iter().enumerate() {
-            let n = (chunk_no * ROWS_PER_STATEMENT + i) as u64;
+            let n = (done + i) as u64;
             let log_id = from.map(|(id, _)| id.to_owned());
             let log_seq = from.map(|(_, first)| i64::try_from(first + n).unwrap_or(i64::MAX));
-            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-            let b = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
             q = q
-                .bind(s("time"))
-                .bind(s("project"))
-                .bind(s("cluster"))
-                .bind(s("namespace"))
-                .bind(s("kind"))
-                .bind(s("name"))
-                .bind(s("user"))
-                .bind(s("verdict"))
-                .bind(b("breakglass"))
-                .bind(b("dryRun"))
-                .bind(r.to_string())
+                .bind(r.time.as_str())
+                .bind(r.project.as_str())
+                .bind(r.cluster.as_str())
+                .bind(r.namespace.as_str())
+                .bind(r.kind.as_str())
+                .bind(r.name.as_str())
+                .bind(r.user.as_str())
+                .bind(r.verdict.as_str())
+                .bind(r.breakglass)
+                .bind(r.dry_run)
+                .bind(&*r.body)
                 .bind(log_id)
                 .bind(log_seq);
         }
         q.execute(&mut *tx)
             .await
             .map_err(StoreError::db("append audit records"))?;
+        done += size;
     }
     tx.commit()
         .await
@@ -162,4 +189,36 @@ where
         items,
         next_page_token: more.then(|| page_token(last)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_sizes_cover_every_record_once() {
+        for n in [0usize, 1, 2, 3, 255, 256, 257, 511, 512, 1000, 2_000] {
+            let sizes: Vec<usize> = statement_sizes(n).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}: {sizes:?}");
+            assert!(
+                sizes
+                    .iter()
+                    .all(|s| s.is_power_of_two() && *s <= MAX_ROWS_PER_STATEMENT)
+            );
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{n}: {sizes:?}");
+        }
+        assert_eq!(
+            statement_sizes(300).collect::<Vec<_>>(),
+            vec![256, 32, 8, 4]
+        );
+    }
+
+    #[test]
+    fn sqlite_inserts_use_nameless_placeholders() {
+        let text = insert_text(Dialect::Sqlite, 2);
+        assert_eq!(text.matches('?').count(), 2 * COLUMNS);
+        assert!(!text.contains('$'));
+        let pg = insert_text(Dialect::Postgres, 2);
+        assert!(pg.contains("$1, $2") && pg.contains("$26)"), "{pg}");
+    }
 }

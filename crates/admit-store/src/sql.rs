@@ -186,7 +186,7 @@ macro_rules! delegate_store {
 
             async fn append_audit_batch(
                 &self,
-                records: &[serde_json::Value],
+                records: &[$crate::AuditEntry],
             ) -> ::std::result::Result<(), $crate::StoreError> {
                 $crate::audit::append(&self.$write, $dialect, records, None).await
             }
@@ -195,7 +195,7 @@ macro_rules! delegate_store {
                 &self,
                 log_id: &str,
                 first_seq: u64,
-                records: &[serde_json::Value],
+                records: &[$crate::AuditEntry],
             ) -> ::std::result::Result<(), $crate::StoreError> {
                 $crate::audit::append(&self.$write, $dialect, records, Some((log_id, first_seq)))
                     .await

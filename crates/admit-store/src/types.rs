@@ -121,6 +121,58 @@ pub enum OccurrenceScope {
     Note(String),
 }
 
+/// One audit record as it is stored: the fields lists filter on, and the whole record as JSON
+/// text, serialized once and shared (the on-disk log and stdout write the same text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub time: String,
+    pub project: String,
+    pub cluster: String,
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub user: String,
+    pub verdict: String,
+    pub breakglass: bool,
+    pub dry_run: bool,
+    /// The record, compact JSON (one line).
+    pub body: std::sync::Arc<str>,
+}
+
+impl AuditEntry {
+    /// The entry of `record` (a JSON object with `time`, `project`, `cluster`, `namespace`,
+    /// `kind`, `name`, `user`, `verdict`, `breakglass`, `dryRun`; missing ones are empty or
+    /// false), whose text is `body`.
+    pub fn with_body(record: &Value, body: std::sync::Arc<str>) -> Self {
+        let s = |k: &str| {
+            record
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let b = |k: &str| record.get(k).and_then(Value::as_bool).unwrap_or(false);
+        AuditEntry {
+            time: s("time"),
+            project: s("project"),
+            cluster: s("cluster"),
+            namespace: s("namespace"),
+            kind: s("kind"),
+            name: s("name"),
+            user: s("user"),
+            verdict: s("verdict"),
+            breakglass: b("breakglass"),
+            dry_run: b("dryRun"),
+            body,
+        }
+    }
+
+    /// The entry of `record`, serializing it.
+    pub fn new(record: &Value) -> Self {
+        Self::with_body(record, record.to_string().into())
+    }
+}
+
 /// Which audit records to list; every set field must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
@@ -244,11 +296,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Appends an admission audit record (a JSON object with `time`, `project`, `cluster`,
     /// `namespace`, `kind`, `name`, `user`, `verdict`, `breakglass`, `dryRun`).
     async fn append_audit(&self, record: &Value) -> Result<(), StoreError> {
-        self.append_audit_batch(std::slice::from_ref(record)).await
+        self.append_audit_batch(&[AuditEntry::new(record)]).await
     }
 
     /// Appends several audit records in one transaction: all or none (group commit).
-    async fn append_audit_batch(&self, records: &[Value]) -> Result<(), StoreError>;
+    async fn append_audit_batch(&self, records: &[AuditEntry]) -> Result<(), StoreError>;
 
     /// Appends records copied from the on-disk audit log `log_id`, numbered from `first_seq`,
     /// in one transaction; records of that log and number stored already are skipped, so a
@@ -257,7 +309,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         log_id: &str,
         first_seq: u64,
-        records: &[Value],
+        records: &[AuditEntry],
     ) -> Result<(), StoreError>;
 
     /// The highest record number of the on-disk audit log `log_id` stored (0 when none).

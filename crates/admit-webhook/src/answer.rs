@@ -136,8 +136,7 @@ pub(crate) async fn record(
             a.breakglass.as_ref(),
         )
     };
-    let rec = render(&answer);
-    let mut ticket = s.service.queue_audit(rec.clone());
+    let mut ticket = s.service.queue_audit(&render(&answer));
     // The writer runs in a task of its own: nothing (a client hanging up drops this future)
     // can cancel a write that other reviews' records share.
     if !s.service.audit_writes_itself() {
@@ -159,14 +158,13 @@ pub(crate) async fn record(
                 breakglass: None,
             };
             let rec = render(&late);
+            stdout_line(rec.to_string().into());
             let service = s.service.clone();
-            let stored = rec.clone();
             tokio::spawn(async move {
-                if let Err(e) = service.record_audit(&stored).await {
+                if let Err(e) = service.record_audit(&rec).await {
                     tracing::error!(error = %e, "cannot store the audit record");
                 }
             });
-            stdout_line(&rec);
             return late;
         }
         // Taken: its batch is being written; its fate is the decision's.
@@ -174,13 +172,13 @@ pub(crate) async fn record(
     };
     let answer = match stored {
         Ok(()) => {
-            stdout_line(&rec);
+            stdout_line(ticket.text().clone());
             return answer;
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot store the audit record");
             if !answer.allowed {
-                stdout_line(&rec);
+                stdout_line(ticket.text().clone());
                 return answer;
             }
             let what = if answer.outcome == Outcome::Breakglass {
@@ -200,7 +198,7 @@ pub(crate) async fn record(
             }
         }
     };
-    stdout_line(&render(&answer));
+    stdout_line(render(&answer).to_string().into());
     answer
 }
 
@@ -208,8 +206,9 @@ pub(crate) fn stdout_flush() {
     stdout_writer::flush();
 }
 
-pub(crate) fn stdout_line(record: &Value) {
-    stdout_writer::line(format!("{record}\n"));
+/// Writes one record (compact JSON) as a line of stdout.
+pub(crate) fn stdout_line(record: std::sync::Arc<str>) {
+    stdout_writer::line(record);
 }
 
 /// Audit lines reach stdout from a thread of their own: a slow reader of the process's output
@@ -218,12 +217,12 @@ pub(crate) fn stdout_line(record: &Value) {
 /// counted rather than wait.
 mod stdout_writer {
     use std::io::Write as _;
-    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+    use std::sync::{Arc, OnceLock};
 
     const BACKLOG: usize = 65_536;
-    static WRITER: OnceLock<SyncSender<String>> = OnceLock::new();
+    static WRITER: OnceLock<SyncSender<Arc<str>>> = OnceLock::new();
     static DROPPED: AtomicU64 = AtomicU64::new(0);
     /// Lines handed over, and lines written (or dropped): equal when nothing waits.
     static SENT: AtomicU64 = AtomicU64::new(0);
@@ -239,30 +238,38 @@ mod stdout_writer {
         }
     }
 
-    fn write_all(lines: &Receiver<String>) {
+    fn write_all(lines: &Receiver<Arc<str>>) {
         let stdout = std::io::stdout();
+        let mut buf: Vec<u8> = Vec::new();
         while let Ok(first) = lines.recv() {
-            let mut out = stdout.lock();
-            let _ = out.write_all(first.as_bytes());
+            // Whatever else is waiting goes out with it: one write.
+            buf.clear();
+            buf.extend_from_slice(first.as_bytes());
+            buf.push(b'\n');
             let mut written = 1;
-            // Whatever else is waiting goes out with it, then one flush.
-            while let Ok(more) = lines.try_recv() {
-                let _ = out.write_all(more.as_bytes());
+            while buf.len() < (1 << 20)
+                && let Ok(more) = lines.try_recv()
+            {
+                buf.extend_from_slice(more.as_bytes());
+                buf.push(b'\n');
                 written += 1;
             }
             let dropped = DROPPED.swap(0, Ordering::Relaxed);
             if dropped > 0 {
                 let _ = writeln!(
-                    out,
+                    buf,
                     "{{\"admitStdoutDropped\":{dropped},\"reason\":\"stdout was not read fast enough; the audit log in the store has every record\"}}"
                 );
             }
+            let mut out = stdout.lock();
+            let _ = out.write_all(&buf);
             let _ = out.flush();
+            drop(out);
             DONE.fetch_add(written, Ordering::AcqRel);
         }
     }
 
-    pub(super) fn line(text: String) {
+    pub(super) fn line(text: Arc<str>) {
         let writer = WRITER.get_or_init(|| {
             let (tx, rx) = sync_channel(BACKLOG);
             let spawned = std::thread::Builder::new()

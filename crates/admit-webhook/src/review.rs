@@ -24,7 +24,7 @@ pub(crate) struct Review {
 
 /// Parses a review; the message names the missing or malformed field.
 pub(crate) fn parse(body: &[u8]) -> Result<Review, String> {
-    let v: Value =
+    let mut v: Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let api_version = v["apiVersion"].as_str().unwrap_or_default();
     if !matches!(
@@ -53,7 +53,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Review, String> {
     if operation.is_empty() {
         return Err("request.operation is required".into());
     }
-    Ok(Review {
+    let mut review = Review {
         api_version: api_version.to_owned(),
         uid,
         kind: s("/kind/kind"),
@@ -73,9 +73,15 @@ pub(crate) fn parse(body: &[u8]) -> Result<Review, String> {
             })
             .unwrap_or_default(),
         kubernetes_dry_run: r["dryRun"].as_bool().unwrap_or(false),
-        object: r["object"].clone(),
-        old_object: r["oldObject"].clone(),
-    })
+        object: Value::Null,
+        old_object: Value::Null,
+    };
+    // Moved out, not copied: the object is most of the review.
+    if let Some(r) = v.get_mut("request") {
+        review.object = r.get_mut("object").map(Value::take).unwrap_or_default();
+        review.old_object = r.get_mut("oldObject").map(Value::take).unwrap_or_default();
+    }
+    Ok(review)
 }
 
 /// The response, echoing the request's uid and apiVersion.

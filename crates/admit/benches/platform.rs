@@ -5,7 +5,9 @@
 //! Run: `cargo bench -p admit --bench platform` (needs `wrk`, `openssl`, `curl`, and PostgreSQL
 //! on 127.0.0.1:5432 for the PostgreSQL rows). Knobs: ADMIT_BENCH_SECONDS (per wrk run,
 //! default 5), ADMIT_BENCH_MAX (largest store size, default 1000000), ADMIT_BENCH_BACKENDS
-//! (default `sqlite,postgres`).
+//! (default `sqlite,postgres`; empty for none), ADMIT_BENCH_SERVERS (default `warm,cold`),
+//! ADMIT_BENCH_PERF (a CPU profile of the server during the rows at concurrency
+//! ADMIT_BENCH_PERF_CONC, default 16).
 
 #![allow(
     clippy::expect_used,
@@ -29,6 +31,8 @@ fn main() {
     let max: usize = env_or("ADMIT_BENCH_MAX", 1_000_000);
     let backends =
         std::env::var("ADMIT_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let servers = std::env::var("ADMIT_BENCH_SERVERS").unwrap_or_else(|_| "warm,cold".into());
+    let perf_conc: u32 = env_or("ADMIT_BENCH_PERF_CONC", 16);
     let mut out = Report::default();
 
     // 1. The crypto floor.
@@ -39,6 +43,10 @@ fn main() {
         ("warm (verified-result cache)", true),
         ("cold (every review verifies)", false),
     ] {
+        let wanted = if cache { "warm" } else { "cold" };
+        if !servers.split(',').any(|s| s.trim() == wanted) {
+            continue;
+        }
         let server = BenchServer::start(cache);
         let fixture = server.populate_admission_fixture();
         let idle = server.rss_kib();
@@ -52,12 +60,13 @@ fn main() {
             ("10 images × 3 attestors", &fixture.ten),
         ] {
             for c in [1u32, 16, 64] {
-                // ADMIT_BENCH_PERF=1: a CPU profile of the server during the c=16 rows.
-                let perf = (std::env::var_os("ADMIT_BENCH_PERF").is_some() && c == 16)
+                // ADMIT_BENCH_PERF=1: a CPU profile of the server during the rows at
+                // ADMIT_BENCH_PERF_CONC.
+                let perf = (std::env::var_os("ADMIT_BENCH_PERF").is_some() && c == perf_conc)
                     .then(|| server.perf_record(secs));
                 let r = wrk(&server.webhook_url(), body, c, secs);
                 if let Some(p) = perf {
-                    out.profile(&format!("{label}, {scenario}, c=16"), &perf_report(p));
+                    out.profile(&format!("{label}, {scenario}, c={c}"), &perf_report(p));
                 }
                 out.admission(label, scenario, c, &r, floor);
             }

@@ -479,6 +479,11 @@ impl BenchServer {
 pub(crate) fn perf_report((mut child, data): (Child, std::path::PathBuf)) -> String {
     let _ = child.wait();
     let mut out = String::new();
+    // Kept for `perf report -i` with call graphs after the run.
+    let kept = std::env::temp_dir().join(data.file_name().expect("a file name"));
+    if std::fs::copy(&data, &kept).is_ok() {
+        out.push_str(&format!("(perf data kept in {})\n", kept.display()));
+    }
     for sort in ["dso", "sym"] {
         let r = Command::new("perf")
             .args([
