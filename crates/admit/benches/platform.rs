@@ -53,7 +53,14 @@ fn main() {
         if cache {
             // The protocol floor on these cores: TLS + HTTP on the same listener, no work.
             let r = wrk(&server.healthz_url(), "", 64, secs);
-            out.admission("floor: GET /healthz", "TLS + HTTP only", 64, &r, floor);
+            out.admission(
+                "floor: GET /healthz",
+                "TLS + HTTP only",
+                64,
+                &r,
+                floor,
+                None,
+            );
         }
         for (scenario, body) in [
             ("1 image × 1 attestor", &fixture.one),
@@ -64,11 +71,15 @@ fn main() {
                 // ADMIT_BENCH_PERF_CONC.
                 let perf = (std::env::var_os("ADMIT_BENCH_PERF").is_some() && c == perf_conc)
                     .then(|| server.perf_record(secs));
+                let (records, commits) = server.audit_commits();
                 let r = wrk(&server.webhook_url(), body, c, secs);
+                let (records_after, commits_after) = server.audit_commits();
+                let per_commit = (commits_after > commits)
+                    .then(|| (records_after - records) / (commits_after - commits));
                 if let Some(p) = perf {
                     out.profile(&format!("{label}, {scenario}, c={c}"), &perf_report(p));
                 }
-                out.admission(label, scenario, c, &r, floor);
+                out.admission(label, scenario, c, &r, floor, per_commit);
             }
         }
         out.memory(label, idle, server.rss_kib(), server.hwm_kib());

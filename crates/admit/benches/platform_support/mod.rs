@@ -431,8 +431,10 @@ impl BenchServer {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let data = self._dir.path().join(format!("perf-{n}.data"));
+        // ADMIT_BENCH_PERF_CALLGRAPH=dwarf for callers through code without frame pointers.
+        let graph = std::env::var("ADMIT_BENCH_PERF_CALLGRAPH").unwrap_or_else(|_| "fp".into());
         let child = Command::new("perf")
-            .args(["record", "-F", "499", "-g", "-o"])
+            .args(["record", "-F", "499", "--call-graph", &graph, "-o"])
             .arg(&data)
             .args([
                 "-p",
@@ -453,6 +455,20 @@ impl BenchServer {
     }
 
     /// The webhook listener's `/healthz`: TLS and HTTP and nothing else (the protocol floor).
+    /// Audit records written and group commits made so far (`admit_audit_batch_records`).
+    pub(crate) fn audit_commits(&self) -> (f64, f64) {
+        let text = self.get_text("/metrics");
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (
+            value("admit_audit_batch_records_sum "),
+            value("admit_audit_batch_records_count "),
+        )
+    }
+
     pub(crate) fn healthz_url(&self) -> String {
         format!("{}/healthz", self.webhook)
     }
@@ -831,9 +847,10 @@ impl Report {
         c: u32,
         r: &WrkResult,
         floor: f64,
+        records_per_commit: Option<f64>,
     ) {
         self.admission.push(format!(
-            "{:<30} {:<24} {:>4} {:>9.0} {:>8.2} {:>9.2} {:>9.2} {:>10.2} {:>6}",
+            "{:<30} {:<24} {:>4} {:>9.0} {:>8.2} {:>9.2} {:>9.2} {:>10.2} {:>6} {:>10}",
             label,
             scenario,
             c,
@@ -842,7 +859,8 @@ impl Report {
             r.p50_us / 1e3,
             r.p99_us / 1e3,
             r.p999_us / 1e3,
-            r.errors
+            r.errors,
+            records_per_commit.map_or_else(|| "-".to_owned(), |n| format!("{n:.1}"))
         ));
     }
 
@@ -900,8 +918,17 @@ impl Report {
             secs.as_secs()
         );
         println!(
-            "{:<30} {:<24} {:>4} {:>9} {:>8} {:>9} {:>9} {:>10} {:>6}",
-            "server", "review", "conc", "req/s", "× P-256", "p50", "p99", "p99.9", "errors"
+            "{:<30} {:<24} {:>4} {:>9} {:>8} {:>9} {:>9} {:>10} {:>6} {:>10}",
+            "server",
+            "review",
+            "conc",
+            "req/s",
+            "× P-256",
+            "p50",
+            "p99",
+            "p99.9",
+            "errors",
+            "rec/commit"
         );
         for l in &self.admission {
             println!("{l}");
