@@ -151,6 +151,39 @@ fn decisions_are_durable_listed_verified_and_recovered_after_a_crash() {
         stderr(&wrong)
     );
 
+    assert!(
+        out.contains("the database's copy reaches record 22"),
+        "{out}"
+    );
+
+    // The newest group commit removed together with its signed head: the chain alone would
+    // pass a shorter log, but the database holds copies up to record 22. Exit 2.
+    let newest = segments(s.data.path()).pop().unwrap();
+    let whole = std::fs::read_to_string(&newest).unwrap();
+    let heads: Vec<usize> = whole
+        .match_indices("{\"head\":")
+        .map(|(at, _)| at)
+        .collect();
+    assert!(heads.len() >= 2, "{whole}");
+    let cut = heads[heads.len() - 2];
+    let keep = cut + whole[cut..].find('\n').unwrap() + 1;
+    std::fs::write(&newest, &whole[..keep]).unwrap();
+    let truncated = verify(s.data.path(), &[]);
+    let out = String::from_utf8_lossy(&truncated.stdout).to_string();
+    assert_eq!(
+        truncated.status.code(),
+        Some(2),
+        "{out}{}",
+        stderr(&truncated)
+    );
+    assert!(
+        out.contains("NOT intact")
+            && out.contains("it ends at record 21, but the database holds copies of its records up to 22: the newest records were removed"),
+        "{out}"
+    );
+    std::fs::write(&newest, &whole).unwrap();
+    assert_eq!(verify(s.data.path(), &[]).status.code(), Some(0));
+
     // An edited decision is named: exit 2.
     let seg = segments(s.data.path()).remove(0);
     let text = std::fs::read_to_string(&seg).unwrap();
