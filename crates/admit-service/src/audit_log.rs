@@ -150,9 +150,13 @@ impl Service {
     /// writer thread) writes it. It is serialized here, once: the log, the store and stdout
     /// get the same text ([`AuditTicket::text`]).
     pub fn queue_audit(&self, record: &Value) -> AuditTicket {
+        self.queue_audit_entry(AuditEntry::new(record))
+    }
+
+    /// [`Service::queue_audit`] for a record serialized already.
+    pub fn queue_audit_entry(&self, record: AuditEntry) -> AuditTicket {
         let (waiter, done) = tokio::sync::oneshot::channel();
         let state = Arc::new(AtomicU8::new(PENDING));
-        let record = AuditEntry::new(record);
         let text = record.body.clone();
         let wake = {
             let mut pending = lock(&self.audit.pending);

@@ -49,6 +49,7 @@ pub use access::{
     project_of, service_agent,
 };
 pub use admission::AdmissionRequest;
+pub use admit_store::AuditEntry;
 pub use audit_log::AuditTicket;
 pub use custom_roles::testable_permissions;
 pub use error::{Code, ServiceError};

@@ -136,7 +136,7 @@ pub(crate) async fn record(
             a.breakglass.as_ref(),
         )
     };
-    let mut ticket = s.service.queue_audit(&render(&answer));
+    let mut ticket = s.service.queue_audit_entry(render(&answer));
     // The writer runs in a task of its own: nothing (a client hanging up drops this future)
     // can cancel a write that other reviews' records share.
     if !s.service.audit_writes_itself() {
@@ -158,10 +158,12 @@ pub(crate) async fn record(
                 breakglass: None,
             };
             let rec = render(&late);
-            stdout_line(rec.to_string().into());
+            stdout_line(rec.body.clone());
+            let mut late_ticket = s.service.queue_audit_entry(rec);
             let service = s.service.clone();
             tokio::spawn(async move {
-                if let Err(e) = service.record_audit(&rec).await {
+                service.flush_audit().await;
+                if let Err(e) = late_ticket.wait().await {
                     tracing::error!(error = %e, "cannot store the audit record");
                 }
             });
@@ -198,7 +200,8 @@ pub(crate) async fn record(
             }
         }
     };
-    stdout_line(render(&answer).to_string().into());
+    let rec = render(&answer);
+    stdout_line(rec.body);
     answer
 }
 

@@ -1,7 +1,9 @@
 //! The audit record of one admission decision, rendered from the engine's `Decision`.
 
 use admit_policy::{Basis, Decision};
-use serde_json::{Value, json};
+use admit_service::AuditEntry;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::cloud_run::{self, CloudRun};
 use crate::review::Review;
@@ -36,6 +38,129 @@ pub(crate) struct Context<'a> {
     pub(crate) cloud_run: Option<&'a CloudRun>,
 }
 
+/// The rule an image was decided by (`scope` alone when it was not a rule).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleRecord<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enforcement_mode: Option<&'a admit_model::EnforcementMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluation_mode: Option<&'a admit_model::EvaluationMode>,
+    scope: String,
+}
+
+#[derive(Serialize)]
+struct FailureRecord<'a> {
+    attestor: &'a Option<String>,
+    message: &'a str,
+}
+
+/// One image of the record. The fields are in the order `serde_json` writes an object's keys,
+/// as when records were built as `Value`s: the lines are the same.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageRecord<'a> {
+    digest: Option<&'a str>,
+    failures: Vec<FailureRecord<'a>>,
+    image: &'a str,
+    reasons: Vec<String>,
+    resolved: &'a Option<String>,
+    rule: RuleRecord<'a>,
+    /// Which attestation (or cosign signature) and key satisfied each attestor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    satisfied_by: Option<&'a Vec<admit_policy::Satisfied>>,
+    verdict: &'a admit_policy::Verdict,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CloudRunRecord<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breakglass_justification: Option<&'a str>,
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+    revision: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_reason: Option<&'a str>,
+}
+
+/// The record, serialized straight from borrowed parts (no `Value` built on the way).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    api_group: &'a str,
+    breakglass: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breakglass_use: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloud_run: Option<CloudRunRecord<'a>>,
+    cluster: &'a str,
+    dry_run: bool,
+    images: Vec<ImageRecord<'a>>,
+    kind: &'a str,
+    kubernetes_dry_run: bool,
+    name: &'a str,
+    namespace: &'a str,
+    operation: &'a str,
+    project: &'a str,
+    reason: &'a str,
+    /// The Kubernetes service account selects rules too: the simulator replays it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_account: Option<String>,
+    sub_resource: &'a str,
+    time: &'a str,
+    uid: &'a str,
+    user: &'a str,
+    verdict: &'static str,
+}
+
+fn image_record(i: &admit_policy::ImageDecision) -> ImageRecord<'_> {
+    let rule = match &i.basis {
+        Basis::Rule {
+            scope,
+            evaluation_mode,
+            enforcement_mode,
+            ..
+        } => RuleRecord {
+            enforcement_mode: Some(enforcement_mode),
+            evaluation_mode: Some(evaluation_mode),
+            scope: scope.to_string(),
+        },
+        other => RuleRecord {
+            enforcement_mode: None,
+            evaluation_mode: None,
+            scope: other.to_string(),
+        },
+    };
+    let satisfied_by = match &i.basis {
+        Basis::Rule { satisfied_by, .. } if !satisfied_by.is_empty() => Some(satisfied_by),
+        _ => None,
+    };
+    ImageRecord {
+        digest: i
+            .resolved
+            .as_deref()
+            .and_then(|r| r.rsplit_once('@'))
+            .map(|(_, d)| d),
+        failures: i
+            .failures
+            .iter()
+            .map(|f| FailureRecord {
+                attestor: &f.attestor,
+                message: &f.message,
+            })
+            .collect(),
+        image: &i.image,
+        reasons: i.failures.iter().map(ToString::to_string).collect(),
+        resolved: &i.resolved,
+        rule,
+        satisfied_by,
+        verdict: &i.verdict,
+    }
+}
+
+/// The audit record of one decision, as it is stored: serialized once, here.
 pub(crate) fn record(
     ctx: &Context<'_>,
     review: &Review,
@@ -44,83 +169,61 @@ pub(crate) fn record(
     decision: Option<&Decision>,
     reason: &str,
     breakglass: Option<&Value>,
-) -> Value {
-    let images: Vec<Value> = decision
-        .map(|d| {
-            d.images
-                .iter()
-                .map(|i| {
-                    let rule = match &i.basis {
-                        Basis::Rule { scope, evaluation_mode, enforcement_mode, .. } => {
-                            json!({"scope": scope.to_string(), "evaluationMode": evaluation_mode, "enforcementMode": enforcement_mode})
-                        }
-                        other => json!({"scope": other.to_string()}),
-                    };
-                    let digest = i.resolved.as_deref().and_then(|r| r.rsplit_once('@')).map(|(_, d)| d.to_owned());
-                    // Which attestation (or cosign signature) and key satisfied each attestor.
-                    let satisfied = match &i.basis {
-                        Basis::Rule { satisfied_by, .. } if !satisfied_by.is_empty() => json!(satisfied_by),
-                        _ => Value::Null,
-                    };
-                    let mut image = json!({
-                        "image": i.image,
-                        "resolved": i.resolved,
-                        "digest": digest,
-                        "verdict": i.verdict,
-                        "rule": rule,
-                        "reasons": i.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        "failures": i.failures.iter().map(|f| json!({"attestor": f.attestor, "message": f.message})).collect::<Vec<_>>(),
-                    });
-                    if !satisfied.is_null() {
-                        image["satisfiedBy"] = satisfied;
-                    }
-                    image
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut rec = json!({
-        "time": ctx.time,
-        "project": ctx.project,
-        "cluster": ctx.cluster,
-        "namespace": ctx.namespace,
-        "kind": review.kind,
-        "name": name,
-        "operation": review.operation,
-        "subResource": review.sub_resource,
-        "uid": review.uid,
-        "user": review.user,
-        "verdict": outcome.as_str(),
-        "breakglass": outcome == Outcome::Breakglass,
-        "dryRun": decision.is_some_and(|d| d.dry_run_violations().next().is_some()),
-        "kubernetesDryRun": review.kubernetes_dry_run,
-        "images": images,
-        "reason": reason,
-        "apiGroup": review.group,
+) -> AuditEntry {
+    let service_account = crate::workload::extract(&review.group, &review.kind, &review.object)
+        .ok()
+        .filter(|w| !w.images.is_empty())
+        .map(|w| w.service_account);
+    let cloud_run = ctx.cloud_run.map(|run| CloudRunRecord {
+        breakglass_justification: run
+            .justification
+            .as_deref()
+            .filter(|_| outcome == Outcome::Breakglass),
+        kind: run.kind,
+        policy: run.setting.as_deref(),
+        revision: &run.revision,
+        status_reason: (outcome == Outcome::Denied).then_some(cloud_run::DENIAL_REASON),
     });
-    if let Some(b) = breakglass {
-        rec["breakglassUse"] = b.clone();
+    let rec = Record {
+        api_group: &review.group,
+        breakglass: outcome == Outcome::Breakglass,
+        breakglass_use: breakglass,
+        cloud_run,
+        cluster: ctx.cluster,
+        dry_run: decision.is_some_and(|d| d.dry_run_violations().next().is_some()),
+        images: decision
+            .map(|d| d.images.iter().map(image_record).collect())
+            .unwrap_or_default(),
+        kind: &review.kind,
+        kubernetes_dry_run: review.kubernetes_dry_run,
+        name,
+        namespace: ctx.namespace,
+        operation: &review.operation,
+        project: ctx.project,
+        reason,
+        service_account,
+        sub_resource: &review.sub_resource,
+        time: &ctx.time,
+        uid: &review.uid,
+        user: &review.user,
+        verdict: outcome.as_str(),
+    };
+    // Serializing plain data into a String cannot fail; were it to, the record would still
+    // say what was decided.
+    let body = serde_json::to_string(&rec).unwrap_or_else(|e| {
+        serde_json::json!({"time": ctx.time, "verdict": outcome.as_str(), "reason": format!("the record could not be serialized: {e}")}).to_string()
+    });
+    AuditEntry {
+        time: ctx.time.clone(),
+        project: ctx.project.to_owned(),
+        cluster: ctx.cluster.to_owned(),
+        namespace: ctx.namespace.to_owned(),
+        kind: review.kind.clone(),
+        name: name.to_owned(),
+        user: review.user.clone(),
+        verdict: outcome.as_str().to_owned(),
+        breakglass: rec.breakglass,
+        dry_run: rec.dry_run,
+        body: body.into(),
     }
-    // The Kubernetes service account selects rules too: the simulator replays it.
-    if let Ok(w) = crate::workload::extract(&review.group, &review.kind, &review.object)
-        && !w.images.is_empty()
-    {
-        rec["serviceAccount"] = json!(w.service_account);
-    }
-    if let Some(run) = ctx.cloud_run {
-        let mut cr = json!({"kind": run.kind, "revision": run.revision});
-        if let Some(p) = &run.setting {
-            cr["policy"] = json!(p);
-        }
-        if outcome == Outcome::Breakglass
-            && let Some(j) = &run.justification
-        {
-            cr["breakglassJustification"] = json!(j);
-        }
-        if outcome == Outcome::Denied {
-            cr["statusReason"] = json!(cloud_run::DENIAL_REASON);
-        }
-        rec["cloudRun"] = cr;
-    }
-    rec
 }
