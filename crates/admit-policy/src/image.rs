@@ -211,7 +211,17 @@ impl ImageRef {
 
     /// `domain/path`, without tag or digest.
     pub fn repository(&self) -> String {
-        format!("{}/{}", self.domain, self.path)
+        self.repository_with(0)
+    }
+
+    /// `domain/path` in a String with room for `extra` more bytes (no formatting machinery:
+    /// admission builds these for every check).
+    fn repository_with(&self, extra: usize) -> String {
+        let mut s = String::with_capacity(self.domain.len() + 1 + self.path.len() + extra);
+        s.push_str(&self.domain);
+        s.push('/');
+        s.push_str(&self.path);
+        s
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -225,11 +235,15 @@ impl ImageRef {
     /// What a runtime pulls: `repo@digest` when a digest is present (the tag is ignored),
     /// otherwise `repo:tag` with the implicit `latest`.
     pub fn canonical(&self) -> String {
-        match (&self.digest, &self.tag) {
-            (Some(d), _) => format!("{}@{d}", self.repository()),
-            (None, Some(t)) => format!("{}:{t}", self.repository()),
-            (None, None) => format!("{}:latest", self.repository()),
-        }
+        let (sep, rest) = match (&self.digest, &self.tag) {
+            (Some(d), _) => ('@', d.as_str()),
+            (None, Some(t)) => (':', t.as_str()),
+            (None, None) => (':', "latest"),
+        };
+        let mut s = self.repository_with(1 + rest.len());
+        s.push(sep);
+        s.push_str(rest);
+        s
     }
 }
 

@@ -126,13 +126,13 @@ impl Check {
             }
         };
         for a in self.found.iter().take(max) {
-            let key = (
-                name.clone(),
-                self.etag.clone(),
-                a.name.clone(),
-                a.update_time.clone(),
-                canonical.clone(),
-            );
+            let key = crate::admission_state::verify_key([
+                &name,
+                &self.etag,
+                &a.name,
+                &a.update_time,
+                &canonical,
+            ]);
             let cached = state.verified(&key);
             if cached.is_none() && !crypto {
                 return Ok(None);
