@@ -86,8 +86,27 @@ impl MeteredStore {
 
 #[async_trait]
 impl Store for MeteredStore {
+    /// The feed, passed on; a commit by another writer (another replica, another program on
+    /// the file) also counts as a write for [`MeteredStore::writes`] (continuous validation
+    /// re-runs on it), as does the feed coming back (commits may have been missed while down).
     async fn follow_changes(&self, events: tokio::sync::mpsc::Sender<FeedEvent>) {
-        self.inner.follow_changes(events).await;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let relay = async move {
+            while let Some(event) = rx.recv().await {
+                let wrote = match &event {
+                    FeedEvent::Changes(c) => !c.is_empty(),
+                    FeedEvent::Live => true,
+                    FeedEvent::Down(_) => false,
+                };
+                if wrote {
+                    self.writes.send_modify(|n| *n = n.wrapping_add(1));
+                }
+                if events.send(event).await.is_err() {
+                    return; // nobody listens: dropping `rx` stops the feed
+                }
+            }
+        };
+        tokio::join!(self.inner.follow_changes(tx), relay);
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

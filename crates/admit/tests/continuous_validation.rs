@@ -358,3 +358,64 @@ fn continuous_validation_reports_running_pods_as_trust_changes() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Two replicas on one PostgreSQL: B watches the cluster, A takes the policy change. B's
+/// continuous validation re-runs on the change it hears from the database's change feed, not
+/// at its (hour-long) schedule and not only on writes made through B itself.
+#[test]
+fn a_policy_change_through_another_replica_is_validated_at_once() {
+    let k = Kapi::start("");
+    let db = support::PgDatabase::create();
+    let a = Server::start_args(&["--project", P, "--database-url", &db.url]);
+    let b = Server::start_args(&[
+        "--project",
+        P,
+        "--database-url",
+        &db.url,
+        "--continuous-validation",
+        "--kubeconfig",
+        path_str(&k.kubeconfig),
+        "--cv-interval-seconds",
+        "3600",
+    ]);
+    let allow = json!({"defaultAdmissionRule": {"evaluationMode": "ALWAYS_ALLOW",
+        "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG"}});
+    a.curl(
+        "PUT",
+        &format!("/v1/projects/{P}/policy"),
+        Some(&allow.to_string()),
+    );
+    let image = format!("{REPO}@{}", digest("replica"));
+    let out = k.kubectl(&["run", "web", "--image", &image, "--restart=Never"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // B has evaluated the pod (admitted: no violation reported).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !metrics(&b)
+        .contains("admit_continuous_validation_violating_pods{namespace=\"default\"} 0")
+    {
+        assert!(Instant::now() < deadline, "B never evaluated the pod");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = events(&k, "web").len();
+
+    let deny = json!({"defaultAdmissionRule": {"evaluationMode": "ALWAYS_DENY",
+        "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG"}});
+    let changed = Instant::now();
+    a.curl(
+        "PUT",
+        &format!("/v1/projects/{P}/policy"),
+        Some(&deny.to_string()),
+    );
+    let (_, msg) = next_event(&k, "web", before, "ContinuousValidationViolation");
+    let took = changed.elapsed();
+    assert!(
+        msg.contains(&format!("violates projects/{P}/policy")),
+        "{msg}"
+    );
+    // The feed delivers in milliseconds, CV gathers writes for 100 ms, the Event is an API
+    // call: well under the hour of its schedule.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        metrics(&b).contains("admit_continuous_validation_violating_pods{namespace=\"default\"} 1")
+    );
+}
