@@ -237,12 +237,25 @@ impl Service {
     }
 
     /// Copies what the store lacks from the log: after a restart, or after batches were not
-    /// handed over.
+    /// handed over; and again from the lowest stored record when rows were removed from the
+    /// middle of the copy.
     async fn catch_up(&self, disk: &Arc<DiskLog>) {
         let mut backoff = Duration::from_millis(50);
         let mut from = loop {
-            match self.store.audit_ingested(&disk.log_id).await {
-                Ok(n) => break n + 1,
+            match self.store.audit_copied(&disk.log_id).await {
+                // Rows removed from the middle of the copy: copy again from its lowest record
+                // (what is there is skipped). Below the lowest is the database's own retention.
+                Ok(c) if c.has_holes() => {
+                    tracing::warn!(
+                        log_id = %disk.log_id,
+                        stored = c.records,
+                        lowest = c.lowest,
+                        highest = c.highest,
+                        "the database's copy of the audit log has holes; copying the log again from its lowest stored record"
+                    );
+                    break c.lowest;
+                }
+                Ok(c) => break c.highest + 1,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read how much of the audit log the store has; retrying");
                     tokio::time::sleep(backoff).await;

@@ -245,6 +245,12 @@ impl Store for MeteredStore {
         self.done("audit_ingested", t, r)
     }
 
+    async fn audit_copied(&self, log_id: &str) -> Result<admit_store::AuditCopied, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.audit_copied(log_id).await;
+        self.done("audit_copied", t, r)
+    }
+
     async fn prune_audit(&self, before: &str, limit: u32) -> Result<u64, StoreError> {
         let t = Instant::now();
         let r = self.inner.prune_audit(before, limit).await;

@@ -140,6 +140,34 @@ where
     Ok(u64::try_from(n).unwrap_or_default())
 }
 
+/// How much of `log_id` is stored: records, lowest and highest number.
+pub(crate) async fn copied<DB>(
+    pool: &sqlx::Pool<DB>,
+    log_id: &str,
+) -> Result<crate::AuditCopied, StoreError>
+where
+    DB: Database,
+    <DB as Database>::Arguments: IntoArguments<DB>,
+    for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    (i64, i64, i64): for<'r> sqlx::FromRow<'r, <DB as Database>::Row>,
+{
+    let (records, lowest, highest): (i64, i64, i64) = sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(MIN(log_seq), 0) AS BIGINT), CAST(COALESCE(MAX(log_seq), 0) AS BIGINT) FROM audit_records WHERE log_id = $1",
+    )
+    .bind(log_id)
+    .fetch_one(pool)
+    .await
+    .map_err(StoreError::db("read the audit log's copy"))?;
+    let n = |v: i64| u64::try_from(v).unwrap_or_default();
+    Ok(crate::AuditCopied {
+        records: n(records),
+        lowest: n(lowest),
+        highest: n(highest),
+    })
+}
+
 /// One page of `project`'s records matching `f`.
 pub(crate) async fn list<DB>(
     pool: &sqlx::Pool<DB>,

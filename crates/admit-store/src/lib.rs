@@ -23,6 +23,6 @@ pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AuditEntry, AuditFilter, Change, Doc, FeedEvent, Kind, Listed, OccurrenceScope, Page,
-    Precondition, Store, pinned_digest,
+    AuditCopied, AuditEntry, AuditFilter, Change, Doc, FeedEvent, Kind, Listed, OccurrenceScope,
+    Page, Precondition, Store, pinned_digest,
 };

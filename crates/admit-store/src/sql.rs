@@ -209,6 +209,13 @@ macro_rules! delegate_store {
                 $crate::audit::ingested(&self.$write, log_id).await
             }
 
+            async fn audit_copied(
+                &self,
+                log_id: &str,
+            ) -> ::std::result::Result<$crate::AuditCopied, $crate::StoreError> {
+                $crate::audit::copied(&self.$write, log_id).await
+            }
+
             async fn prune_audit(
                 &self,
                 before: &str,

@@ -173,6 +173,21 @@ impl AuditEntry {
     }
 }
 
+/// The stored copy of one on-disk audit log ([`Store::audit_copied`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditCopied {
+    pub records: u64,
+    pub lowest: u64,
+    pub highest: u64,
+}
+
+impl AuditCopied {
+    /// Whether records are missing between the lowest and the highest stored.
+    pub fn has_holes(&self) -> bool {
+        self.records > 0 && self.records < self.highest - self.lowest + 1
+    }
+}
+
 /// Which audit records to list; every set field must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
@@ -314,6 +329,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The highest record number of the on-disk audit log `log_id` stored (0 when none).
     async fn audit_ingested(&self, log_id: &str) -> Result<u64, StoreError>;
+
+    /// How much of the on-disk audit log `log_id` is stored: how many records, the lowest and
+    /// the highest number (zeros when none). Fewer records than the span between them means
+    /// rows were removed from the middle.
+    async fn audit_copied(&self, log_id: &str) -> Result<AuditCopied, StoreError>;
 
     /// Deletes the audit records older than `before` (RFC 3339), at most `limit` of them;
     /// returns how many were deleted (retention: call again while it returns `limit`).

@@ -462,6 +462,31 @@ macro_rules! conformance_suite {
         }
 
         #[tokio::test]
+        async fn audit_copies_are_idempotent_and_show_their_holes() {
+            let (_guard, s) = $make().await;
+            let entries = |from: u64, to: u64| {
+                (from..=to)
+                    .map(|i| admit_store::AuditEntry::new(&json!({"time": NOW, "project": "p", "name": format!("r{i}"), "verdict": "ALLOWED"})))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(s.audit_copied("log-a").await.unwrap(), admit_store::AuditCopied::default());
+            s.ingest_audit("log-a", 1, &entries(1, 5)).await.unwrap();
+            s.ingest_audit("log-a", 8, &entries(8, 10)).await.unwrap();
+            let c = s.audit_copied("log-a").await.unwrap();
+            assert_eq!((c.records, c.lowest, c.highest), (8, 1, 10));
+            assert!(c.has_holes(), "6 and 7 are missing");
+            assert_eq!(s.audit_ingested("log-a").await.unwrap(), 10);
+            // Copying the whole log again fills the holes and stores nothing twice.
+            s.ingest_audit("log-a", 1, &entries(1, 10)).await.unwrap();
+            let c = s.audit_copied("log-a").await.unwrap();
+            assert_eq!((c.records, c.lowest, c.highest), (10, 1, 10));
+            assert!(!c.has_holes());
+            assert_eq!(s.list_audit("p", &admit_store::AuditFilter::default(), &Page::default()).await.unwrap().items.len(), 10);
+            // Another log's copy is counted apart.
+            assert_eq!(s.audit_copied("log-b").await.unwrap().records, 0);
+        }
+
+        #[tokio::test]
         async fn audit_records_append_and_filter() {
             let (_guard, s) = $make().await;
             for (i, (verdict, ns, bg, dry)) in [("ALLOWED", "prod", false, false), ("DENIED", "prod", false, false), ("BREAKGLASS", "dev", true, false), ("DRY_RUN", "prod", false, true)].iter().enumerate() {
