@@ -307,7 +307,15 @@ fn with_a_client_ca_only_its_clients_get_decisions() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // Only the API server's review cost a record.
+    // Only the API server's review cost a record. Records reach the database from the on-disk
+    // log a moment after they are durable; reading the audit log through the API waits for
+    // everything recorded before the read, so the count below is final.
+    let listed = s.curl(
+        "POST",
+        "/v2/entries:list",
+        Some(r#"{"resourceNames": ["projects/my-proj"]}"#),
+    );
+    assert!(listed.get("entries").is_some(), "{listed}");
     let n =
         s.sqlite3("SELECT count(*) FROM audit_records WHERE json_extract(body, '$.kind') = 'Pod'");
     assert_eq!(n, "1");
