@@ -239,12 +239,6 @@ impl Store for MeteredStore {
         self.done("ingest_audit", t, r)
     }
 
-    async fn audit_ingested(&self, log_id: &str) -> Result<u64, StoreError> {
-        let t = Instant::now();
-        let r = self.inner.audit_ingested(log_id).await;
-        self.done("audit_ingested", t, r)
-    }
-
     async fn audit_copied(&self, log_id: &str) -> Result<admit_store::AuditCopied, StoreError> {
         let t = Instant::now();
         let r = self.inner.audit_copied(log_id).await;

@@ -120,26 +120,6 @@ where
     Ok(())
 }
 
-/// The highest record number of `log_id` stored (0 when none).
-pub(crate) async fn ingested<DB>(pool: &sqlx::Pool<DB>, log_id: &str) -> Result<u64, StoreError>
-where
-    DB: Database,
-    <DB as Database>::Arguments: IntoArguments<DB>,
-    for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-    (i64,): for<'r> sqlx::FromRow<'r, <DB as Database>::Row>,
-{
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(MAX(log_seq), 0) AS BIGINT) FROM audit_records WHERE log_id = $1",
-    )
-    .bind(log_id)
-    .fetch_one(pool)
-    .await
-    .map_err(StoreError::db("read the audit log's ingestion point"))?;
-    Ok(u64::try_from(n).unwrap_or_default())
-}
-
 /// How much of `log_id` is stored: records, lowest and highest number.
 pub(crate) async fn copied<DB>(
     pool: &sqlx::Pool<DB>,

@@ -201,14 +201,6 @@ macro_rules! delegate_store {
                     .await
             }
 
-            async fn audit_ingested(
-                &self,
-                log_id: &str,
-            ) -> ::std::result::Result<u64, $crate::StoreError> {
-                // The writer's pool: what was just ingested is seen.
-                $crate::audit::ingested(&self.$write, log_id).await
-            }
-
             async fn audit_copied(
                 &self,
                 log_id: &str,

@@ -327,9 +327,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         records: &[AuditEntry],
     ) -> Result<(), StoreError>;
 
-    /// The highest record number of the on-disk audit log `log_id` stored (0 when none).
-    async fn audit_ingested(&self, log_id: &str) -> Result<u64, StoreError>;
-
     /// How much of the on-disk audit log `log_id` is stored: how many records, the lowest and
     /// the highest number (zeros when none). Fewer records than the span between them means
     /// rows were removed from the middle.

@@ -475,7 +475,7 @@ macro_rules! conformance_suite {
             let c = s.audit_copied("log-a").await.unwrap();
             assert_eq!((c.records, c.lowest, c.highest), (8, 1, 10));
             assert!(c.has_holes(), "6 and 7 are missing");
-            assert_eq!(s.audit_ingested("log-a").await.unwrap(), 10);
+            assert_eq!(s.audit_copied("log-a").await.unwrap().highest, 10);
             // Copying the whole log again fills the holes and stores nothing twice.
             s.ingest_audit("log-a", 1, &entries(1, 10)).await.unwrap();
             let c = s.audit_copied("log-a").await.unwrap();

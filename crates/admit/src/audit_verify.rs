@@ -56,11 +56,11 @@ fn witness(args: &VerifyArgs, log_id: &str) -> Result<Option<u64>> {
                     .with_context(|| format!("cannot open the database {}", sqlite.display()))?,
             ),
         };
-        let n = store
-            .audit_ingested(log_id)
+        let copied = store
+            .audit_copied(log_id)
             .await
             .context("cannot read the database's copy of the audit log")?;
-        Ok(Some(n))
+        Ok(Some(copied.highest))
     })
 }
 
