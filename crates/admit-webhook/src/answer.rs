@@ -31,6 +31,8 @@ pub(crate) struct Subject {
     pub(crate) cluster: String,
     /// Cloud Run's settings, when the workload is a Cloud Run service or job.
     pub(crate) cloud_run: Option<CloudRun>,
+    /// The images and identity of its pods (read once: the decision and the record use it).
+    pub(crate) workload: Result<crate::workload::Workload, String>,
 }
 
 impl Subject {
@@ -64,6 +66,7 @@ impl Subject {
             namespace,
             cluster: s.config.cluster.clone().unwrap_or_default(),
             cloud_run: CloudRun::of(review),
+            workload: crate::workload::extract(&review.group, &review.kind, &review.object),
         }
     }
 }
@@ -125,6 +128,12 @@ pub(crate) async fn record(
             cluster: &subject.cluster,
             namespace: &subject.namespace,
             cloud_run: subject.cloud_run.as_ref(),
+            service_account: subject
+                .workload
+                .as_ref()
+                .ok()
+                .filter(|w| !w.images.is_empty())
+                .map(|w| w.service_account.as_str()),
         };
         audit::record(
             &ctx,

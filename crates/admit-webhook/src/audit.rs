@@ -36,6 +36,8 @@ pub(crate) struct Context<'a> {
     pub(crate) cluster: &'a str,
     pub(crate) namespace: &'a str,
     pub(crate) cloud_run: Option<&'a CloudRun>,
+    /// The Kubernetes service account of a workload with images.
+    pub(crate) service_account: Option<&'a str>,
 }
 
 /// The rule an image was decided by (`scope` alone when it was not a rule).
@@ -107,7 +109,7 @@ struct Record<'a> {
     reason: &'a str,
     /// The Kubernetes service account selects rules too: the simulator replays it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    service_account: Option<String>,
+    service_account: Option<&'a str>,
     sub_resource: &'a str,
     time: &'a str,
     uid: &'a str,
@@ -170,10 +172,6 @@ pub(crate) fn record(
     reason: &str,
     breakglass: Option<&Value>,
 ) -> AuditEntry {
-    let service_account = crate::workload::extract(&review.group, &review.kind, &review.object)
-        .ok()
-        .filter(|w| !w.images.is_empty())
-        .map(|w| w.service_account);
     let cloud_run = ctx.cloud_run.map(|run| CloudRunRecord {
         breakglass_justification: run
             .justification
@@ -201,7 +199,7 @@ pub(crate) fn record(
         operation: &review.operation,
         project: ctx.project,
         reason,
-        service_account,
+        service_account: ctx.service_account,
         sub_resource: &review.sub_resource,
         time: &ctx.time,
         uid: &review.uid,

@@ -15,7 +15,7 @@ use crate::answer::{Answer, Subject, record};
 use crate::audit::Outcome;
 use crate::cloud_run;
 use crate::review::{self, Review};
-use crate::{BREAKGLASS_ANNOTATION, State, workload};
+use crate::{BREAKGLASS_ANNOTATION, State};
 
 /// The API server appends `?timeout=10s`; answer within it (minus a margin for the network).
 pub(crate) fn deadline(q: &std::collections::HashMap<String, String>) -> Duration {
@@ -176,7 +176,7 @@ fn joined(failures: &[impl ToString]) -> String {
 #[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn decide(s: &State, review: &Review, subject: &Subject) -> Answer {
     let name = &subject.name;
-    let w = match workload::extract(&review.group, &review.kind, &review.object) {
+    let w = match &subject.workload {
         Ok(w) => w,
         Err(e) => return Answer::denied(format!("admit denied {} {name}: {e}", review.kind), None),
     };
