@@ -47,7 +47,7 @@ pub use kritis::{
     PackageVulnerabilityRequirements, Resource, Severity, Threshold, VulnzSigningPolicy,
     VulnzSigningPolicySpec,
 };
-pub use names::{AttestorName, NoteName, ProjectId};
+pub use names::{AttestorName, NoteName, PolicyName, ProjectId};
 pub use occurrence::{AttestationOccurrence, Jwt, NoteKind, Occurrence, Signature};
 pub use pod_images::{IMAGE_FIELDS, ImageField, PodImage, is_pod_spec, pod_spec_images};
 pub use policy::{

@@ -108,6 +108,44 @@ project_child_name!(
     NoteName, "note", "notes", note
 );
 
+/// `projects/{project}/policy`: a project's one policy.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyName {
+    pub project: ProjectId,
+}
+
+impl PolicyName {
+    pub const PATTERN: &'static str = "projects/*/policy";
+
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        let err = || ModelError::ResourceName {
+            kind: "policy",
+            value: s.to_owned(),
+            pattern: Self::PATTERN,
+        };
+        match s
+            .strip_prefix("projects/")
+            .and_then(|r| r.strip_suffix("/policy"))
+        {
+            Some(p) => Ok(PolicyName {
+                project: ProjectId::parse(p).map_err(|_| err())?,
+            }),
+            None => Err(err()),
+        }
+    }
+
+    /// The policy of `project`.
+    pub fn of(project: ProjectId) -> Self {
+        PolicyName { project }
+    }
+}
+
+impl fmt::Display for PolicyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "projects/{}/policy", self.project)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +177,28 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("projects/*/attestors/*"), "{s}: {err}");
+    }
+
+    #[rstest]
+    #[case::plain("projects/my-proj/policy")]
+    #[case::domain_scoped("projects/example.com:my-proj/policy")]
+    fn policy_names_round_trip(#[case] s: &str) {
+        assert_eq!(
+            PolicyName::parse(s).map(|n| n.to_string()).ok().as_deref(),
+            Some(s)
+        );
+    }
+
+    #[rstest]
+    #[case::no_project("projects//policy")]
+    #[case::attestor("projects/p/attestors/a")]
+    #[case::trailing("projects/p/policy/x")]
+    #[case::upper("projects/P/policy")]
+    fn bad_policy_names_are_rejected(#[case] s: &str) {
+        let err = PolicyName::parse(s)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("projects/*/policy"), "{s}: {err}");
     }
 }

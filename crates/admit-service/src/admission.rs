@@ -8,11 +8,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use admit_model::Attestor;
+use admit_model::{Attestor, AttestorName, Policy, PolicyName, ProjectId};
 use admit_policy::{
     CompiledAttestor, CompiledPolicy, Context, Decision, Evidence, ImageRef, Request,
 };
-use admit_store::{Doc, Kind};
+use admit_store::{Doc, Kind, repo};
 
 use crate::admission_state::{Attestation, Found, Verified};
 use crate::grafeas_body::with_times;
@@ -39,11 +39,12 @@ impl Service {
                 return Ok(c);
             }
         } else if state.enabled() {
-            // A hit costs the policy's etag alone: no body read, no parse.
-            crate::check_project(project)?;
-            let etag = self
-                .store
-                .etag(Kind::Policy, &crate::policy::policy_name(project))
+            // A hit costs the policy's version alone: no body read, no parse.
+            let name = ProjectId::parse(project)
+                .map(PolicyName::of)
+                .map_err(|e| ServiceError::invalid(e.to_string()))?;
+            let etag = repo::<Policy>(self.store.as_ref())
+                .version(&name)
                 .await?
                 .unwrap_or_else(|| "default".into());
             if let Some((e, c)) = state.policy(project)
@@ -69,6 +70,10 @@ impl Service {
         name: &str,
     ) -> Result<Option<CompiledAt>, ServiceError> {
         let state = &self.admission;
+        let Ok(parsed) = AttestorName::parse(name) else {
+            return Ok(None); // no such attestor can exist
+        };
+        let attestors = repo::<Attestor>(self.store.as_ref());
         if state.trusted() {
             if let Some((etag, _, states, compiled)) = state.attestor(name) {
                 self.metrics.cache("attestor", true);
@@ -79,7 +84,7 @@ impl Service {
             // the compiled attestor depends on those versions' states as well as on the
             // attestor. A cached entry at the same etag knows which versions to look at without
             // parsing, and checking it costs the attestor's etag alone.
-            let Some(current) = self.store.etag(Kind::Attestor, name).await? else {
+            let Some(current) = attestors.version(&parsed).await? else {
                 return Ok(None);
             };
             if let Some((etag, keys, states, compiled)) =
@@ -93,11 +98,25 @@ impl Service {
             }
         }
         let generation = state.generation();
-        let Some(doc) = self.store.get(Kind::Attestor, name).await? else {
-            return Ok(None);
+        let stored = match attestors.get(&parsed).await {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => return Ok(None),
+            // Unreadable: admission denies with why, as for any attestor it cannot use.
+            Err(admit_store::StoreError::Unreadable { name, message }) => {
+                let etag = self
+                    .store
+                    .etag(Kind::Attestor, &name)
+                    .await?
+                    .unwrap_or_default();
+                Err((etag, format!("stored {name} unreadable: {message}")))
+            }
+            Err(e) => return Err(e.into()),
         };
         self.metrics.cache("attestor", false);
-        let parsed = serde_json::from_value::<Attestor>(doc.body).map_err(|e| e.to_string());
+        let (etag, parsed) = match stored {
+            Ok(v) => (v.version, Ok(v.value)),
+            Err((etag, e)) => (etag, Err(e)),
+        };
         let keys = Arc::new(
             parsed
                 .as_ref()
@@ -111,12 +130,9 @@ impl Service {
                 CompiledAttestor::compile(&a).map_err(|e| e.to_string())
             })
             .map(Arc::new);
-        state.keep_attestor(
-            generation,
-            name,
-            (doc.etag.clone(), keys, states.clone(), compiled.clone()),
-        );
-        Ok(Some((format!("{}|{states}", doc.etag), compiled)))
+        let entry = (format!("{etag}|{states}"), compiled.clone());
+        state.keep_attestor(generation, name, (etag, keys, states, compiled));
+        Ok(Some(entry))
     }
 
     /// The attestations of every `(note, digest)` pair, from memory where the feed vouches for

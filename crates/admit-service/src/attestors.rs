@@ -2,9 +2,9 @@
 
 use admit_crypto::{PgpKey, PkixKey};
 use admit_model::{Attestor, AttestorName, NoteName};
-use admit_store::{Kind, Listed, Page, Precondition};
+use admit_store::{Listed, Page, Precondition, Repo, Versioned, repo};
 
-use crate::{Code, Service, ServiceError, check_id, check_project};
+use crate::{Service, ServiceError, check_id, check_project};
 
 /// Assigns key ids and checks every key: PGP ids are fingerprints (whatever the caller sent);
 /// PKIX ids are the caller's URI or `ni:///sha-256;…`, and the key must be what it claims.
@@ -56,13 +56,6 @@ pub(crate) fn normalise_keys(attestor: &mut Attestor) -> Result<(), ServiceError
     Ok(())
 }
 
-fn to_body(a: &Attestor) -> Result<serde_json::Value, ServiceError> {
-    let mut stored = a.clone();
-    stored.etag = None;
-    stored.update_time = None;
-    serde_json::to_value(&stored).map_err(|e| ServiceError::new(Code::Internal, e.to_string()))
-}
-
 /// The attestor's project's Binary Authorization service agent (contract §1): the identity
 /// admission uses to read the attestor's note, so the one a user must grant access to it.
 fn delegation_email(project: &str) -> String {
@@ -71,20 +64,27 @@ fn delegation_email(project: &str) -> String {
         .to_owned()
 }
 
-fn from_doc(doc: admit_store::Doc) -> Result<Attestor, ServiceError> {
-    let mut a: Attestor = serde_json::from_value(doc.body).map_err(|e| {
-        ServiceError::new(Code::Internal, format!("stored attestor unreadable: {e}"))
-    })?;
-    // Stored before the email was the service agent's: shown as what admission uses.
+/// The attestor as the API shows it: with its etag and update time, and the service agent
+/// admission reads its note as (also for attestors stored before that was the email shown).
+fn shown(name: &AttestorName, v: Versioned<Attestor>) -> Attestor {
+    let mut a = v.value;
     if let Some(n) = a.user_owned_grafeas_note.as_mut() {
-        n.delegation_service_account_email = Some(delegation_email(crate::project_of(&doc.name)));
+        n.delegation_service_account_email = Some(delegation_email(name.project.as_str()));
     }
-    a.etag = Some(doc.etag);
-    a.update_time = Some(doc.update_time);
-    Ok(a)
+    a.etag = Some(v.version);
+    a.update_time = Some(v.update_time);
+    a
+}
+
+fn parse_name(name: &str) -> Result<AttestorName, ServiceError> {
+    AttestorName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))
 }
 
 impl Service {
+    fn attestors(&self) -> Repo<'_, Attestor> {
+        repo(self.store.as_ref())
+    }
+
     pub async fn create_attestor(
         &self,
         project: &str,
@@ -93,14 +93,14 @@ impl Service {
     ) -> Result<Attestor, ServiceError> {
         check_project(project)?;
         check_id("attestorId", id)?;
-        let name = format!("projects/{project}/attestors/{id}");
-        if !attestor.name.is_empty() && attestor.name != name {
+        let name = parse_name(&format!("projects/{project}/attestors/{id}"))?;
+        if !attestor.name.is_empty() && attestor.name != name.to_string() {
             return Err(ServiceError::invalid(format!(
                 "name `{}` does not match {name}",
                 attestor.name
             )));
         }
-        attestor.name = name.clone();
+        attestor.name = name.to_string();
         let note = attestor
             .user_owned_grafeas_note
             .as_mut()
@@ -111,29 +111,26 @@ impl Service {
         note.delegation_service_account_email = Some(delegation_email(project));
         normalise_keys(&mut attestor)?;
         crate::key_trust::merge(&mut attestor, None, &self.now())?;
-        let doc = self
-            .store
-            .put(
-                Kind::Attestor,
-                &name,
-                &format!("projects/{project}"),
-                &to_body(&attestor)?,
-                None,
-                Precondition::MustNotExist,
-                &self.now(),
-            )
+        let stored = self
+            .attestors()
+            .write(&name, attestor, Precondition::MustNotExist, &self.now())
             .await?;
-        from_doc(doc)
+        Ok(shown(&name, stored))
     }
 
     pub async fn get_attestor(&self, name: &str) -> Result<Attestor, ServiceError> {
-        AttestorName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let doc = self
-            .store
-            .get(Kind::Attestor, name)
+        let name = parse_name(name)?;
+        Ok(shown(&name, self.stored_attestor(&name).await?))
+    }
+
+    async fn stored_attestor(
+        &self,
+        name: &AttestorName,
+    ) -> Result<Versioned<Attestor>, ServiceError> {
+        self.attestors()
+            .get(name)
             .await?
-            .ok_or_else(|| ServiceError::not_found(format!("attestor {name} not found")))?;
-        from_doc(doc)
+            .ok_or_else(|| ServiceError::not_found(format!("attestor {name} not found")))
     }
 
     pub async fn list_attestors(
@@ -143,67 +140,72 @@ impl Service {
     ) -> Result<Listed<Attestor>, ServiceError> {
         check_project(project)?;
         let l = self
-            .store
-            .list(Kind::Attestor, &format!("projects/{project}"), page)
+            .attestors()
+            .list(&format!("projects/{project}"), page)
             .await?;
         Ok(Listed {
             items: l
                 .items
                 .into_iter()
-                .map(from_doc)
-                .collect::<Result<_, _>>()?,
+                .map(|(n, v)| Ok(shown(&parse_name(&n)?, v)))
+                .collect::<Result<_, ServiceError>>()?,
             next_page_token: l.next_page_token,
         })
     }
 
-    /// PUT: replaces description and keys; name and note reference are immutable.
+    /// PUT: replaces description and keys; name and note reference are immutable. Without
+    /// an etag the write is conditional on the version the key history was merged from, and
+    /// redone on a concurrent update, so no key's trust history is lost to a race.
     pub async fn update_attestor(
         &self,
         name: &str,
         mut attestor: Attestor,
     ) -> Result<Attestor, ServiceError> {
-        let parsed = AttestorName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let current = self.get_attestor(name).await?;
+        let parsed = parse_name(name)?;
         if !attestor.name.is_empty() && attestor.name != name {
             return Err(ServiceError::invalid("name is immutable"));
         }
         attestor.name = name.to_owned();
-        let old_note = current
-            .user_owned_grafeas_note
-            .as_ref()
-            .map(|n| n.note_reference.as_str());
-        let new_note = attestor
-            .user_owned_grafeas_note
-            .as_mut()
-            .ok_or_else(|| ServiceError::invalid("userOwnedGrafeasNote is required"))?;
-        if Some(new_note.note_reference.as_str()) != old_note {
-            return Err(ServiceError::invalid(
-                "userOwnedGrafeasNote.noteReference is immutable",
-            ));
-        }
-        new_note.delegation_service_account_email =
-            Some(delegation_email(&parsed.project.to_string()));
-        normalise_keys(&mut attestor)?;
-        crate::key_trust::merge(&mut attestor, Some(&current), &self.now())?;
-        let etag = attestor.etag.take().filter(|e| !e.is_empty());
-        let doc = self
-            .store
-            .put(
-                Kind::Attestor,
-                name,
-                &format!("projects/{}", parsed.project),
-                &to_body(&attestor)?,
-                None,
-                Precondition::MustExist { etag },
-                &self.now(),
-            )
-            .await?;
-        from_doc(doc)
+        let given = attestor.etag.take().filter(|e| !e.is_empty());
+        let project = parsed.project.to_string();
+        let (parsed, attestor, given, project) = (&parsed, &attestor, &given, &project);
+        crate::raced::redo_when_raced(given.is_none(), move || async move {
+            let current = self.stored_attestor(parsed).await?;
+            let mut next = attestor.clone();
+            let old_note = current
+                .value
+                .user_owned_grafeas_note
+                .as_ref()
+                .map(|n| n.note_reference.as_str());
+            let new_note = next
+                .user_owned_grafeas_note
+                .as_mut()
+                .ok_or_else(|| ServiceError::invalid("userOwnedGrafeasNote is required"))?;
+            if Some(new_note.note_reference.as_str()) != old_note {
+                return Err(ServiceError::invalid(
+                    "userOwnedGrafeasNote.noteReference is immutable",
+                ));
+            }
+            new_note.delegation_service_account_email = Some(delegation_email(project));
+            normalise_keys(&mut next)?;
+            crate::key_trust::merge(&mut next, Some(&current.value), &self.now())?;
+            let etag = given.clone().unwrap_or(current.version);
+            let stored = self
+                .attestors()
+                .write(
+                    parsed,
+                    next,
+                    Precondition::MustExist { etag: Some(etag) },
+                    &self.now(),
+                )
+                .await?;
+            Ok(shown(parsed, stored))
+        })
+        .await
     }
 
     pub async fn delete_attestor(&self, name: &str) -> Result<(), ServiceError> {
-        AttestorName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        self.store.delete(Kind::Attestor, name).await?;
+        self.attestors().delete(&parse_name(name)?, None).await?;
         Ok(())
     }
 }

@@ -63,6 +63,10 @@ fn role_body(name: &str, role: &Value, etag: &str) -> Result<Value, ServiceError
     Ok(out)
 }
 
+fn role_not_found(name: &str) -> ServiceError {
+    ServiceError::not_found(format!("The role named {name} was not found."))
+}
+
 impl Service {
     pub async fn create_role(&self, project: &str, request: &Value) -> Result<Value, ServiceError> {
         check_project(project)?;
@@ -97,7 +101,7 @@ impl Service {
             .get(Kind::CustomRole, name)
             .await?
             .map(with_etag)
-            .ok_or_else(|| ServiceError::not_found(format!("The role named {name} was not found.")))
+            .ok_or_else(|| role_not_found(name))
     }
 
     pub async fn list_roles(
@@ -130,14 +134,6 @@ impl Service {
         role: &Value,
         mask: &[String],
     ) -> Result<Value, ServiceError> {
-        let current = self
-            .store
-            .get(Kind::CustomRole, name)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::not_found(format!("The role named {name} was not found."))
-            })?;
-        let mut merged = current.body.clone();
         let fields: Vec<String> = if mask.is_empty() {
             role.as_object()
                 .map(|o| o.keys().cloned().collect())
@@ -145,43 +141,45 @@ impl Service {
         } else {
             mask.to_vec()
         };
-        for f in &fields {
-            match f.as_str() {
-                "title" | "description" | "includedPermissions" | "stage" => {
-                    merged[f.as_str()] = role.get(f.as_str()).cloned().unwrap_or(Value::Null);
-                }
-                "included_permissions" => {
-                    merged["includedPermissions"] = role
-                        .get("includedPermissions")
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                }
-                "etag" | "name" => {}
-                other => {
-                    return Err(ServiceError::invalid(format!(
-                        "updateMask: `{other}` cannot be updated (title, description, includedPermissions, stage)"
-                    )));
-                }
-            }
-        }
-        let mut body = role_body(name, &merged, "BwX=")?;
-        if current.body["deleted"] == true {
-            body["deleted"] = json!(true);
-        }
-        let etag = role["etag"]
+        let given = role["etag"]
             .as_str()
             .filter(|e| !e.is_empty())
             .map(str::to_owned);
         let doc = self
-            .store
-            .put(
+            .rewrite(
                 Kind::CustomRole,
                 name,
                 &format!("projects/{}", crate::project_of(name)),
-                &body,
-                None,
-                Precondition::MustExist { etag },
-                &self.now(),
+                given,
+                || role_not_found(name),
+                |current| {
+                    let mut merged = current.clone();
+                    for f in &fields {
+                        match f.as_str() {
+                            "title" | "description" | "includedPermissions" | "stage" => {
+                                merged[f.as_str()] =
+                                    role.get(f.as_str()).cloned().unwrap_or(Value::Null);
+                            }
+                            "included_permissions" => {
+                                merged["includedPermissions"] = role
+                                    .get("includedPermissions")
+                                    .cloned()
+                                    .unwrap_or(Value::Null);
+                            }
+                            "etag" | "name" => {}
+                            other => {
+                                return Err(ServiceError::invalid(format!(
+                                    "updateMask: `{other}` cannot be updated (title, description, includedPermissions, stage)"
+                                )));
+                            }
+                        }
+                    }
+                    let mut body = role_body(name, &merged, "BwX=")?;
+                    if current["deleted"] == true {
+                        body["deleted"] = json!(true);
+                    }
+                    Ok(body)
+                },
             )
             .await?;
         Ok(with_etag(doc))
@@ -189,29 +187,21 @@ impl Service {
 
     /// Soft delete (Google keeps a deleted role 7 days, undeletable): it grants nothing.
     pub async fn delete_role(&self, name: &str, deleted: bool) -> Result<Value, ServiceError> {
-        let current = self
-            .store
-            .get(Kind::CustomRole, name)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::not_found(format!("The role named {name} was not found."))
-            })?;
-        let mut body = current.body;
-        if deleted {
-            body["deleted"] = json!(true);
-        } else if let Some(o) = body.as_object_mut() {
-            o.remove("deleted");
-        }
         let doc = self
-            .store
-            .put(
+            .rewrite(
                 Kind::CustomRole,
                 name,
                 &format!("projects/{}", crate::project_of(name)),
-                &body,
                 None,
-                Precondition::MustExist { etag: None },
-                &self.now(),
+                || role_not_found(name),
+                |mut body| {
+                    if deleted {
+                        body["deleted"] = json!(true);
+                    } else if let Some(o) = body.as_object_mut() {
+                        o.remove("deleted");
+                    }
+                    Ok(body)
+                },
             )
             .await?;
         Ok(with_etag(doc))

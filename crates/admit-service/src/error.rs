@@ -75,6 +75,13 @@ impl From<StoreError> for ServiceError {
                 tracing::error!(error = %m, "storage unavailable");
                 ServiceError::new(Code::Unavailable, "storage is unavailable; retry later")
             }
+            StoreError::Unreadable { name, message } => {
+                tracing::error!(%name, error = %message, "stored resource unreadable");
+                ServiceError::new(
+                    Code::Internal,
+                    format!("stored {name} unreadable: {message}"),
+                )
+            }
             e @ StoreError::Internal { .. } => {
                 tracing::error!(error = %e, "storage failure");
                 ServiceError::new(Code::Internal, "internal error")

@@ -3,7 +3,9 @@
 //! masks over top-level fields. Depends on no resource module, so none of them depend on each
 //! other.
 
-use admit_store::Doc;
+use admit_model::NoteName;
+use admit_store::{Doc, Kind, Resource, Versioned};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ServiceError;
@@ -26,7 +28,10 @@ pub(crate) const NOTE_KINDS: &[(&str, &str)] = &[
 ];
 
 /// The kind implied by the single detail field of `body`; `what` names the resource.
-pub(crate) fn derive_kind(body: &Value, what: &str) -> Result<&'static str, ServiceError> {
+pub(crate) fn derive_kind(
+    body: &Map<String, Value>,
+    what: &str,
+) -> Result<&'static str, ServiceError> {
     let set: Vec<&(&str, &str)> = NOTE_KINDS
         .iter()
         .filter(|(f, _)| body.get(*f).is_some_and(|v| !v.is_null()))
@@ -57,6 +62,25 @@ pub(crate) fn derive_kind(body: &Value, what: &str) -> Result<&'static str, Serv
             many.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
         ))),
     }
+}
+
+/// A Grafeas note as stored: its whole JSON object, so every kind round-trips losslessly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct NoteBody(pub(crate) Map<String, Value>);
+
+impl Resource for NoteBody {
+    const KIND: Kind = Kind::Note;
+    type Name = NoteName;
+    const OUTPUT_ONLY: &'static [&'static str] = &["createTime", "updateTime"];
+}
+
+/// A stored Grafeas body as the API shows it: with its times from the store's columns.
+pub(crate) fn shown(v: Versioned<NoteBody>) -> Value {
+    let mut body = v.value.0;
+    body.insert("createTime".into(), Value::String(v.create_time));
+    body.insert("updateTime".into(), Value::String(v.update_time));
+    Value::Object(body)
 }
 
 pub(crate) fn with_times(doc: Doc) -> Value {

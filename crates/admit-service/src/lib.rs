@@ -32,6 +32,7 @@ mod platform_policies;
 mod platform_sigstore;
 mod platform_slsa;
 mod policy;
+mod raced;
 mod roles;
 mod service_accounts;
 mod service_usage;

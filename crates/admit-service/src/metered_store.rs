@@ -159,9 +159,9 @@ impl Store for MeteredStore {
         self.wrote("create_all", t, r)
     }
 
-    async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError> {
+    async fn delete(&self, kind: Kind, name: &str, etag: Option<&str>) -> Result<(), StoreError> {
         let t = Instant::now();
-        let r = self.inner.delete(kind, name).await;
+        let r = self.inner.delete(kind, name, etag).await;
         self.admission
             .apply(&[resource(kind, name), resource(Kind::IamPolicy, name)]);
         self.wrote("delete", t, r)

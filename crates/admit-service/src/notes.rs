@@ -2,10 +2,10 @@
 //! checks the name, derives `kind` from the one kind field that is set, and stamps times.
 
 use admit_model::NoteName;
-use admit_store::{Kind, Listed, Page, Precondition};
+use admit_store::{Listed, Page, Precondition, Repo, Versioned, repo};
 use serde_json::Value;
 
-use crate::grafeas_body::{apply_mask, derive_kind, with_times};
+use crate::grafeas_body::{NoteBody, apply_mask, derive_kind, shown};
 use crate::{Service, ServiceError, check_id, check_project};
 
 fn object(body: Value) -> Result<serde_json::Map<String, Value>, ServiceError> {
@@ -17,34 +17,44 @@ fn object(body: Value) -> Result<serde_json::Map<String, Value>, ServiceError> {
     }
 }
 
+fn parse_name(name: &str) -> Result<NoteName, ServiceError> {
+    NoteName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))
+}
+
+/// The note with `kind` derived from the one kind field that is set.
+fn with_kind(mut body: serde_json::Map<String, Value>) -> Result<NoteBody, ServiceError> {
+    let kind = derive_kind(&body, "a note")?;
+    body.insert("kind".into(), Value::String(kind.into()));
+    Ok(NoteBody(body))
+}
+
 impl Service {
+    fn notes(&self) -> Repo<'_, NoteBody> {
+        repo(self.store.as_ref())
+    }
+
     /// Checks a note body and fills in its derived fields; its name and body.
     fn prepare_note(
         project: &str,
         note_id: &str,
         body: Value,
-    ) -> Result<(String, Value), ServiceError> {
+    ) -> Result<(NoteName, NoteBody), ServiceError> {
         check_project(project)?;
         check_id("noteId", note_id)?;
-        let name = format!("projects/{project}/notes/{note_id}");
+        let name = parse_name(&format!("projects/{project}/notes/{note_id}"))?;
         let mut o = object(body)?;
         if let Some(given) = o
             .get("name")
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
-            && given != name
+            && given != name.to_string()
         {
             return Err(ServiceError::invalid(format!(
                 "name `{given}` does not match {name}"
             )));
         }
-        o.remove("createTime");
-        o.remove("updateTime");
-        o.insert("name".into(), Value::String(name.clone()));
-        let mut body = Value::Object(o);
-        let kind = derive_kind(&body, "a note")?;
-        body["kind"] = Value::String(kind.into());
-        Ok((name, body))
+        o.insert("name".into(), Value::String(name.to_string()));
+        Ok((name, with_kind(o)?))
     }
 
     pub async fn create_note(
@@ -54,19 +64,11 @@ impl Service {
         body: Value,
     ) -> Result<Value, ServiceError> {
         let (name, body) = Self::prepare_note(project, note_id, body)?;
-        let doc = self
-            .store
-            .put(
-                Kind::Note,
-                &name,
-                &format!("projects/{project}"),
-                &body,
-                None,
-                Precondition::MustNotExist,
-                &self.now(),
-            )
+        let stored = self
+            .notes()
+            .write(&name, body, Precondition::MustNotExist, &self.now())
             .await?;
-        Ok(with_times(doc))
+        Ok(shown(stored))
     }
 
     /// `notes:batchCreate`: every note or none (at most [`crate::MAX_BATCH`]).
@@ -82,28 +84,28 @@ impl Service {
                 crate::MAX_BATCH
             )));
         }
-        let parent = format!("projects/{project}");
         let mut items = Vec::with_capacity(notes.len());
         for (id, n) in notes {
-            let (name, body) = Self::prepare_note(project, id, n.clone())
-                .map_err(|e| ServiceError::new(e.code, format!("notes[{id}]: {}", e.message)))?;
-            items.push((name, parent.clone(), body));
+            items.push(
+                Self::prepare_note(project, id, n.clone()).map_err(|e| {
+                    ServiceError::new(e.code, format!("notes[{id}]: {}", e.message))
+                })?,
+            );
         }
-        let docs = self
-            .store
-            .create_all(Kind::Note, &items, &self.now())
-            .await?;
-        Ok(docs.into_iter().map(with_times).collect())
+        let stored = self.notes().create_all(items, &self.now()).await?;
+        Ok(stored.into_iter().map(shown).collect())
     }
 
     pub async fn get_note(&self, name: &str) -> Result<Value, ServiceError> {
-        NoteName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let doc = self
-            .store
-            .get(Kind::Note, name)
+        let name = parse_name(name)?;
+        Ok(shown(self.stored_note(&name).await?))
+    }
+
+    async fn stored_note(&self, name: &NoteName) -> Result<Versioned<NoteBody>, ServiceError> {
+        self.notes()
+            .get(name)
             .await?
-            .ok_or_else(|| ServiceError::not_found(format!("note {name} not found")))?;
-        Ok(with_times(doc))
+            .ok_or_else(|| ServiceError::not_found(format!("note {name} not found")))
     }
 
     pub async fn list_notes(
@@ -113,55 +115,49 @@ impl Service {
     ) -> Result<Listed<Value>, ServiceError> {
         check_project(project)?;
         let l = self
-            .store
-            .list(Kind::Note, &format!("projects/{project}"), page)
+            .notes()
+            .list(&format!("projects/{project}"), page)
             .await?;
         Ok(Listed {
-            items: l.items.into_iter().map(with_times).collect(),
+            items: l.items.into_iter().map(|(_, v)| shown(v)).collect(),
             next_page_token: l.next_page_token,
         })
     }
 
     /// PATCH with an update mask of top-level fields (`*` or empty means every field given).
+    /// The write is conditional on the version the patch was applied to, and redone on a
+    /// concurrent update, so two patches of different fields both land.
     pub async fn patch_note(
         &self,
         name: &str,
         patch: Value,
         mask: &[String],
     ) -> Result<Value, ServiceError> {
-        let parsed = NoteName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let current = self
-            .store
-            .get(Kind::Note, name)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("note {name} not found")))?;
-        let body = apply_mask(
-            current.body,
-            &object(patch)?,
-            mask,
-            &["name", "kind", "createTime", "updateTime"],
-        )?;
-        let mut body = Value::Object(body);
-        let kind = derive_kind(&body, "a note")?;
-        body["kind"] = Value::String(kind.into());
-        let doc = self
-            .store
-            .put(
-                Kind::Note,
-                name,
-                &format!("projects/{}", parsed.project),
-                &body,
-                None,
-                Precondition::MustExist { etag: None },
-                &self.now(),
-            )
-            .await?;
-        Ok(with_times(doc))
+        let name = parse_name(name)?;
+        let patch = object(patch)?;
+        let (name, patch) = (&name, &patch);
+        crate::raced::redo_when_raced(true, move || async move {
+            let current = self.stored_note(name).await?;
+            let body = apply_mask(
+                Value::Object(current.value.0),
+                patch,
+                mask,
+                &["name", "kind", "createTime", "updateTime"],
+            )?;
+            let pre = Precondition::MustExist {
+                etag: Some(current.version),
+            };
+            let stored = self
+                .notes()
+                .write(name, with_kind(body)?, pre, &self.now())
+                .await?;
+            Ok(shown(stored))
+        })
+        .await
     }
 
     pub async fn delete_note(&self, name: &str) -> Result<(), ServiceError> {
-        NoteName::parse(name).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        self.store.delete(Kind::Note, name).await?;
+        self.notes().delete(&parse_name(name)?, None).await?;
         Ok(())
     }
 }

@@ -104,8 +104,8 @@ fn prepare(mut body: Map<String, Value>, name: &str) -> Result<Value, ServiceErr
     if uri.is_empty() {
         return Err(ServiceError::invalid("resourceUri is required"));
     }
+    let kind = derive_kind(&body, "an occurrence")?;
     let mut v = Value::Object(body);
-    let kind = derive_kind(&v, "an occurrence")?;
     v["kind"] = Value::String(kind.into());
     // Check the typed shape of what we model (base64 bytes, enum strings) without losing
     // anything: the stored body is the original JSON.
@@ -114,17 +114,16 @@ fn prepare(mut body: Map<String, Value>, name: &str) -> Result<Value, ServiceErr
     Ok(v)
 }
 
-/// How often an update is redone after concurrent updates won the race.
-const MAX_UPDATE_ATTEMPTS: u32 = 8;
-
 impl Service {
     async fn require_note(&self, note: &str) -> Result<(), ServiceError> {
-        if self
-            .store
-            .get(admit_store::Kind::Note, note)
-            .await?
-            .is_none()
-        {
+        let exists = match NoteName::parse(note) {
+            Ok(n) => admit_store::repo::<crate::grafeas_body::NoteBody>(self.store.as_ref())
+                .version(&n)
+                .await?
+                .is_some(),
+            Err(_) => false,
+        };
+        if !exists {
             return Err(ServiceError::not_found(format!("note {note} not found")));
         }
         Ok(())
@@ -194,26 +193,22 @@ impl Service {
         };
         // Read, merge, write only if nothing changed in between; a concurrent update makes
         // the write ABORTED, and the merge is redone on what that update stored.
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
+        let p = &p;
+        crate::raced::redo_when_raced(true, move || async move {
             let current =
                 self.store.get_occurrence(name).await?.ok_or_else(|| {
                     ServiceError::not_found(format!("occurrence {name} not found"))
                 })?;
-            let v = Self::merged_occurrence(name, &current.body, &p, mask)?;
+            let v = Self::merged_occurrence(name, &current.body, p, mask)?;
             self.require_note(v["noteName"].as_str().unwrap_or_default())
                 .await?;
-            match self
+            let doc = self
                 .store
                 .update_occurrence(name, &v, &self.now(), Some(&current.etag))
-                .await
-            {
-                Ok(doc) => return Ok(with_times(doc)),
-                Err(admit_store::StoreError::Aborted(_)) if attempts < MAX_UPDATE_ATTEMPTS => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+                .await?;
+            Ok(with_times(doc))
+        })
+        .await
     }
 
     /// `current` with `patch` applied under `mask`, checked as an occurrence.

@@ -537,7 +537,7 @@ impl Service {
                 ));
             }
         }
-        self.store.delete(Kind::PlatformPolicy, name).await?;
+        self.store.delete(Kind::PlatformPolicy, name, None).await?;
         Ok(())
     }
 }

@@ -1,74 +1,87 @@
 //! The project policy (`projects/{p}/policy`) and the system policy (`locations/{l}/policy`).
 
-use admit_model::Policy;
+use admit_model::{Attestor, AttestorName, Policy, PolicyName, ProjectId};
 use admit_policy::{default_project_policy, system_policy, validate};
-use admit_store::{Kind, Precondition};
+use admit_store::{Precondition, Repo, Versioned, repo};
 
-use crate::{Service, ServiceError, check_project};
+use crate::{Service, ServiceError};
 
-pub(crate) fn policy_name(project: &str) -> String {
-    format!("projects/{project}/policy")
+/// The name of `project`'s policy, the project checked.
+fn parse_name(project: &str) -> Result<PolicyName, ServiceError> {
+    ProjectId::parse(project)
+        .map(PolicyName::of)
+        .map_err(|e| ServiceError::invalid(e.to_string()))
+}
+
+/// The policy as the API shows it: named, with its etag and update time.
+fn shown(name: &PolicyName, v: Versioned<Policy>) -> Policy {
+    let mut p = v.value;
+    p.name = Some(name.to_string());
+    p.etag = Some(v.version);
+    p.update_time = Some(v.update_time);
+    p
 }
 
 impl Service {
+    fn policies(&self) -> Repo<'_, Policy> {
+        repo(self.store.as_ref())
+    }
+
     /// The stored policy, or the documented default for a project that never set one.
     pub async fn get_policy(&self, project: &str) -> Result<Policy, ServiceError> {
-        check_project(project)?;
-        let name = policy_name(project);
-        match self.store.get(Kind::Policy, &name).await? {
-            Some(doc) => {
-                let mut p: Policy = serde_json::from_value(doc.body).map_err(|e| {
-                    ServiceError::new(
-                        crate::Code::Internal,
-                        format!("stored policy unreadable: {e}"),
-                    )
-                })?;
-                p.name = Some(name);
-                p.etag = Some(doc.etag);
-                p.update_time = Some(doc.update_time);
-                Ok(p)
-            }
-            None => Ok(default_project_policy(project)),
-        }
+        let name = parse_name(project)?;
+        Ok(match self.policies().get(&name).await? {
+            Some(v) => shown(&name, v),
+            None => default_project_policy(project),
+        })
     }
 
     /// Replaces the whole policy. Output-only fields echoed back are ignored; a stale etag is
-    /// ABORTED; every violation and every missing attestor is reported.
+    /// ABORTED; every violation and every missing attestor is reported. Without an etag the
+    /// write is conditional on the policy the extensions were carried over from, and redone on
+    /// a concurrent update, so a kept extension is always the one stored when it is written.
     pub async fn update_policy(
         &self,
         project: &str,
-        mut policy: Policy,
+        policy: Policy,
     ) -> Result<Policy, ServiceError> {
-        check_project(project)?;
-        let name = policy_name(project);
+        let name = parse_name(project)?;
         if let Some(given) = &policy.name
             && !given.is_empty()
-            && *given != name
+            && *given != name.to_string()
         {
             return Err(ServiceError::invalid(format!(
                 "name `{given}` does not match the URL ({name})"
             )));
         }
-        let etag = policy.etag.take().filter(|e| !e.is_empty());
-        self.check_policy(project, &mut policy).await?;
-        let body = serde_json::to_value(&policy)
-            .map_err(|e| ServiceError::new(crate::Code::Internal, e.to_string()))?;
-        let doc = self
-            .store
-            .put(
-                Kind::Policy,
-                &name,
-                &format!("projects/{project}"),
-                &body,
-                None,
-                Precondition::Any { etag },
-                &self.now(),
-            )
-            .await?;
-        policy.name = Some(name);
-        policy.etag = Some(doc.etag);
-        policy.update_time = Some(doc.update_time);
-        Ok(policy)
+        let mut policy = policy;
+        let given = policy.etag.take().filter(|e| !e.is_empty());
+        let (name, policy, given) = (&name, &policy, &given);
+        crate::raced::redo_when_raced(given.is_none(), move || async move {
+            let mut next = policy.clone();
+            let stored = self.policies().get(name).await?;
+            let pre = match (given, &stored) {
+                (Some(etag), _) => Precondition::Any {
+                    etag: Some(etag.clone()),
+                },
+                (None, Some(s)) => Precondition::MustExist {
+                    etag: Some(s.version.clone()),
+                },
+                (None, None) => Precondition::MustNotExist,
+            };
+            self.check_policy_over(&mut next, stored.map(|s| s.value).as_ref())
+                .await?;
+            let v = self.policies().write(name, next, pre, &self.now()).await;
+            // Two first writes of a policy: the loser is redone as an update of the winner's.
+            let v = match v {
+                Err(admit_store::StoreError::AlreadyExists(n)) if given.is_none() => {
+                    return Err(admit_store::StoreError::Aborted(n).into());
+                }
+                v => v?,
+            };
+            Ok(shown(name, v))
+        })
+        .await
     }
 
     /// Checks a policy as `update_policy` stores it (rules valid, every required attestor
@@ -78,9 +91,20 @@ impl Service {
         project: &str,
         policy: &mut Policy,
     ) -> Result<(), ServiceError> {
+        let stored = self.policies().get(&parse_name(project)?).await?;
+        self.check_policy_over(policy, stored.map(|s| s.value).as_ref())
+            .await
+    }
+
+    /// `check_policy` with the stored policy at hand.
+    async fn check_policy_over(
+        &self,
+        policy: &mut Policy,
+        stored: Option<&Policy>,
+    ) -> Result<(), ServiceError> {
         policy.name = None;
         policy.update_time = None;
-        self.keep_extensions(project, policy).await?;
+        Self::keep_extensions(policy, stored)?;
         let mut problems: Vec<String> = validate(policy).iter().map(ToString::to_string).collect();
         if problems.is_empty() {
             let rules = policy
@@ -115,7 +139,14 @@ impl Service {
                 );
             for (field, rule) in rules {
                 for (i, a) in rule.require_attestations_by.iter().enumerate() {
-                    if self.store.get(Kind::Attestor, a).await?.is_none() {
+                    let exists = match AttestorName::parse(a) {
+                        Ok(n) => repo::<Attestor>(self.store.as_ref())
+                            .version(&n)
+                            .await?
+                            .is_some(),
+                        Err(_) => false,
+                    };
+                    if !exists {
                         problems.push(format!(
                             "{field}.requireAttestationsBy[{i}]: attestor `{a}` does not exist"
                         ));
@@ -137,15 +168,7 @@ impl Service {
     /// and an exempt pattern sent without `admitExpireTime` keeps the stored expiry of the
     /// same pattern (`never` clears it). So an expiring exception cannot silently become a
     /// permanent one.
-    async fn keep_extensions(
-        &self,
-        project: &str,
-        policy: &mut Policy,
-    ) -> Result<(), ServiceError> {
-        let stored = match self.store.get(Kind::Policy, &policy_name(project)).await? {
-            Some(doc) => serde_json::from_value::<Policy>(doc.body).ok(),
-            None => None,
-        };
+    fn keep_extensions(policy: &mut Policy, stored: Option<&Policy>) -> Result<(), ServiceError> {
         match policy.admit_breakglass.take() {
             Some(b) if b == admit_model::BreakglassPolicy::default() => {}
             Some(b) => {
@@ -159,7 +182,7 @@ impl Service {
                 policy.admit_breakglass = Some(b);
             }
             None => {
-                policy.admit_breakglass = stored.as_ref().and_then(|s| s.admit_breakglass.clone());
+                policy.admit_breakglass = stored.and_then(|s| s.admit_breakglass.clone());
             }
         }
         for p in &mut policy.admission_whitelist_patterns {
@@ -169,7 +192,7 @@ impl Service {
                 }
                 Some(_) => {}
                 None => {
-                    if let Some(old) = stored.as_ref().and_then(|s| {
+                    if let Some(old) = stored.and_then(|s| {
                         s.admission_whitelist_patterns
                             .iter()
                             .find(|o| o.name_pattern == p.name_pattern)

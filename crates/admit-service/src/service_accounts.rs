@@ -49,6 +49,10 @@ fn pool_project(principal: &str) -> Option<&str> {
     pool.strip_suffix(".svc.id.goog")
 }
 
+fn service_account_not_found(name: &str) -> ServiceError {
+    ServiceError::not_found(format!("Service account {name} does not exist."))
+}
+
 impl Service {
     /// The canonical name of `projects/{p}/serviceAccounts/{email|-}`.
     pub fn service_account_name(
@@ -118,9 +122,7 @@ impl Service {
             .get(Kind::ServiceAccount, name)
             .await?
             .map(|d| d.body)
-            .ok_or_else(|| {
-                ServiceError::not_found(format!("Service account {name} does not exist."))
-            })
+            .ok_or_else(|| service_account_not_found(name))
     }
 
     pub async fn list_service_accounts(
@@ -141,7 +143,7 @@ impl Service {
 
     /// Deletes the account and, in the same transaction, its IAM policy.
     pub async fn delete_service_account(&self, name: &str) -> Result<(), ServiceError> {
-        self.store.delete(Kind::ServiceAccount, name).await?;
+        self.store.delete(Kind::ServiceAccount, name, None).await?;
         Ok(())
     }
 
@@ -151,8 +153,6 @@ impl Service {
         name: &str,
         request: &Value,
     ) -> Result<Value, ServiceError> {
-        let current = self.get_service_account(name).await?;
-        let mut body = current;
         let sa = &request["serviceAccount"];
         let mask: Vec<&str> = request["updateMask"]
             .as_str()
@@ -161,8 +161,9 @@ impl Service {
             .map(str::trim)
             .filter(|m| !m.is_empty())
             .collect();
+        let mut fields = Vec::with_capacity(mask.len());
         for m in mask {
-            let field = match m {
+            fields.push(match m {
                 "displayName" | "display_name" => "displayName",
                 "description" => "description",
                 other => {
@@ -170,29 +171,31 @@ impl Service {
                         "updateMask: `{other}` cannot be updated (displayName, description)"
                     )));
                 }
-            };
-            match sa.get(field).and_then(Value::as_str) {
-                Some(v) => body[field] = json!(v),
-                None => {
-                    if let Some(o) = body.as_object_mut() {
-                        o.remove(field);
-                    }
-                }
-            }
+            });
         }
-        let parent = format!("projects/{}", crate::project_of(name));
-        self.store
-            .put(
+        let doc = self
+            .rewrite(
                 Kind::ServiceAccount,
                 name,
-                &parent,
-                &body,
+                &format!("projects/{}", crate::project_of(name)),
                 None,
-                Precondition::MustExist { etag: None },
-                &self.now(),
+                || service_account_not_found(name),
+                |mut body| {
+                    for field in &fields {
+                        match sa.get(*field).and_then(Value::as_str) {
+                            Some(v) => body[*field] = json!(v),
+                            None => {
+                                if let Some(o) = body.as_object_mut() {
+                                    o.remove(*field);
+                                }
+                            }
+                        }
+                    }
+                    Ok(body)
+                },
             )
             .await?;
-        Ok(body)
+        Ok(doc.body)
     }
 
     /// The Google service accounts a Workload Identity principal acts as: those of its pool's

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// The database cannot be reached or is busy past its timeout.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// A stored body no longer reads as its type (or a value cannot be written as one).
+    #[error("stored {name} unreadable: {message}")]
+    Unreadable { name: String, message: String },
     #[error("storage failure in {step}: {message}")]
     Internal { step: &'static str, message: String },
 }

@@ -14,6 +14,7 @@ mod feed;
 mod filter_sql;
 mod occurrences;
 mod postgres;
+mod repo;
 mod resources;
 mod sql;
 mod sqlite;
@@ -21,6 +22,7 @@ mod types;
 
 pub use error::StoreError;
 pub use postgres::PostgresStore;
+pub use repo::{Repo, Resource, ResourceName, Versioned, repo};
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditCopied, AuditEntry, AuditFilter, Change, Doc, FeedEvent, Kind, Listed, OccurrenceScope,

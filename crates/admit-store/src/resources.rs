@@ -217,23 +217,38 @@ where
     }
 
     /// Deletes a resource and, in the same transaction, its IAM policy, so a resource
-    /// recreated under the same name starts with no grants.
-    pub(crate) async fn delete_resource(&self, kind: Kind, name: &str) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(StoreError::db("begin delete"))?;
-        let gone: Option<(i64,)> =
-            sqlx::query_as("DELETE FROM resources WHERE kind = $1 AND name = $2 RETURNING seq")
-                .bind(kind.as_str())
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::db("delete resource"))?;
-        if gone.is_none() {
+    /// recreated under the same name starts with no grants. With `want`, only if the resource
+    /// still has that etag.
+    pub(crate) async fn delete_resource(
+        &self,
+        kind: Kind,
+        name: &str,
+        want: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let db = StoreError::db("delete resource");
+        let mut tx = self.pool.begin().await.map_err(&db)?;
+        let found: Option<(i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT seq, version FROM resources WHERE kind = $1 AND name = $2{}",
+            self.dialect.lock_for_update()
+        )))
+        .bind(kind.as_str())
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(&db)?;
+        let Some((seq, version)) = found else {
             return Err(StoreError::NotFound(name.to_owned()));
+        };
+        if let Some(want) = want.filter(|e| !e.is_empty())
+            && etag(seq, version) != want
+        {
+            return Err(StoreError::Aborted(name.to_owned()));
         }
+        sqlx::query("DELETE FROM resources WHERE seq = $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(&db)?;
         if kind != Kind::IamPolicy {
             sqlx::query("DELETE FROM resources WHERE kind = $1 AND name = $2")
                 .bind(Kind::IamPolicy.as_str())

@@ -127,8 +127,11 @@ macro_rules! delegate_store {
                 &self,
                 kind: $crate::Kind,
                 name: &str,
+                etag: ::std::option::Option<&str>,
             ) -> ::std::result::Result<(), $crate::StoreError> {
-                self.db(&self.$write).delete_resource(kind, name).await
+                self.db(&self.$write)
+                    .delete_resource(kind, name, etag)
+                    .await
             }
 
             async fn list(

@@ -279,8 +279,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: &str,
     ) -> Result<Vec<Doc>, StoreError>;
 
-    /// Deletes a resource and, in the same transaction, its IAM policy.
-    async fn delete(&self, kind: Kind, name: &str) -> Result<(), StoreError>;
+    /// Deletes a resource and, in the same transaction, its IAM policy. With `etag`, only if
+    /// the resource still has it (ABORTED otherwise); without, whatever is stored.
+    async fn delete(&self, kind: Kind, name: &str, etag: Option<&str>) -> Result<(), StoreError>;
 
     async fn list(&self, kind: Kind, parent: &str, page: &Page) -> Result<Listed<Doc>, StoreError>;
 

@@ -11,10 +11,10 @@
 
 use std::sync::Arc;
 
-use admit_model::Filter;
+use admit_model::{Attestor, AttestorName, Filter};
 use admit_store::{
     Change, FeedEvent, Kind, OccurrenceScope, Page, PostgresStore, Precondition, SqliteStore,
-    Store, StoreError,
+    Store, StoreError, repo,
 };
 use serde_json::json;
 
@@ -90,7 +90,7 @@ macro_rules! conformance_suite {
                     &json!({}),
                     None,
                     Precondition::MustExist {
-                        etag: Some(created.etag)
+                        etag: Some(created.etag.clone())
                     },
                     LATER
                 )
@@ -103,10 +103,17 @@ macro_rules! conformance_suite {
                 "x"
             );
 
-            s.delete(Kind::Attestor, name).await.unwrap();
+            // A delete at a stale etag is ABORTED and deletes nothing; at the current one, it
+            // goes ahead.
+            assert!(matches!(
+                s.delete(Kind::Attestor, name, Some(&created.etag)).await,
+                Err(StoreError::Aborted(_))
+            ));
+            let current = s.etag(Kind::Attestor, name).await.unwrap().unwrap();
+            s.delete(Kind::Attestor, name, Some(&current)).await.unwrap();
             assert!(s.get(Kind::Attestor, name).await.unwrap().is_none());
             assert!(matches!(
-                s.delete(Kind::Attestor, name).await,
+                s.delete(Kind::Attestor, name, None).await,
                 Err(StoreError::NotFound(_))
             ));
             assert!(matches!(
@@ -122,6 +129,77 @@ macro_rules! conformance_suite {
                 .await,
                 Err(StoreError::NotFound(_))
             ));
+        }
+
+        #[tokio::test]
+        async fn typed_repositories_round_trip_with_versions_and_preconditions() {
+            let (_guard, s) = $make().await;
+            let attestors = repo::<Attestor>(s.as_ref());
+            let name = AttestorName::parse("projects/p/attestors/typed").unwrap();
+            let mut a: Attestor = serde_json::from_value(json!({
+                "name": name.to_string(),
+                "description": "first",
+                "etag": "echoed",
+                "updateTime": "echoed too"
+            }))
+            .unwrap();
+            let created = attestors
+                .write(&name, a.clone(), Precondition::MustNotExist, NOW)
+                .await
+                .unwrap();
+            assert_eq!((created.create_time.as_str(), created.update_time.as_str()), (NOW, NOW));
+            // Output-only fields are never stored: the columns say them.
+            let raw = s.get(Kind::Attestor, &name.to_string()).await.unwrap().unwrap();
+            assert!(raw.body.get("etag").is_none() && raw.body.get("updateTime").is_none(), "{raw:?}");
+            assert_eq!(
+                attestors.version(&name).await.unwrap().as_deref(),
+                Some(created.version.as_str())
+            );
+            let got = attestors.get(&name).await.unwrap().unwrap();
+            assert_eq!(got.value.description, "first");
+            assert_eq!(got.version, created.version);
+
+            a.description = "second".into();
+            let updated = attestors
+                .write(
+                    &name,
+                    a.clone(),
+                    Precondition::MustExist { etag: Some(created.version.clone()) },
+                    LATER,
+                )
+                .await
+                .unwrap();
+            assert_ne!(updated.version, created.version);
+            assert_eq!((updated.create_time.as_str(), updated.update_time.as_str()), (NOW, LATER));
+            // The version read before is stale now: neither a write nor a delete goes ahead.
+            assert!(matches!(
+                attestors
+                    .write(&name, a.clone(), Precondition::MustExist { etag: Some(created.version.clone()) }, LATER)
+                    .await,
+                Err(StoreError::Aborted(_))
+            ));
+            assert!(matches!(
+                attestors.delete(&name, Some(&created.version)).await,
+                Err(StoreError::Aborted(_))
+            ));
+            let listed = attestors.list("projects/p", &Page::default()).await.unwrap();
+            assert_eq!(listed.items.len(), 1);
+            assert_eq!(listed.items[0].0, name.to_string());
+            assert_eq!(listed.items[0].1.value.description, "second");
+
+            // A body that no longer reads as its type is an error naming it, not a default.
+            let broken = AttestorName::parse("projects/p/attestors/broken").unwrap();
+            s.put(Kind::Attestor, &broken.to_string(), "projects/p", &json!({"description": 7}), None, Precondition::MustNotExist, NOW)
+                .await
+                .unwrap();
+            match attestors.get(&broken).await {
+                Err(StoreError::Unreadable { name, .. }) => assert_eq!(name, broken.to_string()),
+                other => panic!("{other:?}"),
+            }
+
+            attestors.delete(&name, Some(&updated.version)).await.unwrap();
+            assert!(attestors.get(&name).await.unwrap().is_none());
+            assert!(attestors.version(&name).await.unwrap().is_none());
         }
 
         #[tokio::test]
@@ -238,7 +316,7 @@ macro_rules! conformance_suite {
             assert_ne!(second.etag, first.etag);
             assert_eq!(s.etag(Kind::Policy, name).await.unwrap(), Some(second.etag));
             assert_eq!(s.etag(Kind::Attestor, name).await.unwrap(), None, "kinds are apart");
-            s.delete(Kind::Policy, name).await.unwrap();
+            s.delete(Kind::Policy, name, None).await.unwrap();
             assert_eq!(s.etag(Kind::Policy, name).await.unwrap(), None);
         }
 
@@ -712,7 +790,7 @@ macro_rules! conformance_suite {
                 .update_occurrence("projects/p/occurrences/1", &occ("1", a, &format!("https://gcr.io/p/app@{D2}"), "ATTESTATION"), LATER, None)
                 .await
                 .unwrap();
-            other.delete(Kind::Attestor, attestor).await.unwrap();
+            other.delete(Kind::Attestor, attestor, None).await.unwrap();
             // Audit records are not state admission keeps: not reported.
             other.append_audit(&json!({"time": NOW, "project": "p", "cluster": "", "namespace": "n", "kind": "Pod", "name": "x", "user": "u", "verdict": "ALLOWED", "breakglass": false, "dryRun": false})).await.unwrap();
             let res = |k| Change::Resource { kind: k, name: attestor.to_owned() };
