@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use admit_model::{Attestor, AttestorName, Policy, PolicyName, ProjectId};
+use admit_model::{Attestor, AttestorName, Policy};
 use admit_policy::{
     CompiledAttestor, CompiledPolicy, Context, Decision, Evidence, ImageRef, Request,
 };
@@ -38,11 +38,10 @@ impl Service {
                 self.metrics.cache("policy", true);
                 return Ok(c);
             }
-        } else if state.enabled() {
+        }
+        let name = crate::policy::parse_name(project)?;
+        if !state.trusted() && state.enabled() {
             // A hit costs the policy's version alone: no body read, no parse.
-            let name = ProjectId::parse(project)
-                .map(PolicyName::of)
-                .map_err(|e| ServiceError::invalid(e.to_string()))?;
             let etag = repo::<Policy>(self.store.as_ref())
                 .version(&name)
                 .await?
@@ -55,7 +54,7 @@ impl Service {
             }
         }
         let generation = state.generation();
-        let policy = self.get_policy(project).await?;
+        let policy = self.project_policy(&name).await?;
         let etag = policy.etag.clone().unwrap_or_else(|| "default".into());
         self.metrics.cache("policy", false);
         let compiled = Arc::new(CompiledPolicy::new(policy).map_err(|e| {

@@ -38,6 +38,7 @@ mod service_accounts;
 mod service_usage;
 mod simulate;
 pub mod v1beta1;
+mod validate_attestation;
 mod verify;
 
 use std::sync::Arc;
@@ -58,9 +59,10 @@ pub use grafeas_body::snake_to_camel;
 pub use kms::{SignRequest, SignResponse};
 pub use kritis::KritisViolations;
 pub use logging::log_entry;
-pub use occurrences::{MAX_BATCH, MAX_OCCURRENCES_PER_IMAGE, validate_attestation};
+pub use occurrences::{MAX_BATCH, MAX_OCCURRENCES_PER_IMAGE};
 pub use roles::{PERMISSIONS, grants, known_roles};
 pub use simulate::RunningPods;
+pub use validate_attestation::validate_attestation;
 
 /// Seconds and nanoseconds since the Unix epoch.
 pub type Clock = Arc<dyn Fn() -> (u64, u32) + Send + Sync>;

@@ -7,7 +7,7 @@ use admit_store::{Precondition, Repo, Versioned, repo};
 use crate::{Service, ServiceError};
 
 /// The name of `project`'s policy, the project checked.
-fn parse_name(project: &str) -> Result<PolicyName, ServiceError> {
+pub(crate) fn parse_name(project: &str) -> Result<PolicyName, ServiceError> {
     ProjectId::parse(project)
         .map(PolicyName::of)
         .map_err(|e| ServiceError::invalid(e.to_string()))
@@ -29,10 +29,14 @@ impl Service {
 
     /// The stored policy, or the documented default for a project that never set one.
     pub async fn get_policy(&self, project: &str) -> Result<Policy, ServiceError> {
-        let name = parse_name(project)?;
-        Ok(match self.policies().get(&name).await? {
-            Some(v) => shown(&name, v),
-            None => default_project_policy(project),
+        self.project_policy(&parse_name(project)?).await
+    }
+
+    /// The policy `name` as enforced and shown: the stored one (with its etag) or the default.
+    pub(crate) async fn project_policy(&self, name: &PolicyName) -> Result<Policy, ServiceError> {
+        Ok(match self.policies().get(name).await? {
+            Some(v) => shown(name, v),
+            None => default_project_policy(name.project.as_str()),
         })
     }
 
@@ -213,7 +217,10 @@ impl Service {
         &self,
         project: &str,
     ) -> Result<Option<admit_model::BreakglassPolicy>, ServiceError> {
-        Ok(self.get_policy(project).await?.admit_breakglass)
+        Ok(self
+            .project_policy(&parse_name(project)?)
+            .await?
+            .admit_breakglass)
     }
 
     /// The system policy for `location`.
