@@ -52,10 +52,13 @@ impl SqliteStore {
             // linger in the database file.
             .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(5));
+        // The one writer commits audit copies in batches of hundreds of records: a page cache
+        // that holds a whole batch (16 MiB, against SQLite's 2 MiB default) writes each page
+        // once at commit instead of spilling it to the WAL mid-transaction.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(opts.clone())
+            .connect_with(opts.clone().pragma("cache_size", "-16384"))
             .await
             .map_err(StoreError::db("open database"))?;
         migrate::run(&write).await?;
