@@ -34,6 +34,9 @@ struct CompiledKey {
 pub struct CompiledAttestor {
     pub name: AttestorName,
     pub note: NoteName,
+    /// `name` and `note` as text, written once (admission needs them for every check).
+    name_text: String,
+    note_text: String,
     keys: Vec<CompiledKey>,
     /// Key ids whose attestations no longer count (admit extension), with why.
     revoked: Vec<admit_model::RevokedKey>,
@@ -142,11 +145,23 @@ impl CompiledAttestor {
             });
         }
         Ok(CompiledAttestor {
+            name_text: name.to_string(),
+            note_text: note.to_string(),
             name,
             note,
             keys,
             revoked: attestor.admit_revoked_keys.clone(),
         })
+    }
+
+    /// The attestor's name as text (`projects/P/attestors/A`).
+    pub fn name_str(&self) -> &str {
+        &self.name_text
+    }
+
+    /// Its note's name as text (`projects/P/notes/N`).
+    pub fn note_str(&self) -> &str {
+        &self.note_text
     }
 
     fn key(&self, id: &str) -> Option<&CompiledKey> {
@@ -266,7 +281,7 @@ impl CompiledAttestor {
                 image.repository()
             )]);
         };
-        let note = self.note.to_string();
+        let note = self.note_str();
         let mut reasons: Vec<String> = Vec::new();
         let mut push = |r: String| {
             if !reasons.contains(&r) {
@@ -302,7 +317,7 @@ impl CompiledAttestor {
                 ) {
                     Ok(()) => {
                         return Ok(Satisfied {
-                            attestor: self.name.to_string(),
+                            attestor: self.name_text.clone(),
                             occurrence: occ.name.clone(),
                             key_id: sig.public_key_id.clone(),
                         });

@@ -28,8 +28,9 @@ pub struct Request {
 pub struct Evidence {
     attestors: BTreeMap<String, Result<Arc<CompiledAttestor>, String>>,
     occurrences: BTreeMap<String, Vec<Occurrence>>,
-    /// Results the caller already verified (from its cache), by (attestor, canonical image).
-    verified: BTreeMap<(String, String), Result<Satisfied, Vec<String>>>,
+    /// Results the caller already verified (from its cache), by canonical image, then
+    /// attestor (looked up by `&str`, without building a key per check).
+    verified: BTreeMap<String, BTreeMap<String, Result<Satisfied, Vec<String>>>>,
 }
 
 impl Evidence {
@@ -49,7 +50,7 @@ impl Evidence {
     /// Adds an attestor the caller compiled (and keeps, e.g. in a cache): no copy is made.
     pub fn add_compiled_attestor(&mut self, attestor: Arc<CompiledAttestor>) {
         self.attestors
-            .insert(attestor.name.to_string(), Ok(attestor));
+            .insert(attestor.name_str().to_owned(), Ok(attestor));
     }
 
     /// Records the outcome of checking `attestor` for `image` (canonical form), verified by the
@@ -60,8 +61,21 @@ impl Evidence {
         image: &ImageRef,
         result: Result<Satisfied, Vec<String>>,
     ) {
-        self.verified
-            .insert((attestor.to_owned(), image.canonical()), result);
+        self.add_verified_canonical(attestor, &image.canonical(), result);
+    }
+
+    /// [`Evidence::add_verified`] with the image's canonical form already at hand.
+    pub fn add_verified_canonical(
+        &mut self,
+        attestor: &str,
+        canonical: &str,
+        result: Result<Satisfied, Vec<String>>,
+    ) {
+        let per_image = match self.verified.get_mut(canonical) {
+            Some(m) => m,
+            None => self.verified.entry(canonical.to_owned()).or_default(),
+        };
+        per_image.insert(attestor.to_owned(), result);
     }
 
     /// Adds an occurrence, indexed by its note.
@@ -284,11 +298,9 @@ impl CompiledPolicy {
                 message: "the rule has no evaluationMode".into(),
             }),
             EvaluationMode::RequireAttestation => {
+                let verified = evidence.verified.get(image.canonical().as_str());
                 for name in &rule.require_attestations_by {
-                    let known = evidence
-                        .verified
-                        .get(&(name.clone(), image.canonical()))
-                        .cloned();
+                    let known = verified.and_then(|m| m.get(name.as_str())).cloned();
                     let result = match (known, evidence.attestors.get(name)) {
                         (Some(r), _) => r,
                         (None, a) => match a {
@@ -297,7 +309,7 @@ impl CompiledPolicy {
                             Some(Ok(a)) => {
                                 let occs = evidence
                                     .occurrences
-                                    .get(&a.note.to_string())
+                                    .get(a.note_str())
                                     .map(Vec::as_slice)
                                     .unwrap_or(&[]);
                                 a.check(&image, occs)

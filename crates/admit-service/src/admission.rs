@@ -134,12 +134,12 @@ impl Service {
         Ok(Some(entry))
     }
 
-    /// The attestations of every `(note, digest)` pair, from memory where the feed vouches for
-    /// it, the rest in one query.
+    /// The attestations of every `(note, digest)` pair, in order, from memory where the feed
+    /// vouches for it, the rest in one query.
     async fn attestations_for(
         &self,
         pairs: Vec<(String, String)>,
-    ) -> Result<HashMap<(String, String), Found>, ServiceError> {
+    ) -> Result<Vec<Found>, ServiceError> {
         let state = &self.admission;
         let trusted = state.trusted();
         let cached = if trusted {
@@ -147,20 +147,21 @@ impl Service {
         } else {
             vec![None; pairs.len()]
         };
-        let mut found = HashMap::with_capacity(pairs.len());
-        let mut misses = Vec::new();
-        for (pair, hit) in pairs.into_iter().zip(cached) {
-            self.metrics.cache("attestations", hit.is_some());
-            match hit {
-                Some(f) => {
-                    found.insert(pair, f);
-                }
-                None => misses.push(pair),
-            }
-        }
+        let misses: Vec<(String, String)> = pairs
+            .iter()
+            .zip(&cached)
+            .filter(|(_, hit)| hit.is_none())
+            .map(|(pair, _)| pair.clone())
+            .collect();
+        let hits = (pairs.len() - misses.len()) as u64;
+        self.metrics
+            .cache_counts("attestations", hits, misses.len() as u64);
+        let mut misses = misses;
         if misses.is_empty() {
-            return Ok(found);
+            return Ok(cached.into_iter().map(Option::unwrap_or_default).collect());
         }
+        misses.sort();
+        misses.dedup();
         let generation = state.generation();
         // One row more than accepted tells "too many".
         let limit = u32::try_from(crate::MAX_OCCURRENCES_PER_IMAGE + 1).unwrap_or(u32::MAX);
@@ -178,8 +179,15 @@ impl Service {
         if trusted {
             state.keep_attestations(generation, &fetched);
         }
-        found.extend(fetched);
-        Ok(found)
+        let fetched: HashMap<(String, String), Found> = fetched.into_iter().collect();
+        Ok(pairs
+            .iter()
+            .zip(cached)
+            .map(|(pair, hit)| {
+                hit.or_else(|| fetched.get(pair).cloned())
+                    .unwrap_or_default()
+            })
+            .collect())
     }
 
     /// Every attestation of `image` under the attestor's note, verified (one image, one
@@ -191,16 +199,16 @@ impl Service {
         image: &ImageRef,
     ) -> Result<Verified, ServiceError> {
         let pair = (
-            attestor.note.to_string(),
+            attestor.note_str().to_owned(),
             image.digest().unwrap_or_default().to_owned(),
         );
-        let found = self.attestations_for(vec![pair.clone()]).await?;
-        let these = found.get(&pair).cloned().unwrap_or_default();
+        let found = self.attestations_for(vec![pair]).await?;
         let check = crate::verify::Check {
             attestor: attestor.clone(),
-            etag: attestor_etag.to_owned(),
-            image: image.clone(),
-            found: these,
+            etag: attestor_etag.into(),
+            canonical: image.canonical().into(),
+            image: Arc::new(image.clone()),
+            found: found.into_iter().next().unwrap_or_default(),
         };
         let state = self.admission.clone();
         let metrics = self.metrics.clone();
@@ -264,7 +272,7 @@ impl Service {
             };
             let denial = match &compiled {
                 Ok(a) => {
-                    self.cross_project_denial(&req.project, &name, &a.note.to_string())
+                    self.cross_project_denial(&req.project, &name, a.note_str())
                         .await?
                 }
                 Err(e) => Some(e.clone()),
@@ -279,43 +287,46 @@ impl Service {
                 }
             }
         }
-        // The images that need attestations: pinned to a digest and not exempt.
-        let images: Vec<ImageRef> = req
+        // The images that need attestations: pinned to a digest and not exempt; each with its
+        // canonical form, written once for all its checks.
+        let images: Vec<(Arc<ImageRef>, Arc<str>)> = req
             .images
             .iter()
             .filter_map(|raw| ImageRef::parse(raw).ok())
             .filter(|i| i.digest().is_some() && !policy.is_exempt(i))
+            .map(|i| {
+                let canonical = i.canonical().into();
+                (Arc::new(i), canonical)
+            })
             .collect();
-        let pair = |a: &CompiledAttestor, i: &ImageRef| {
-            (
-                a.note.to_string(),
-                i.digest().unwrap_or_default().to_owned(),
-            )
-        };
-        let mut pairs: Vec<(String, String)> = usable
+        // Every (attestor, image) check, with the (note, digest) pair whose attestations it
+        // reads: all fetched together, in the same order.
+        let pairs: Vec<(String, String)> = usable
             .iter()
-            .flat_map(|(_, _, a)| images.iter().map(|i| pair(a, i)))
-            .collect();
-        pairs.sort();
-        pairs.dedup();
-        let found = self.attestations_for(pairs).await?;
-        let checks: Vec<(String, crate::verify::Check)> = usable
-            .iter()
-            .flat_map(|(name, etag, attestor)| {
-                images.iter().map(|image| {
-                    let check = crate::verify::Check {
-                        attestor: attestor.clone(),
-                        etag: etag.clone(),
-                        image: image.clone(),
-                        found: found
-                            .get(&pair(attestor, image))
-                            .cloned()
-                            .unwrap_or_default(),
-                    };
-                    (name.clone(), check)
+            .flat_map(|(_, _, a)| {
+                images.iter().map(|(i, _)| {
+                    (
+                        a.note_str().to_owned(),
+                        i.digest().unwrap_or_default().to_owned(),
+                    )
                 })
             })
             .collect();
+        let mut found = self.attestations_for(pairs).await?.into_iter();
+        let mut checks = Vec::with_capacity(usable.len() * images.len());
+        for (name, etag, attestor) in &usable {
+            let etag: Arc<str> = etag.as_str().into();
+            for (image, canonical) in &images {
+                let check = crate::verify::Check {
+                    attestor: attestor.clone(),
+                    etag: etag.clone(),
+                    image: image.clone(),
+                    canonical: canonical.clone(),
+                    found: found.next().unwrap_or_default(),
+                };
+                checks.push((name.clone(), check));
+            }
+        }
         let results = crate::verify::run_all(&self.admission, &self.metrics, checks).await?;
         for (name, check, result) in results {
             let r = match result {
@@ -325,7 +336,7 @@ impl Service {
                 }
                 r => r,
             };
-            evidence.add_verified(&name, &check.image, r);
+            evidence.add_verified_canonical(&name, &check.canonical, r);
         }
         for (_, _, attestor) in usable {
             evidence.add_compiled_attestor(attestor);

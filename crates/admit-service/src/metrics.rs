@@ -257,12 +257,19 @@ impl Metrics {
     }
 
     pub(crate) fn cache(&self, cache: &'static str, hit: bool) {
-        self.cache
-            .get_or_create(&CacheLabels {
-                cache,
-                result: if hit { "hit" } else { "miss" },
-            })
-            .inc();
+        let (hits, misses) = if hit { (1, 0) } else { (0, 1) };
+        self.cache_counts(cache, hits, misses);
+    }
+
+    /// Several lookups of one cache at once (one label lookup per result, not per lookup).
+    pub(crate) fn cache_counts(&self, cache: &'static str, hits: u64, misses: u64) {
+        for (result, n) in [("hit", hits), ("miss", misses)] {
+            if n > 0 {
+                self.cache
+                    .get_or_create(&CacheLabels { cache, result })
+                    .inc_by(n);
+            }
+        }
     }
 
     pub(crate) fn change_feed(&self, event: &'static str, up: bool) {

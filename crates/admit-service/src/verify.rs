@@ -17,8 +17,10 @@ use crate::metrics::Metrics;
 pub(crate) struct Check {
     pub(crate) attestor: Arc<CompiledAttestor>,
     /// The attestor's version (its etag and its keys' states).
-    pub(crate) etag: String,
-    pub(crate) image: ImageRef,
+    pub(crate) etag: Arc<str>,
+    pub(crate) image: Arc<ImageRef>,
+    /// `image.canonical()`, written once per review.
+    pub(crate) canonical: Arc<str>,
     pub(crate) found: Found,
 }
 
@@ -112,26 +114,25 @@ impl Check {
         metrics: &Metrics,
         crypto: bool,
     ) -> Result<Option<Verified>, ServiceError> {
-        let (attestor, image) = (&self.attestor, &self.image);
+        let (attestor, image) = (&self.attestor, &*self.image);
         let digest = image.digest().unwrap_or_default();
-        let name = attestor.name.to_string();
-        let canonical = image.canonical();
+        let name = attestor.name_str();
+        let canonical = &*self.canonical;
         let mut reasons: Vec<String> = Vec::new();
         let max = crate::MAX_OCCURRENCES_PER_IMAGE;
         // Counted once the check completes (a pass without crypto may give up half way).
         let mut lookups: Vec<bool> = Vec::new();
         let count = |lookups: &[bool]| {
-            for hit in lookups {
-                metrics.cache("verification", *hit);
-            }
+            let hits = lookups.iter().filter(|h| **h).count() as u64;
+            metrics.cache_counts("verification", hits, lookups.len() as u64 - hits);
         };
         for a in self.found.iter().take(max) {
             let key = crate::admission_state::verify_key([
-                &name,
+                name,
                 &self.etag,
                 &a.name,
                 &a.update_time,
-                &canonical,
+                canonical,
             ]);
             let cached = state.verified(&key);
             if cached.is_none() && !crypto {
