@@ -457,6 +457,7 @@ fn store_failure_denies_with_a_reason() {
     // Break the database under the running server (the real sqlite3 shell).
     let db = s.data.path().join("admit.db");
     let out = Command::new("sqlite3")
+        .args(["-cmd", ".timeout 10000"])
         .arg(&db)
         .arg("DROP TABLE occurrences;")
         .output()

@@ -107,8 +107,11 @@ impl Drop for Server {
 
 impl Server {
     /// Runs `sql` on the server's SQLite database with the real sqlite3 shell; its output.
+    /// The shell waits for the server's writer (an audit copy, the change feed's trim) to
+    /// commit, as an operator's would with `.timeout`, instead of failing at once.
     pub(crate) fn sqlite3(&self, sql: &str) -> String {
         let out = Command::new("sqlite3")
+            .args(["-cmd", ".timeout 10000"])
             .arg(self.data.path().join("admit.db"))
             .arg(sql)
             .output()
