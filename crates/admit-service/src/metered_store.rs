@@ -211,9 +211,9 @@ impl Store for MeteredStore {
         self.wrote("update_occurrence", t, r)
     }
 
-    async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete_occurrence(&self, name: &str, etag: Option<&str>) -> Result<(), StoreError> {
         let t = Instant::now();
-        let r = self.inner.delete_occurrence(name).await;
+        let r = self.inner.delete_occurrence(name, etag).await;
         self.admission.forget_occurrence(name);
         self.admission.apply(&[resource(Kind::IamPolicy, name)]);
         self.wrote("delete_occurrence", t, r)

@@ -248,7 +248,7 @@ impl Service {
     }
 
     pub async fn delete_occurrence(&self, name: &str) -> Result<(), ServiceError> {
-        self.store.delete_occurrence(name).await?;
+        self.store.delete_occurrence(name, None).await?;
         Ok(())
     }
 

@@ -152,21 +152,44 @@ where
     }
 
     /// Deletes an occurrence and, in the same transaction, its IAM policy.
-    pub(crate) async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(StoreError::db("begin delete"))?;
+    /// Deletes an occurrence (and its IAM policy); with `expected`, only while its etag still
+    /// matches.
+    pub(crate) async fn delete_occurrence(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let db = StoreError::db("delete occurrence");
+        // An etag that names no version of this server cannot match.
+        let (seq_want, version_want) = match expected {
+            None => (None, None),
+            Some(e) => match crate::common::etag_parts(e) {
+                Some((s, v)) => (Some(s), Some(v)),
+                None => (Some(-1), Some(-1)),
+            },
+        };
+        let mut tx = self.pool.begin().await.map_err(&db)?;
         // RETURNING tells whether a row went (the drivers' affected-row counts share no trait).
-        let gone: Option<(i64,)> =
-            sqlx::query_as("DELETE FROM occurrences WHERE name = $1 RETURNING seq")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::db("delete occurrence"))?;
+        let gone: Option<(i64,)> = sqlx::query_as(
+            "DELETE FROM occurrences WHERE name = $1 AND (CAST($2 AS BIGINT) IS NULL OR seq = $2) AND (CAST($3 AS BIGINT) IS NULL OR version = $3) RETURNING seq",
+        )
+        .bind(name)
+        .bind(seq_want)
+        .bind(version_want)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(&db)?;
         if gone.is_none() {
-            return Err(StoreError::NotFound(name.to_owned()));
+            let exists: Option<(i64,)> =
+                sqlx::query_as("SELECT seq FROM occurrences WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(&db)?;
+            return Err(match exists {
+                Some(_) => StoreError::Aborted(name.to_owned()),
+                None => StoreError::NotFound(name.to_owned()),
+            });
         }
         // Its IAM policy goes with it (a recreated name starts with no grants).
         sqlx::query("DELETE FROM resources WHERE kind = $1 AND name = $2")

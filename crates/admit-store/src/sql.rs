@@ -183,8 +183,9 @@ macro_rules! delegate_store {
             async fn delete_occurrence(
                 &self,
                 name: &str,
+                etag: ::std::option::Option<&str>,
             ) -> ::std::result::Result<(), $crate::StoreError> {
-                self.db(&self.$write).delete_occurrence(name).await
+                self.db(&self.$write).delete_occurrence(name, etag).await
             }
 
             async fn append_audit_batch(

@@ -306,8 +306,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         etag: Option<&str>,
     ) -> Result<Doc, StoreError>;
 
-    /// Deletes an occurrence and, in the same transaction, its IAM policy.
-    async fn delete_occurrence(&self, name: &str) -> Result<(), StoreError>;
+    /// Deletes an occurrence and, in the same transaction, its IAM policy. With `etag`, only if
+    /// the occurrence still has it (ABORTED otherwise); without, whatever is stored.
+    async fn delete_occurrence(&self, name: &str, etag: Option<&str>) -> Result<(), StoreError>;
 
     /// Appends an admission audit record (a JSON object with `time`, `project`, `cluster`,
     /// `namespace`, `kind`, `name`, `user`, `verdict`, `breakglass`, `dryRun`).

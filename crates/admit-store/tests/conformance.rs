@@ -677,10 +677,23 @@ macro_rules! conformance_suite {
             let stored = s.get_occurrence(name).await.unwrap().unwrap();
             assert_eq!(stored.body["remediation"], "first", "nothing was half-written");
             // With the current etag it goes ahead; an occurrence that is gone is NotFound.
-            s.update_occurrence(name, &second, LATER, Some(&won.etag))
+            let last = s
+                .update_occurrence(name, &second, LATER, Some(&won.etag))
                 .await
                 .unwrap();
-            s.delete_occurrence(name).await.unwrap();
+            // A delete at a stale (or foreign) etag is ABORTED and deletes nothing.
+            for stale in [won.etag.as_str(), "not an etag"] {
+                assert!(matches!(
+                    s.delete_occurrence(name, Some(stale)).await,
+                    Err(StoreError::Aborted(_))
+                ));
+            }
+            assert!(s.get_occurrence(name).await.unwrap().is_some());
+            s.delete_occurrence(name, Some(&last.etag)).await.unwrap();
+            assert!(matches!(
+                s.delete_occurrence(name, Some(&last.etag)).await,
+                Err(StoreError::NotFound(_))
+            ));
             assert!(matches!(
                 s.update_occurrence(name, &second, LATER, Some(&won.etag))
                     .await,
@@ -715,11 +728,11 @@ macro_rules! conformance_suite {
                 .await
                 .unwrap();
             assert_eq!(l.items.len(), 1);
-            s.delete_occurrence("projects/p/occurrences/1")
+            s.delete_occurrence("projects/p/occurrences/1", None)
                 .await
                 .unwrap();
             assert!(matches!(
-                s.delete_occurrence("projects/p/occurrences/1").await,
+                s.delete_occurrence("projects/p/occurrences/1", None).await,
                 Err(StoreError::NotFound(_))
             ));
         }
