@@ -12,7 +12,7 @@ use admit_model::{Attestor, AttestorName, Policy};
 use admit_policy::{
     CompiledAttestor, CompiledPolicy, Context, Decision, Evidence, ImageRef, Request,
 };
-use admit_store::{Doc, Kind, repo};
+use admit_store::{Doc, repo};
 
 use crate::admission_state::{Attestation, Found, Verified};
 use crate::grafeas_body::with_times;
@@ -69,16 +69,17 @@ impl Service {
         name: &str,
     ) -> Result<Option<CompiledAt>, ServiceError> {
         let state = &self.admission;
+        if state.trusted()
+            && let Some((etag, _, states, compiled)) = state.attestor(name)
+        {
+            self.metrics.cache("attestor", true);
+            return Ok(Some((format!("{etag}|{states}"), compiled)));
+        }
         let Ok(parsed) = AttestorName::parse(name) else {
             return Ok(None); // no such attestor can exist
         };
         let attestors = repo::<Attestor>(self.store.as_ref());
-        if state.trusted() {
-            if let Some((etag, _, states, compiled)) = state.attestor(name) {
-                self.metrics.cache("attestor", true);
-                return Ok(Some((format!("{etag}|{states}"), compiled)));
-            }
-        } else if state.enabled() {
+        if !state.trusted() && state.enabled() {
             // Keys backed by this server's KMS vouch only while their version is ENABLED, so
             // the compiled attestor depends on those versions' states as well as on the
             // attestor. A cached entry at the same etag knows which versions to look at without
@@ -100,21 +101,15 @@ impl Service {
         let stored = match attestors.get(&parsed).await {
             Ok(Some(v)) => Ok(v),
             Ok(None) => return Ok(None),
-            // Unreadable: admission denies with why, as for any attestor it cannot use.
-            Err(admit_store::StoreError::Unreadable { name, message }) => {
-                let etag = self
-                    .store
-                    .etag(Kind::Attestor, &name)
-                    .await?
-                    .unwrap_or_default();
-                Err((etag, format!("stored {name} unreadable: {message}")))
-            }
+            // Unreadable: admission denies with why, as for any attestor it cannot use. Kept
+            // at no version, so no freshness check ever takes it for the stored one.
+            Err(e @ admit_store::StoreError::Unreadable { .. }) => Err(e.to_string()),
             Err(e) => return Err(e.into()),
         };
         self.metrics.cache("attestor", false);
         let (etag, parsed) = match stored {
             Ok(v) => (v.version, Ok(v.value)),
-            Err((etag, e)) => (etag, Err(e)),
+            Err(e) => (String::new(), Err(e)),
         };
         let keys = Arc::new(
             parsed
@@ -147,7 +142,7 @@ impl Service {
         } else {
             vec![None; pairs.len()]
         };
-        let misses: Vec<(String, String)> = pairs
+        let mut misses: Vec<(String, String)> = pairs
             .iter()
             .zip(&cached)
             .filter(|(_, hit)| hit.is_none())
@@ -156,7 +151,6 @@ impl Service {
         let hits = (pairs.len() - misses.len()) as u64;
         self.metrics
             .cache_counts("attestations", hits, misses.len() as u64);
-        let mut misses = misses;
         if misses.is_empty() {
             return Ok(cached.into_iter().map(Option::unwrap_or_default).collect());
         }

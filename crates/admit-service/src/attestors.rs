@@ -167,37 +167,38 @@ impl Service {
         }
         attestor.name = name.to_owned();
         let given = attestor.etag.take().filter(|e| !e.is_empty());
-        let project = parsed.project.to_string();
-        let (parsed, attestor, given, project) = (&parsed, &attestor, &given, &project);
+        // What depends on the request alone is checked once, not on every attempt.
+        let new_note = attestor
+            .user_owned_grafeas_note
+            .as_mut()
+            .ok_or_else(|| ServiceError::invalid("userOwnedGrafeasNote is required"))?;
+        new_note.delegation_service_account_email = Some(delegation_email(parsed.project.as_str()));
+        normalise_keys(&mut attestor)?;
+        let (parsed, attestor, given) = (&parsed, &attestor, &given);
         crate::raced::redo_when_raced(given.is_none(), move || async move {
             let current = self.stored_attestor(parsed).await?;
-            let mut next = attestor.clone();
             let old_note = current
                 .value
                 .user_owned_grafeas_note
                 .as_ref()
                 .map(|n| n.note_reference.as_str());
-            let new_note = next
+            let new_note = attestor
                 .user_owned_grafeas_note
-                .as_mut()
-                .ok_or_else(|| ServiceError::invalid("userOwnedGrafeasNote is required"))?;
-            if Some(new_note.note_reference.as_str()) != old_note {
+                .as_ref()
+                .map(|n| n.note_reference.as_str());
+            if new_note != old_note {
                 return Err(ServiceError::invalid(
                     "userOwnedGrafeasNote.noteReference is immutable",
                 ));
             }
-            new_note.delegation_service_account_email = Some(delegation_email(project));
-            normalise_keys(&mut next)?;
+            let mut next = attestor.clone();
             crate::key_trust::merge(&mut next, Some(&current.value), &self.now())?;
-            let etag = given.clone().unwrap_or(current.version);
+            let pre = Precondition::Unchanged {
+                etag: Some(given.clone().unwrap_or(current.version)),
+            };
             let stored = self
                 .attestors()
-                .write(
-                    parsed,
-                    next,
-                    Precondition::MustExist { etag: Some(etag) },
-                    &self.now(),
-                )
+                .write(parsed, next, pre, &self.now())
                 .await?;
             Ok(shown(parsed, stored))
         })

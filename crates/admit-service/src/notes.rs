@@ -144,7 +144,7 @@ impl Service {
                 mask,
                 &["name", "kind", "createTime", "updateTime"],
             )?;
-            let pre = Precondition::MustExist {
+            let pre = Precondition::Unchanged {
                 etag: Some(current.version),
             };
             let stored = self

@@ -47,7 +47,7 @@ impl Service {
     pub async fn update_policy(
         &self,
         project: &str,
-        policy: Policy,
+        mut policy: Policy,
     ) -> Result<Policy, ServiceError> {
         let name = parse_name(project)?;
         if let Some(given) = &policy.name
@@ -58,31 +58,22 @@ impl Service {
                 "name `{given}` does not match the URL ({name})"
             )));
         }
-        let mut policy = policy;
         let given = policy.etag.take().filter(|e| !e.is_empty());
         let (name, policy, given) = (&name, &policy, &given);
         crate::raced::redo_when_raced(given.is_none(), move || async move {
             let mut next = policy.clone();
             let stored = self.policies().get(name).await?;
-            let pre = match (given, &stored) {
-                (Some(etag), _) => Precondition::Any {
+            let pre = match given {
+                Some(etag) => Precondition::Any {
                     etag: Some(etag.clone()),
                 },
-                (None, Some(s)) => Precondition::MustExist {
-                    etag: Some(s.version.clone()),
+                None => Precondition::Unchanged {
+                    etag: stored.as_ref().map(|s| s.version.clone()),
                 },
-                (None, None) => Precondition::MustNotExist,
             };
             self.check_policy_over(&mut next, stored.map(|s| s.value).as_ref())
                 .await?;
-            let v = self.policies().write(name, next, pre, &self.now()).await;
-            // Two first writes of a policy: the loser is redone as an update of the winner's.
-            let v = match v {
-                Err(admit_store::StoreError::AlreadyExists(n)) if given.is_none() => {
-                    return Err(admit_store::StoreError::Aborted(n).into());
-                }
-                v => v?,
-            };
+            let v = self.policies().write(name, next, pre, &self.now()).await?;
             Ok(shown(name, v))
         })
         .await

@@ -46,7 +46,7 @@ impl crate::Service {
             let current = self.store.get(kind, name).await?.ok_or_else(missing)?;
             let body = change(current.body)?;
             let etag = given.clone().unwrap_or(current.etag);
-            let pre = admit_store::Precondition::MustExist { etag: Some(etag) };
+            let pre = admit_store::Precondition::Unchanged { etag: Some(etag) };
             Ok(self
                 .store
                 .put(kind, name, parent, &body, None, pre, &self.now())

@@ -24,13 +24,13 @@ pub struct Versioned<T> {
 }
 
 impl<T> Versioned<T> {
-    /// The same bookkeeping around another value.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Versioned<U> {
+    /// `value` with the bookkeeping of the document it was stored as.
+    fn stored(value: T, doc: Doc) -> Self {
         Versioned {
-            value: f(self.value),
-            version: self.version,
-            create_time: self.create_time,
-            update_time: self.update_time,
+            value,
+            version: doc.etag,
+            create_time: doc.create_time,
+            update_time: doc.update_time,
         }
     }
 }
@@ -94,17 +94,13 @@ fn body_of<T: Resource>(value: &T, name: &str) -> Result<Value, StoreError> {
 }
 
 /// The typed value of a stored document.
-fn decode<T: Resource>(doc: Doc) -> Result<Versioned<T>, StoreError> {
-    let value = serde_json::from_value(doc.body).map_err(|e| StoreError::Unreadable {
-        name: doc.name,
+fn decode<T: Resource>(mut doc: Doc) -> Result<Versioned<T>, StoreError> {
+    let body = std::mem::take(&mut doc.body);
+    let value = serde_json::from_value(body).map_err(|e| StoreError::Unreadable {
+        name: std::mem::take(&mut doc.name),
         message: e.to_string(),
     })?;
-    Ok(Versioned {
-        value,
-        version: doc.etag,
-        create_time: doc.create_time,
-        update_time: doc.update_time,
-    })
+    Ok(Versioned::stored(value, doc))
 }
 
 /// The typed view of one collection of a store.
@@ -156,12 +152,7 @@ impl<T: Resource> Repo<'_, T> {
             .store
             .put(T::KIND, &key, &name.parent(), &body, None, pre, now)
             .await?;
-        Ok(Versioned {
-            value,
-            version: doc.etag,
-            create_time: doc.create_time,
-            update_time: doc.update_time,
-        })
+        Ok(Versioned::stored(value, doc))
     }
 
     /// Creates every item in one transaction: all or none (the first that exists already
@@ -183,12 +174,7 @@ impl<T: Resource> Repo<'_, T> {
         Ok(items
             .into_iter()
             .zip(docs)
-            .map(|((_, value), doc)| Versioned {
-                value,
-                version: doc.etag,
-                create_time: doc.create_time,
-                update_time: doc.update_time,
-            })
+            .map(|((_, value), doc)| Versioned::stored(value, doc))
             .collect())
     }
 

@@ -159,7 +159,12 @@ where
                 return Err(StoreError::NotFound(name.to_owned()));
             }
             (Precondition::MustExist { etag } | Precondition::Any { etag }, _) => etag.as_deref(),
-            (Precondition::MustNotExist, None) => None,
+            (Precondition::MustNotExist | Precondition::Unchanged { etag: None }, None) => None,
+            (Precondition::Unchanged { etag: None }, Some(_))
+            | (Precondition::Unchanged { etag: Some(_) }, None) => {
+                return Err(StoreError::Aborted(name.to_owned()));
+            }
+            (Precondition::Unchanged { etag: Some(e) }, Some(_)) => Some(e.as_str()),
         };
         if let Some(want) = expected.filter(|e| !e.is_empty()) {
             let current = existing.as_ref().map(|(s, v, _)| etag(*s, *v));

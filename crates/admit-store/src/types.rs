@@ -84,6 +84,9 @@ pub enum Precondition {
     MustExist { etag: Option<String> },
     /// Upsert (singletons such as a project's policy); with an etag, ABORTED if it differs.
     Any { etag: Option<String> },
+    /// Read-modify-write: the resource is still as it was read, at `etag`, or still absent
+    /// when `None`; ABORTED otherwise (so the caller reads again and redoes its change).
+    Unchanged { etag: Option<String> },
 }
 
 /// A page request. `size` 0 means the default.

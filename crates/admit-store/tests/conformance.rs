@@ -182,8 +182,33 @@ macro_rules! conformance_suite {
                 attestors.delete(&name, Some(&created.version)).await,
                 Err(StoreError::Aborted(_))
             ));
+            // Read-modify-write: "still as I read it" is ABORTED when it changed, including
+            // from absent to present (two first writes: one wins, the other reads again).
+            for read in [Some(created.version.clone()), None] {
+                assert!(matches!(
+                    attestors
+                        .write(&name, a.clone(), Precondition::Unchanged { etag: read }, LATER)
+                        .await,
+                    Err(StoreError::Aborted(_))
+                ));
+            }
+            let fresh = AttestorName::parse("projects/p/attestors/fresh").unwrap();
+            let first = attestors
+                .write(&fresh, a.clone(), Precondition::Unchanged { etag: None }, NOW)
+                .await
+                .unwrap();
+            assert!(matches!(
+                attestors
+                    .write(&fresh, a.clone(), Precondition::Unchanged { etag: None }, NOW)
+                    .await,
+                Err(StoreError::Aborted(_))
+            ));
+            attestors
+                .write(&fresh, a.clone(), Precondition::Unchanged { etag: Some(first.version) }, LATER)
+                .await
+                .unwrap();
             let listed = attestors.list("projects/p", &Page::default()).await.unwrap();
-            assert_eq!(listed.items.len(), 1);
+            assert_eq!(listed.items.len(), 2);
             assert_eq!(listed.items[0].0, name.to_string());
             assert_eq!(listed.items[0].1.value.description, "second");
 
